@@ -1,0 +1,171 @@
+package org.rfim4j.backend;
+
+/**
+ * The device operations an MLP training step needs, over opaque {@link DeviceArray}s. Everything above
+ * this seam (layers, loss, optimizers, trainer) is written once; {@code CpuBackend} is the float64
+ * reference and every other backend is tested against it by the shared contract suite.
+ *
+ * <p>Conventions: arrays are row-major; a matrix argument is any array whose {@link DeviceArray#rows()}
+ * and {@link DeviceArray#cols()} give the matrix shape; operations are asynchronous and ordered (on a GPU
+ * they are queued on one stream), and only methods returning host data ({@link #download}, {@link #dot},
+ * {@link #batchedInverse}) synchronise. Every method validates shapes before touching data and throws
+ * {@link IllegalArgumentException} naming the argument.
+ */
+public interface Backend extends AutoCloseable {
+
+  /** A short name such as {@code cpu} or {@code cuda:0 (NVIDIA H200)}. */
+  String name();
+
+  /** Element precision of device arrays in bits (64 for the CPU reference, 32 on GPUs). */
+  int precisionBits();
+
+  // ---------------------------------------------------------------- memory
+
+  /** A new zero-filled array of the given shape (1 to 3 positive dimensions). */
+  DeviceArray allocate(int... shape);
+
+  /**
+   * A view of rows {@code [from, to)} of a matrix (or of the leading dimension of a stack), sharing
+   * storage. Closing the view does nothing.
+   */
+  DeviceArray rows(DeviceArray base, int from, int to);
+
+  /** Copies host data into the array; {@code src.length} must equal the array size. */
+  void upload(DeviceArray dst, double[] src);
+
+  /** Copies host float data into the array; {@code src.length} must equal the array size. */
+  void upload(DeviceArray dst, float[] src);
+
+  /** Copies the array to the host (synchronises). */
+  double[] download(DeviceArray src);
+
+  /** dst = src (same size). */
+  void copy(DeviceArray src, DeviceArray dst);
+
+  /** Every element of dst = value. */
+  void fill(DeviceArray dst, double value);
+
+  /** Number of arrays allocated by this backend and not yet closed (views excluded); for leak checks. */
+  int liveArrays();
+
+  /** Waits until all queued work is done. */
+  void synchronize();
+
+  // ---------------------------------------------------------------- dense algebra
+
+  /**
+   * C = alpha * op(A) op(B) + beta * C with op(X) = X or X^T, all row-major matrices.
+   */
+  void gemm(boolean transA, boolean transB, double alpha, DeviceArray a, DeviceArray b, double beta,
+      DeviceArray c);
+
+  /** y = alpha * x + y (same size). */
+  void axpy(double alpha, DeviceArray x, DeviceArray y);
+
+  /** x = alpha * x. */
+  void scale(double alpha, DeviceArray x);
+
+  /** Sum of x[i] * y[i] (synchronises). */
+  double dot(DeviceArray x, DeviceArray y);
+
+  /** out[j] = alpha * sum_i a[i][j] + beta * out[j]; out has a.cols() elements. */
+  void columnSums(DeviceArray a, double alpha, double beta, DeviceArray out);
+
+  /**
+   * Gathers rows: dst[k] = src[(int) indices[offset + k]] for k in [0, dst.rows()). Used for on-device
+   * mini-batch selection from a shuffled index array.
+   */
+  void gatherRows(DeviceArray src, DeviceArray indices, int offset, DeviceArray dst);
+
+  // ---------------------------------------------------------------- layers
+
+  /**
+   * Adds the bias row to every row of {@code z} (in place, giving the pre-activation A) and writes
+   * h = f(A). {@code h} may be {@code null} to skip the activation.
+   */
+  void biasActivationForward(DeviceArray z, DeviceArray bias, Activation act, DeviceArray h);
+
+  /** dA = dH * f'(A), element-wise. {@code dA} may alias {@code dH}. */
+  void activationBackward(Activation act, DeviceArray a, DeviceArray dH, DeviceArray dA);
+
+  /**
+   * Row-wise softmax cross-entropy. Writes probabilities, the gradient {@code dLogits = scale * (P -
+   * onehot(labels))} (may be {@code null} to skip) and accumulates into {@code stats} (2 elements):
+   * stats[0] += sum of -log P[k, y_k], stats[1] += number of rows whose argmax differs from the label.
+   * Labels are class indices stored as array values.
+   */
+  void softmaxCrossEntropy(DeviceArray logits, DeviceArray labels, DeviceArray probs, DeviceArray dLogits,
+      double scale, DeviceArray stats);
+
+  /**
+   * Batch normalisation of each column of x (B x n). Training mode uses batch statistics (biased
+   * variance), saves {@code mean} and {@code invStd} for the backward pass, and updates the running
+   * statistics as {@code run = momentum * run + (1 - momentum) * batch} (unbiased batch variance);
+   * inference mode uses the running statistics. y = gamma * (x - mean) * invStd + beta.
+   */
+  void batchNormForward(DeviceArray x, DeviceArray gamma, DeviceArray beta, DeviceArray runningMean,
+      DeviceArray runningVar, double momentum, double eps, boolean training, DeviceArray mean,
+      DeviceArray invStd, DeviceArray y);
+
+  /**
+   * Backward of training-mode batch norm: writes dX and dGamma, dBeta (overwritten, not accumulated).
+   */
+  void batchNormBackward(DeviceArray x, DeviceArray dY, DeviceArray gamma, DeviceArray mean,
+      DeviceArray invStd, DeviceArray dX, DeviceArray dGamma, DeviceArray dBeta);
+
+  // ---------------------------------------------------------------- first-order optimizers
+
+  /**
+   * SGD step. With {@code velocity == null}: p -= lr * g. Otherwise v = momentum * v + g; p -= lr * v.
+   */
+  void sgdUpdate(DeviceArray param, DeviceArray grad, DeviceArray velocity, double lr, double momentum);
+
+  /**
+   * Adam step number {@code t} (1-based): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+   * p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+   */
+  void adamUpdate(DeviceArray param, DeviceArray grad, DeviceArray m, DeviceArray v, double lr,
+      double beta1, double beta2, double eps, long t);
+
+  // ---------------------------------------------------------------- RNGD (MATH.md section 8)
+
+  /** nu[k][i] = ActivationMath.nu(act, a[k][i], omega) for pre-activations a (B x m). */
+  void nuCoefficients(Activation act, DeviceArray a, double omega, DeviceArray nu);
+
+  /**
+   * Exponential moving average of linear-layer (shared) metrics: with H~ = [h, 1] (B x (n+1)),
+   * G = (1 - lambda) G + lambda / B * H~^T H~. G is (n+1) x (n+1).
+   */
+  void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g);
+
+  /**
+   * The weighted Gram update of every per-neuron metric of a layer in one call: for each neuron i,
+   * G[i] = (1 - lambda) G[i] + lambda / B * sum_k nu[k][i] h~_k h~_k^T, with h~_k = [h_k, 1].
+   * {@code g} is m x (n+1) x (n+1), {@code nu} is B x m.
+   */
+  void perNeuronMetricUpdate(DeviceArray h, DeviceArray nu, double lambda, DeviceArray g);
+
+  /** Adds {@code value} to the diagonal of every matrix of a stack (or of one square matrix). */
+  void addDiagonal(DeviceArray g, double value);
+
+  /**
+   * Inverts every matrix of a stack (m x D x D, or one D x D): symmetrises G, adds
+   * {@code (epsRel[i] * trace(G_i) + epsAbs) I}, Cholesky-factorises and writes the inverse into
+   * {@code ginv}. A matrix whose factorisation fails leaves its {@code ginv} slice untouched.
+   * Synchronises.
+   *
+   * @param epsRel relative damping per matrix (length m, or 1 for a single matrix)
+   * @return per-matrix status: 0 on success, otherwise the failing pivot (1-based, as LAPACK info)
+   */
+  int[] batchedInverse(DeviceArray g, double[] epsRel, double epsAbs, DeviceArray ginv);
+
+  /**
+   * Per-neuron preconditioning: out[:, i] = alpha * ginv[i] grad[:, i] + beta * out[:, i] for a gradient
+   * D x m and a stack m x D x D.
+   */
+  void perNeuronPrecondition(DeviceArray ginv, DeviceArray grad, double alpha, double beta,
+      DeviceArray out);
+
+  @Override
+  void close();
+}
