@@ -1,0 +1,39 @@
+package org.rfim4j.optim;
+
+import java.util.Map;
+import org.rfim4j.backend.DeviceArray;
+
+/**
+ * An optimizer is explicit state plus an update rule (as optax and torch.optim). It is bound to one model
+ * at construction; {@link #step()} reads the gradients the model's backward pass left in its parameters.
+ *
+ * <p>The state is inspectable and checkpointable: {@link #state()} names every device array (moments,
+ * metrics, inverses) and {@link #scalars()} the scalar state (iteration counter, damping factors).
+ */
+public interface Optimizer extends AutoCloseable {
+
+  /** Short name: sgd, adam, rngd. */
+  String name();
+
+  /** Learning rate. */
+  double learningRate();
+
+  /** Applies one update to the model's parameters using their current gradients. */
+  void step();
+
+  /** Number of completed steps. */
+  long iterations();
+
+  /** Device arrays of the state, in a fixed order, by stable names. */
+  Map<String, DeviceArray> state();
+
+  /** Scalar state by stable names (at least {@code "iterations"}). */
+  Map<String, Double> scalars();
+
+  /** Restores scalar state previously returned by {@link #scalars()}. */
+  void restoreScalars(Map<String, Double> scalars);
+
+  /** Frees the state arrays. */
+  @Override
+  void close();
+}

@@ -1,0 +1,193 @@
+package org.rfim4j.train;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.rfim4j.backend.Backend;
+import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.data.Dataset;
+import org.rfim4j.nn.Mlp;
+import org.rfim4j.optim.Optimizer;
+
+/**
+ * Mini-batch training of an {@link Mlp} with an {@link Optimizer}. Data is uploaded to the backend once;
+ * each epoch shuffles an index array on the host (seeded by epoch) and the backend gathers every
+ * mini-batch from it. Listeners receive progress, learning-curve rows and the end of the run.
+ */
+public final class Trainer {
+  private final Mlp model;
+  private final Optimizer optimizer;
+  private final TrainerConfig config;
+  private final Backend backend;
+  private final List<TrainingListener> listeners = new ArrayList<>();
+  private final List<EpochResult> curve = new ArrayList<>();
+  private int completedEpochs;
+  private double seconds;
+
+  public Trainer(Mlp model, Optimizer optimizer, TrainerConfig config) {
+    if (config.batchSize() > model.maxBatch() || config.evalBatch() > model.maxBatch()) {
+      throw new IllegalArgumentException("batch size " + Math.max(config.batchSize(), config.evalBatch())
+          + " exceeds the model's maxBatch " + model.maxBatch());
+    }
+    this.model = model;
+    this.optimizer = optimizer;
+    this.config = config;
+    this.backend = model.backend();
+  }
+
+  public Trainer addListener(TrainingListener listener) {
+    listeners.add(listener);
+    return this;
+  }
+
+  /** Continues a resumed run: the next epoch is {@code completed + 1}, elapsed seconds carry on. */
+  public Trainer resumeAt(int completed, double elapsedSeconds, List<EpochResult> previousCurve) {
+    this.completedEpochs = completed;
+    this.seconds = elapsedSeconds;
+    curve.clear();
+    curve.addAll(previousCurve);
+    return this;
+  }
+
+  public int completedEpochs() {
+    return completedEpochs;
+  }
+
+  public double elapsedSeconds() {
+    return seconds;
+  }
+
+  /** The learning curve so far. */
+  public List<EpochResult> curve() {
+    return Collections.unmodifiableList(curve);
+  }
+
+  /**
+   * Trains until {@code config.epochs()} epochs are complete, evaluating on {@code validation} after each.
+   *
+   * @throws TrainingStoppedException if a listener stops the run (e.g. divergence)
+   */
+  public List<EpochResult> fit(Dataset train, Dataset validation) {
+    checkCompatible(train);
+    checkCompatible(validation);
+    int n = train.n();
+    int b = config.batchSize();
+    int steps = (n + b - 1) / b;
+    TrainingInfo info = new TrainingInfo(optimizer.name() + " lr=" + optimizer.learningRate(),
+        model.config().describe() + " " + model.config().activation() + " " + model.config().architecture(),
+        backend.name(), config.epochs(), steps, b, n, validation.n());
+    listeners.forEach(l -> l.onStart(info));
+    try (DeviceDataset dTrain = new DeviceDataset(backend, train);
+        DeviceDataset dVal = new DeviceDataset(backend, validation);
+        DeviceArray index = backend.allocate(n, 1);
+        DeviceArray xb = backend.allocate(b, train.d());
+        DeviceArray yb = backend.allocate(b, 1);
+        DeviceArray stats = backend.allocate(2)) {
+      int[] perm = new int[n];
+      double[] permD = new double[n];
+      for (int epoch = completedEpochs + 1; epoch <= config.epochs(); epoch++) {
+        shuffle(perm, config.shuffleSeed(), epoch);
+        for (int i = 0; i < n; i++) {
+          permD[i] = perm[i];
+        }
+        backend.upload(index, permD);
+        backend.fill(stats, 0);
+        backend.synchronize();
+        long t0 = System.nanoTime();
+        int seen = 0;
+        for (int s = 0; s < steps; s++) {
+          int from = s * b;
+          int rows = Math.min(b, n - from);
+          DeviceArray x = rows == b ? xb : backend.rows(xb, 0, rows);
+          DeviceArray y = rows == b ? yb : backend.rows(yb, 0, rows);
+          backend.gatherRows(dTrain.features, index, from, x);
+          backend.gatherRows(dTrain.labels, index, from, y);
+          model.forward(x, true, true);
+          model.lossAndGradient(y, stats);
+          optimizer.step();
+          seen += rows;
+          if ((s + 1) % config.checkEvery() == 0 && s + 1 < steps) {
+            double running = backend.download(stats)[0] / seen;
+            progress(epoch, optimizer.iterations(), s + 1, running);
+          }
+        }
+        backend.synchronize();
+        seconds += (System.nanoTime() - t0) * 1e-9;
+        double[] st = backend.download(stats);
+        progress(epoch, optimizer.iterations(), steps, st[0] / n);
+        Evaluation val = evaluate(dVal);
+        EpochResult r = new EpochResult(epoch, st[0] / n, st[1] / n, val.loss(), val.error(), seconds);
+        curve.add(r);
+        completedEpochs = epoch;
+        listeners.forEach(l -> l.onEpochEnd(r));
+        if (!Double.isFinite(val.loss())) {
+          stop("training diverged: validation loss is " + val.loss() + " after epoch " + epoch
+              + "; try a smaller learning rate");
+        }
+      }
+    }
+    listeners.forEach(l -> l.onEnd(curve));
+    return curve();
+  }
+
+  private void progress(int epoch, long step, int inEpoch, double running) {
+    for (TrainingListener l : listeners) {
+      String reason = l.onProgress(epoch, step, inEpoch, running);
+      if (reason != null) {
+        stop(reason);
+      }
+    }
+  }
+
+  private void stop(String reason) {
+    listeners.forEach(l -> l.onStop(reason));
+    throw new TrainingStoppedException(reason);
+  }
+
+  /** Mean cross-entropy and error on a dataset, in inference mode. */
+  public Evaluation evaluate(Dataset data) {
+    checkCompatible(data);
+    try (DeviceDataset d = new DeviceDataset(backend, data)) {
+      return evaluate(d);
+    }
+  }
+
+  private Evaluation evaluate(DeviceDataset d) {
+    int n = d.size();
+    try (DeviceArray stats = backend.allocate(2)) {
+      for (int from = 0; from < n; from += config.evalBatch()) {
+        int to = Math.min(n, from + config.evalBatch());
+        model.forward(backend.rows(d.features, from, to), false, false);
+        model.loss(backend.rows(d.labels, from, to), stats);
+      }
+      double[] s = backend.download(stats);
+      return new Evaluation(s[0] / n, s[1] / n, n);
+    }
+  }
+
+  private void checkCompatible(Dataset data) {
+    if (data.d() != model.config().inputs()) {
+      throw new IllegalArgumentException("dataset " + data.name() + " has " + data.d()
+          + " features per example, the model expects " + model.config().inputs());
+    }
+    if (data.classes() > model.config().classes()) {
+      throw new IllegalArgumentException("dataset " + data.name() + " has " + data.classes()
+          + " classes, the model has " + model.config().classes() + " outputs");
+    }
+  }
+
+  /** The permutation used in epoch {@code epoch}: Fisher-Yates from a generator seeded by (seed, epoch). */
+  static void shuffle(int[] perm, long seed, int epoch) {
+    for (int i = 0; i < perm.length; i++) {
+      perm[i] = i;
+    }
+    SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + epoch);
+    for (int i = perm.length - 1; i > 0; i--) {
+      int j = rng.nextInt(i + 1);
+      int t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+    }
+  }
+}
