@@ -1,0 +1,186 @@
+package org.rfim4j.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class IdxTest {
+
+  @TempDir Path dir;
+
+  /** Raw IDX bytes: magic, sizes, data. */
+  static byte[] idx(int magic, int[] dims, byte[] data) {
+    ByteBuffer b = ByteBuffer.allocate(4 + 4 * dims.length + data.length);
+    b.putInt(magic);
+    for (int d : dims) {
+      b.putInt(d);
+    }
+    b.put(data);
+    return b.array();
+  }
+
+  static byte[] gzip(byte[] raw) throws IOException {
+    ByteArrayOutputStream bos = new ByteArrayOutputStream();
+    try (GZIPOutputStream gz = new GZIPOutputStream(bos)) {
+      gz.write(raw);
+    }
+    return bos.toByteArray();
+  }
+
+  static byte[] pixels(int n) {
+    byte[] p = new byte[n];
+    for (int i = 0; i < n; i++) {
+      p[i] = (byte) (i * 37);
+    }
+    return p;
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"labels", "labels.gz"})
+  void labelsRoundTrip(String name) {
+    int[] labels = {0, 9, 3, 3, 7, 1};
+    Path f = dir.resolve(name);
+    Idx.writeLabels(f, labels);
+    assertArrayEquals(labels, Idx.readLabels(f, 10));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"images", "images.gz"})
+  void imagesRoundTrip(String name) {
+    byte[] px = pixels(4 * 3 * 2);
+    px[0] = 0;
+    px[1] = (byte) 255;
+    Path f = dir.resolve(name);
+    Idx.writeImages(f, 3, 2, px);
+    Idx.Images im = Idx.readImages(f);
+    assertEquals(4, im.count());
+    assertEquals(3, im.rows());
+    assertEquals(2, im.cols());
+    assertArrayEquals(px, im.pixels());
+    float[] feats = im.toFeatures(1, 3);
+    assertEquals(2 * 6, feats.length);
+    for (int i = 0; i < feats.length; i++) {
+      assertEquals((px[6 + i] & 0xFF) / 255f, feats[i], 0f);
+    }
+    float[] all = im.toFeatures(0, 4);
+    assertEquals(0f, all[0]);
+    assertEquals(1f, all[1]);
+  }
+
+  @Test
+  void gzipIsDetectedByMagicNotByName() throws IOException {
+    Path f = dir.resolve("labels-no-suffix");
+    Files.write(f, gzip(idx(Idx.LABELS_MAGIC, new int[] {3}, new byte[] {1, 2, 3})));
+    assertArrayEquals(new int[] {1, 2, 3}, Idx.readLabels(f, 10));
+    Path g = dir.resolve("plain.gz");
+    Files.write(g, idx(Idx.LABELS_MAGIC, new int[] {2}, new byte[] {4, 5}));
+    assertArrayEquals(new int[] {4, 5}, Idx.readLabels(g, 10));
+  }
+
+  @Test
+  void findPrefersPlainThenGz() throws IOException {
+    assertNull(Idx.find(dir, "x"));
+    Files.write(dir.resolve("x.gz"), new byte[0]);
+    assertEquals(dir.resolve("x.gz"), Idx.find(dir, "x"));
+    Files.write(dir.resolve("x"), new byte[0]);
+    assertEquals(dir.resolve("x"), Idx.find(dir, "x"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void truncatedImages(boolean gz) throws IOException {
+    byte[] full = idx(Idx.IMAGES_MAGIC, new int[] {5, 4, 4}, pixels(80));
+    byte[] cut = Arrays.copyOf(full, full.length - 30); // 50 of 80 data bytes
+    Path f = dir.resolve(gz ? "t.gz" : "t");
+    Files.write(f, gz ? gzip(cut) : cut);
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(f));
+    assertTrue(e.getMessage().startsWith(f.toString() + ": "), e.getMessage());
+    assertTrue(e.getMessage().contains("truncated file: expected 80 bytes of data, found 50"), e.getMessage());
+  }
+
+  @Test
+  void truncatedGzipStreamItself() throws IOException {
+    byte[] gz = gzip(idx(Idx.IMAGES_MAGIC, new int[] {50, 10, 10}, pixels(5000)));
+    Path f = dir.resolve("cut.gz");
+    Files.write(f, Arrays.copyOf(gz, gz.length / 2));
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(f));
+    assertTrue(e.getMessage().contains(f.toString()), e.getMessage());
+    assertTrue(e.getMessage().contains("truncated file: expected 5000 bytes of data, found "), e.getMessage());
+  }
+
+  @Test
+  void truncatedHeader() throws IOException {
+    Path empty = dir.resolve("empty");
+    Files.write(empty, new byte[0]);
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readLabels(empty, 10));
+    assertTrue(e.getMessage().contains("truncated header") && e.getMessage().contains("empty file"), e.getMessage());
+
+    Path shortDims = dir.resolve("short");
+    Files.write(shortDims, Arrays.copyOf(idx(Idx.IMAGES_MAGIC, new int[] {1, 2, 2}, new byte[4]), 10));
+    e = assertThrows(DatasetException.class, () -> Idx.readImages(shortDims));
+    assertTrue(e.getMessage().contains("truncated header: expected 12 bytes of dimension sizes"), e.getMessage());
+  }
+
+  @Test
+  void wrongMagicNumber() throws IOException {
+    Path f = dir.resolve("notidx");
+    Files.write(f, "hello, world, this is not IDX".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(f));
+    assertEquals(f + ": wrong magic number: expected 0x00000803 (idx3-ubyte images), found 0x68656C6C (not an IDX file)",
+        e.getMessage());
+
+    Path floats = dir.resolve("floats");
+    Files.write(floats, idx(0x00000D01, new int[] {1}, new byte[4]));
+    e = assertThrows(DatasetException.class, () -> Idx.readLabels(floats, 10));
+    assertTrue(e.getMessage().contains("wrong magic number: expected 0x00000801 (idx1-ubyte labels), found 0x00000D01"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("float"), e.getMessage());
+  }
+
+  @Test
+  void wrongDimensionCount() throws IOException {
+    Path labels = dir.resolve("labels-not-images");
+    Idx.writeLabels(labels, new int[] {1, 2});
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(labels));
+    assertTrue(e.getMessage().startsWith(labels + ": wrong dimension count: expected 3"), e.getMessage());
+    assertTrue(e.getMessage().contains("found 1 (magic 0x00000801)"), e.getMessage());
+  }
+
+  @Test
+  void labelOutOfRange() throws IOException {
+    Path f = dir.resolve("labels");
+    Files.write(f, idx(Idx.LABELS_MAGIC, new int[] {5}, new byte[] {0, 1, 10, 3, (byte) 200}));
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readLabels(f, 10));
+    assertEquals(f + ": label 10 at index 2 is out of range [0, 10) (2 labels out of range in all)", e.getMessage());
+  }
+
+  @Test
+  void trailingData() throws IOException {
+    Path f = dir.resolve("labels");
+    byte[] raw = idx(Idx.LABELS_MAGIC, new int[] {2}, new byte[] {1, 2, 3});
+    Files.write(f, raw);
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readLabels(f, 10));
+    assertTrue(e.getMessage().contains("trailing data"), e.getMessage());
+  }
+
+  @Test
+  void missingFile() {
+    Path f = dir.resolve("nope");
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(f));
+    assertEquals(f + ": file not found", e.getMessage());
+  }
+}
