@@ -212,6 +212,34 @@ public final class Mlp implements AutoCloseable {
     return 0.5 * config.l2() * s;
   }
 
+  /**
+   * Every array that defines the model's state, by stable name: parameter values, then batch-norm running
+   * statistics ({@code bnL.runningMean}, {@code bnL.runningVar}). Checkpoints save exactly these.
+   */
+  public java.util.Map<String, DeviceArray> namedArrays() {
+    java.util.Map<String, DeviceArray> m = new java.util.LinkedHashMap<>();
+    for (Parameter p : parameters) {
+      m.put(p.name(), p.value());
+    }
+    for (DenseLayer layer : layers) {
+      if (layer.batchNorm != null) {
+        m.put("bn" + (layer.index + 1) + ".runningMean", layer.batchNorm.runningMean);
+        m.put("bn" + (layer.index + 1) + ".runningVar", layer.batchNorm.runningVar);
+      }
+    }
+    return m;
+  }
+
+  /** Replaces the weights of dense layer {@code layer} ((fanIn+1) x fanOut values, row-major, bias last). */
+  public void setWeights(int layer, double[] values) {
+    DenseLayer l = layers.get(layer);
+    if (values.length != (l.fanIn + 1) * l.fanOut) {
+      throw new IllegalArgumentException("layer " + (layer + 1) + " weights need " + (l.fanIn + 1) + " x "
+          + l.fanOut + " values, got " + values.length);
+    }
+    backend.upload(l.weights.value(), values);
+  }
+
   /** Weights of every parameter, downloaded (for inspection, tests and checkpoints). */
   public List<double[]> downloadParameters() {
     List<double[]> out = new ArrayList<>();

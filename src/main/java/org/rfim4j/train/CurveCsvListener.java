@@ -14,6 +14,11 @@ public final class CurveCsvListener implements TrainingListener {
     this.file = file;
   }
 
+  /** Rows of an earlier part of the run (on resume), kept at the top of the file. */
+  public void preload(java.util.List<EpochResult> rows) {
+    rows.forEach(r -> text.append(r.toCsv()).append('\n'));
+  }
+
   @Override
   public void onStart(TrainingInfo info) {
     AtomicFiles.writeString(file, text.toString());

@@ -1,0 +1,38 @@
+package org.rfim4j.backend;
+
+import java.util.Locale;
+import java.util.function.Consumer;
+import org.rfim4j.backend.cpu.CpuBackend;
+
+/**
+ * Chooses a backend from a device name: {@code cpu}, {@code cuda} or {@code auto}. {@code cuda} without a
+ * usable GPU is an error carrying the diagnosis; {@code auto} falls back to the CPU and says so once
+ * through the notice consumer. The GPU probe never throws and never loads JCuda natives on a machine
+ * without a driver.
+ */
+public final class BackendSelector {
+  private BackendSelector() {}
+
+  /** Opens the backend for {@code device}; notices (such as the auto fallback) go to {@code notice}. */
+  public static Backend open(String device, Consumer<String> notice) {
+    String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
+    switch (d) {
+      case "cpu":
+        return new CpuBackend();
+      case "cuda":
+      case "gpu":
+        return GpuBackends.openCuda();
+      case "auto": {
+        String why = GpuBackends.unavailableReason();
+        if (why == null) {
+          return GpuBackends.openCuda();
+        }
+        notice.accept("device auto: no usable GPU (" + why.lines().findFirst().orElse(why)
+            + "); running on the CPU");
+        return new CpuBackend();
+      }
+      default:
+        throw new IllegalArgumentException("unknown device '" + device + "' (expected auto, cpu or cuda)");
+    }
+  }
+}

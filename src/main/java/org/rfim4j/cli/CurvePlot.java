@@ -1,0 +1,82 @@
+package org.rfim4j.cli;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.rfim4j.train.EpochResult;
+
+/**
+ * Figure-2-style plot: error (%) against epoch, training dashed and validation solid, one colour per
+ * optimizer, each line the mean over seeds.
+ */
+public final class CurvePlot {
+  private static final Color[] COLOURS = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c),
+      new Color(0x9467bd), new Color(0xff7f0e), new Color(0x8c564b)};
+
+  private CurvePlot() {}
+
+  /** Writes a PNG atomically. */
+  public static void write(Path png, String title, Map<String, List<List<EpochResult>>> curves) {
+    System.setProperty("java.awt.headless", "true");
+    XYChart chart = new XYChartBuilder().width(900).height(600).title(title).xAxisTitle("epoch")
+        .yAxisTitle("error (%)").build();
+    chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+    int c = 0;
+    for (Map.Entry<String, List<List<EpochResult>>> e : curves.entrySet()) {
+      Color colour = COLOURS[c++ % COLOURS.length];
+      List<List<EpochResult>> runs = e.getValue();
+      if (runs.isEmpty()) {
+        continue;
+      }
+      int epochs = runs.stream().mapToInt(List::size).min().orElse(0);
+      if (epochs == 0) {
+        continue;
+      }
+      List<Double> x = new ArrayList<>();
+      List<Double> train = new ArrayList<>();
+      List<Double> val = new ArrayList<>();
+      for (int ep = 0; ep < epochs; ep++) {
+        double t = 0;
+        double v = 0;
+        for (List<EpochResult> r : runs) {
+          t += r.get(ep).trainError();
+          v += r.get(ep).valError();
+        }
+        x.add((double) (ep + 1));
+        train.add(100 * t / runs.size());
+        val.add(100 * v / runs.size());
+      }
+      XYSeries sv = chart.addSeries(e.getKey() + " validation", x, val);
+      sv.setLineColor(colour);
+      sv.setMarker(SeriesMarkers.NONE);
+      XYSeries st = chart.addSeries(e.getKey() + " train", x, train);
+      st.setLineColor(colour);
+      st.setMarker(SeriesMarkers.NONE);
+      st.setLineStyle(new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 10f, new float[] {6f, 4f}, 0f));
+    }
+    try {
+      Files.createDirectories(png.toAbsolutePath().getParent());
+      Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".curves", ".png");
+      try {
+        BitmapEncoder.saveBitmap(chart, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
+        Files.move(tmp, png, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + png + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,144 @@
+package org.rfim4j.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import org.rfim4j.backend.Activation;
+import org.rfim4j.nn.Architecture;
+import org.rfim4j.nn.MlpConfig;
+import org.rfim4j.optim.RngdConfig;
+import picocli.CommandLine.Option;
+
+/** Options shared by {@code train} and {@code compare}: data, network, batches, device. */
+public final class RunOptions {
+  @Option(names = "--dataset", defaultValue = "mnist", description = "mnist or fashion (default: ${DEFAULT-VALUE})")
+  String dataset;
+
+  @Option(names = "--data-dir", description = "dataset directory (default: $RFIM4J_DATA, else ./data)")
+  Path dataDir;
+
+  @Option(names = "--arch", defaultValue = "plain", description = "plain or bna (batch norm after each hidden activation)")
+  String arch;
+
+  @Option(names = "--activation", defaultValue = "relu", description = "relu, tanh, sigmoid, prelu, elu or identity")
+  String activation;
+
+  @Option(names = "--iota", defaultValue = "0.25", description = "PReLU negative slope (default: ${DEFAULT-VALUE})")
+  double iota;
+
+  @Option(names = "--alpha", defaultValue = "1.0", description = "ELU alpha (default: ${DEFAULT-VALUE})")
+  double alpha;
+
+  @Option(names = "--hidden", defaultValue = "80,80,80", split = ",", description = "hidden widths (default: ${DEFAULT-VALUE})")
+  int[] hidden;
+
+  @Option(names = "--epochs", defaultValue = "5", description = "epochs (default: ${DEFAULT-VALUE})")
+  int epochs;
+
+  @Option(names = "--batch", defaultValue = "50", description = "mini-batch size (default: ${DEFAULT-VALUE})")
+  int batch;
+
+  @Option(names = "--l2", defaultValue = "1e-3", description = "L2 beta on non-bias weights (default: ${DEFAULT-VALUE})")
+  double l2;
+
+  @Option(names = "--init-std", defaultValue = "0.1", description = "truncated-normal init std (default: ${DEFAULT-VALUE})")
+  double initStd;
+
+  @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
+  String device;
+
+  @Option(names = "--quiet", description = "no progress output")
+  boolean quiet;
+
+  @Option(names = "--rngd-lambda", defaultValue = "0.005", description = "RNGD metric EMA rate (default: ${DEFAULT-VALUE})")
+  double rngdLambda;
+
+  @Option(names = "--rngd-T", defaultValue = "100", description = "RNGD inverse refresh period (default: ${DEFAULT-VALUE})")
+  int rngdT;
+
+  @Option(names = "--rngd-eps", description = "RNGD damping: eps_rel for canonical (default 1e-4), eps per step for paper (default 5e-6)")
+  Double rngdEps;
+
+  @Option(names = "--rngd-omega", defaultValue = "1.0", description = "RNGD nu smoothing omega (default: ${DEFAULT-VALUE})")
+  double rngdOmega;
+
+  @Option(names = "--rngd-damping", defaultValue = "canonical", description = "canonical (eps_rel*trace at inversion) or paper (eps*I every step)")
+  String rngdDamping;
+
+  @Option(names = "--rngd-order", defaultValue = "metric-first", description = "metric-first (canonical) or step-first (reference code)")
+  String rngdOrder;
+
+  @Option(names = "--rngd-metrics", split = ",", description = "metric kind per dense layer, shared or neuron (default: shared for input and softmax layers, neuron otherwise)")
+  String[] rngdMetrics;
+
+  MlpConfig modelConfig(int inputs, int classes, long seed) {
+    if (epochs < 0) {
+      throw new IllegalArgumentException("--epochs must be >= 0, got " + epochs);
+    }
+    if (batch <= 0) {
+      throw new IllegalArgumentException("--batch must be positive, got " + batch);
+    }
+    Architecture a;
+    switch (arch.toLowerCase(Locale.ROOT)) {
+      case "plain":
+        a = Architecture.PLAIN;
+        break;
+      case "bna":
+        a = Architecture.BNA;
+        break;
+      default:
+        throw new IllegalArgumentException("unknown --arch '" + arch + "' (expected plain or bna)");
+    }
+    Activation act = Activation.parse(activation, iota, alpha);
+    return new MlpConfig(inputs, hidden, classes, act, a, l2, initStd, seed, 0.999, 1e-3);
+  }
+
+  RngdConfig rngdConfig(double lr) {
+    RngdConfig.Damping damping;
+    switch (rngdDamping.toLowerCase(Locale.ROOT)) {
+      case "canonical":
+        damping = RngdConfig.Damping.CANONICAL;
+        break;
+      case "paper":
+        damping = RngdConfig.Damping.PAPER;
+        break;
+      default:
+        throw new IllegalArgumentException("unknown --rngd-damping '" + rngdDamping + "' (expected canonical or paper)");
+    }
+    RngdConfig.Order order;
+    switch (rngdOrder.toLowerCase(Locale.ROOT).replace('_', '-')) {
+      case "metric-first":
+        order = RngdConfig.Order.METRIC_FIRST;
+        break;
+      case "step-first":
+        order = RngdConfig.Order.STEP_FIRST;
+        break;
+      default:
+        throw new IllegalArgumentException("unknown --rngd-order '" + rngdOrder + "' (expected metric-first or step-first)");
+    }
+    RngdConfig c = RngdConfig.defaults(lr).withLambda(rngdLambda).withRefreshPeriod(rngdT).withOmega(rngdOmega)
+        .withOrder(order);
+    c = c.withDamping(damping, rngdEps != null ? rngdEps : damping == RngdConfig.Damping.CANONICAL ? 1e-4 : 5e-6);
+    if (rngdMetrics != null) {
+      org.rfim4j.optim.MetricKind[] kinds = new org.rfim4j.optim.MetricKind[rngdMetrics.length];
+      for (int i = 0; i < kinds.length; i++) {
+        switch (rngdMetrics[i].trim().toLowerCase(Locale.ROOT)) {
+          case "shared":
+            kinds[i] = org.rfim4j.optim.MetricKind.SHARED;
+            break;
+          case "neuron":
+          case "per-neuron":
+            kinds[i] = org.rfim4j.optim.MetricKind.PER_NEURON;
+            break;
+          default:
+            throw new IllegalArgumentException("unknown --rngd-metrics entry '" + rngdMetrics[i] + "' (expected shared or neuron)");
+        }
+      }
+      if (kinds.length != hidden.length + 1) {
+        throw new IllegalArgumentException("--rngd-metrics lists " + kinds.length + " layers, the network has "
+            + (hidden.length + 1) + " dense layers");
+      }
+      c = c.withMetricKinds(kinds);
+    }
+    return c;
+  }
+}

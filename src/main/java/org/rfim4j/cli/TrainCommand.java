@@ -1,0 +1,100 @@
+package org.rfim4j.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.rfim4j.backend.Backend;
+import org.rfim4j.backend.BackendSelector;
+import org.rfim4j.data.DataDirs;
+import org.rfim4j.data.Datasets;
+import org.rfim4j.data.Split;
+import org.rfim4j.nn.MlpConfig;
+import org.rfim4j.optim.OptimizerSpec;
+import org.rfim4j.train.Checkpoint;
+import org.rfim4j.train.EpochResult;
+import org.rfim4j.train.TrainerConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code rfim4j train}: one optimizer, one seed, learning curve in {@code --out}. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+    description = "Train an MLP on MNIST or Fashion-MNIST with sgd, adam or rngd; writes curve.csv, curve.json "
+        + "and a checkpoint to --out after every epoch.")
+public final class TrainCommand implements Callable<Integer> {
+  @Mixin
+  RunOptions run;
+
+  @Option(names = "--optimizer", defaultValue = "adam", description = "sgd, adam or rngd (default: ${DEFAULT-VALUE})")
+  String optimizer;
+
+  @Option(names = "--lr", description = "learning rate (default: sgd 0.1, adam 0.001, rngd 0.1)")
+  Double lr;
+
+  @Option(names = "--momentum", defaultValue = "0", description = "SGD momentum (default: ${DEFAULT-VALUE})")
+  double momentum;
+
+  @Option(names = "--seed", defaultValue = "1", description = "initialisation and shuffling seed (default: ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--out", description = "output directory for curve.csv, curve.json, checkpoint.rfim4j")
+  Path out;
+
+  @Option(names = "--resume", description = "continue from a checkpoint (model, optimizer and position come from it; --epochs sets the new total)")
+  Path resume;
+
+  @Override
+  public Integer call() {
+    PrintStream stdout = System.out;
+    Checkpoint.Loaded loaded = resume == null ? null : Checkpoint.load(resume);
+    MlpConfig modelConfig;
+    OptimizerSpec spec;
+    TrainerConfig tc;
+    if (loaded != null) {
+      modelConfig = loaded.header().model();
+      spec = loaded.header().optimizer();
+      tc = TrainerConfig.of(run.epochs, loaded.header().batchSize(), loaded.header().shuffleSeed());
+      if (run.epochs <= loaded.header().epochsCompleted()) {
+        throw new IllegalArgumentException("--epochs " + run.epochs + " is not beyond the checkpoint's "
+            + loaded.header().epochsCompleted() + " completed epochs");
+      }
+    } else {
+      spec = spec(optimizer, lr, momentum, run);
+      modelConfig = null;
+      tc = TrainerConfig.of(run.epochs, run.batch, seed);
+    }
+    Split data = Datasets.load(run.dataset, DataDirs.resolve(run.dataDir));
+    if (modelConfig == null) {
+      modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
+    }
+    try (Backend backend = BackendSelector.open(run.device, msg -> System.err.println("note: " + msg))) {
+      List<EpochResult> curve = Runner.run(backend, data, modelConfig, spec, tc, out, loaded, resume, run.quiet, stdout);
+      if (!curve.isEmpty()) {
+        EpochResult last = curve.get(curve.size() - 1);
+        stdout.printf(Locale.ROOT, "final: epoch %d, validation error %.2f%%, %.1f s of training%s%n", last.epoch(),
+            100 * last.valError(), last.seconds(), out == null ? "" : ", written to " + out);
+      }
+    }
+    return 0;
+  }
+
+  /** Default learning rates per optimizer: sgd 0.1, adam 0.001, rngd 0.1. */
+  static double defaultLr(String optimizer) {
+    switch (optimizer.trim().toLowerCase(Locale.ROOT)) {
+      case "sgd":
+        return 0.1;
+      case "adam":
+        return 1e-3;
+      default:
+        return 0.1;
+    }
+  }
+
+  static OptimizerSpec spec(String optimizer, Double lr, double momentum, RunOptions run) {
+    double rate = lr != null ? lr : defaultLr(optimizer);
+    OptimizerSpec probe = new OptimizerSpec(optimizer, rate, momentum, null);
+    return probe.name().equals("rngd") ? OptimizerSpec.rngd(run.rngdConfig(rate)) : probe;
+  }
+}
