@@ -55,6 +55,7 @@ public interface Backend extends AutoCloseable {
 
   /**
    * C = alpha * op(A) op(B) + beta * C with op(X) = X or X^T, all row-major matrices.
+   * As in BLAS, {@code beta == 0} ignores C's prior contents (NaN included); C must not overlap A or B.
    */
   void gemm(boolean transA, boolean transB, double alpha, DeviceArray a, DeviceArray b, double beta,
       DeviceArray c);
@@ -68,12 +69,16 @@ public interface Backend extends AutoCloseable {
   /** Sum of x[i] * y[i] (synchronises). */
   double dot(DeviceArray x, DeviceArray y);
 
-  /** out[j] = alpha * sum_i a[i][j] + beta * out[j]; out has a.cols() elements. */
+  /**
+   * out[j] = alpha * sum_i a[i][j] + beta * out[j]; out has a.cols() elements. {@code beta == 0} ignores
+   * out's prior contents.
+   */
   void columnSums(DeviceArray a, double alpha, double beta, DeviceArray out);
 
   /**
    * Gathers rows: dst[k] = src[(int) indices[offset + k]] for k in [0, dst.rows()). Used for on-device
-   * mini-batch selection from a shuffled index array.
+   * mini-batch selection from a shuffled index array. An index that is not an integer row of src is an
+   * {@link IllegalArgumentException} where the backend can check it cheaply (the CPU backend does).
    */
   void gatherRows(DeviceArray src, DeviceArray indices, int offset, DeviceArray dst);
 
@@ -102,6 +107,9 @@ public interface Backend extends AutoCloseable {
    * variance), saves {@code mean} and {@code invStd} for the backward pass, and updates the running
    * statistics as {@code run = momentum * run + (1 - momentum) * batch} (unbiased batch variance);
    * inference mode uses the running statistics. y = gamma * (x - mean) * invStd + beta.
+   * In inference mode {@code mean} and {@code invStd} may be {@code null}; when given they receive the
+   * running mean and {@code 1 / sqrt(runningVar + eps)}. With a batch of one row the running variance is
+   * updated with the biased variance (0).
    */
   void batchNormForward(DeviceArray x, DeviceArray gamma, DeviceArray beta, DeviceArray runningMean,
       DeviceArray runningVar, double momentum, double eps, boolean training, DeviceArray mean,
@@ -154,14 +162,15 @@ public interface Backend extends AutoCloseable {
    * {@code ginv}. A matrix whose factorisation fails leaves its {@code ginv} slice untouched.
    * Synchronises.
    *
-   * @param epsRel relative damping per matrix (length m, or 1 for a single matrix)
+   * @param epsRel relative damping per matrix (length exactly m; m = 1 for a single matrix)
    * @return per-matrix status: 0 on success, otherwise the failing pivot (1-based, as LAPACK info)
    */
   int[] batchedInverse(DeviceArray g, double[] epsRel, double epsAbs, DeviceArray ginv);
 
   /**
    * Per-neuron preconditioning: out[:, i] = alpha * ginv[i] grad[:, i] + beta * out[:, i] for a gradient
-   * D x m and a stack m x D x D.
+   * D x m and a stack m x D x D. {@code beta == 0} ignores out's prior contents; {@code out} may be
+   * {@code grad} itself.
    */
   void perNeuronPrecondition(DeviceArray ginv, DeviceArray grad, double alpha, double beta,
       DeviceArray out);
