@@ -1,0 +1,235 @@
+package org.rfim4j.optim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.rfim4j.backend.Activation;
+import org.rfim4j.backend.Backend;
+import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.cpu.CpuBackend;
+import org.rfim4j.nn.Architecture;
+import org.rfim4j.nn.DenseLayer;
+import org.rfim4j.nn.Mlp;
+import org.rfim4j.nn.MlpConfig;
+
+/**
+ * Every scenario of MATH.md's rngd.json (canonical, paper-text damping, reference-code order, paper
+ * hyper-parameters, leaky ReLU), every stored intermediate of every step, reproduced by the real model
+ * and optimizer on the float64 CPU backend within the vectors' tolerance 1e-12 + 1e-9 |expected|.
+ */
+class RngdVectorsTest {
+  private static JsonNode root;
+
+  @BeforeAll
+  static void load() throws IOException {
+    try (InputStream in = RngdVectorsTest.class.getResourceAsStream("/vectors/rngd.json")) {
+      root = new ObjectMapper().readTree(in);
+    }
+  }
+
+  static Stream<Arguments> scenarios() throws IOException {
+    load();
+    List<Arguments> out = new ArrayList<>();
+    for (JsonNode s : root.get("scenarios")) {
+      out.add(Arguments.of(s.get("name").asText()));
+    }
+    return out.stream();
+  }
+
+  @ParameterizedTest
+  @MethodSource("scenarios")
+  void scenarioReproducesEveryIntermediate(String name) {
+    JsonNode s = null;
+    for (JsonNode x : root.get("scenarios")) {
+      if (x.get("name").asText().equals(name)) {
+        s = x;
+      }
+    }
+    JsonNode c = s.get("config");
+    int[] sizes = ints(c.get("sizes"));
+    double iota = c.get("iota").asDouble();
+    Activation act = iota == 0 ? Activation.RELU : Activation.prelu(iota);
+    int[] hidden = java.util.Arrays.copyOfRange(sizes, 1, sizes.length - 1);
+    MlpConfig mc = new MlpConfig(sizes[0], hidden, sizes[sizes.length - 1], act, Architecture.PLAIN,
+        c.get("l2").asDouble(), 0.1, 0, 0.999, 1e-3);
+    boolean paperDamping = c.get("damping").asText().equals("ema_additive");
+    MetricKind[] kinds = new MetricKind[sizes.length - 1];
+    for (int l = 0; l < kinds.length; l++) {
+      kinds[l] = c.get("metric_kind_per_layer").get(l).asText().equals("shared") ? MetricKind.SHARED
+          : MetricKind.PER_NEURON;
+    }
+    RngdConfig rc = new RngdConfig(c.get("gamma").asDouble(), c.get("lam").asDouble(), c.get("T").asInt(),
+        c.get("omega").asDouble(), paperDamping ? 0 : c.get("eps_rel").asDouble(),
+        paperDamping ? 0 : c.get("eps_abs").asDouble(),
+        paperDamping ? RngdConfig.Damping.PAPER : RngdConfig.Damping.CANONICAL,
+        paperDamping ? c.get("eps_add").asDouble() : 0,
+        c.get("order").asText().equals("metric_first") ? RngdConfig.Order.METRIC_FIRST : RngdConfig.Order.STEP_FIRST,
+        kinds);
+    boolean stepFirst = rc.order() == RngdConfig.Order.STEP_FIRST;
+
+    try (Backend be = new CpuBackend(); Mlp model = new Mlp(be, mc, 5); Rngd opt = new Rngd(model, rc)) {
+      JsonNode w0 = root.get("W_init");
+      for (int l = 0; l < kinds.length; l++) {
+        model.setWeights(l, flat(w0.get(l)));
+      }
+      List<DenseLayer> layers = model.layers();
+      for (JsonNode st : s.get("steps")) {
+        String at = name + " t=" + st.get("t").asInt() + " ";
+        assertEquals(st.get("t").asLong(), opt.iterations(), at + "step counter");
+        double[] x = flat(st.get("X"));
+        int b = st.get("y").size();
+        double[] y = new double[b];
+        for (int k = 0; k < b; k++) {
+          y[k] = st.get("y").get(k).asDouble();
+        }
+        try (DeviceArray xa = be.allocate(b, sizes[0]); DeviceArray ya = be.allocate(b, 1);
+            DeviceArray stats = be.allocate(2)) {
+          be.upload(xa, x);
+          be.upload(ya, y);
+          Map<String, DeviceArray> state = opt.state();
+          for (int l = 0; l < kinds.length; l++) {
+            String w = layers.get(l).weights().name();
+            close(at + "W_before[" + l + "]", flat(st.get("W_before").get(l)), be.download(layers.get(l).weights().value()));
+            close(at + "G_before[" + l + "]", flat(st.get("G_before").get(l)), be.download(state.get(w + ".G")));
+            close(at + "Ginv_before[" + l + "]", flat(st.get("Ginv_before").get(l)), be.download(state.get(w + ".Ginv")));
+          }
+          model.forward(xa, true, true);
+          model.lossAndGradient(ya, stats);
+          for (int l = 0; l < kinds.length; l++) {
+            DenseLayer layer = layers.get(l);
+            close(at + "pre_activations[" + l + "]", flat(st.get("pre_activations").get(l)),
+                be.download(layer.lastPreActivation(be)));
+            close(at + "H_tilde[" + l + "]", dropLastColumn(st.get("H_tilde").get(l)), be.download(layer.lastInput()));
+            close(at + "grads[" + l + "]", flat(st.get("grads").get(l)), be.download(layer.weights().grad()));
+          }
+          close(at + "probs", flat(st.get("probs")), be.download(model.probabilities()));
+          double loss = be.download(stats)[0] / b + model.l2Penalty();
+          close(at + "loss", new double[] {st.get("loss").asDouble()}, new double[] {loss});
+
+          double[][] ginvBefore = new double[kinds.length][];
+          for (int l = 0; l < kinds.length; l++) {
+            ginvBefore[l] = be.download(state.get(layers.get(l).weights().name() + ".Ginv"));
+          }
+          opt.step();
+          for (int l = 0; l < kinds.length; l++) {
+            DenseLayer layer = layers.get(l);
+            String w = layer.weights().name();
+            double[] gBefore = flat(st.get("G_before").get(l));
+            double[] gAfter = be.download(state.get(w + ".G"));
+            close(at + "G_after[" + l + "]", flat(st.get("G_after").get(l)), gAfter);
+            double[] ginvNow = be.download(state.get(w + ".Ginv"));
+            close(at + "Ginv_used[" + l + "]", flat(st.get("Ginv_used").get(l)), stepFirst ? ginvBefore[l] : ginvNow);
+            if (!st.get("refreshed").asBoolean()) {
+              close(at + "inverse kept[" + l + "]", ginvBefore[l], ginvNow);
+            }
+            // The batch metric M implied by the EMA: M = (G_after - (1-lam) G_before - epsAdd I) / lam.
+            double[] m = new double[gAfter.length];
+            int d = layer.fanIn() + 1;
+            for (int i = 0; i < m.length; i++) {
+              boolean diag = (i % (d * d)) / d == i % d;
+              m[i] = (gAfter[i] - (1 - rc.lambda()) * gBefore[i] - (paperDamping && diag ? rc.epsAdd() : 0)) / rc.lambda();
+            }
+            closeLoose(at + "batch_metric[" + l + "]", flat(st.get("batch_metric").get(l)), m, 1e-9);
+            close(at + "W_after[" + l + "]", flat(st.get("W_after").get(l)), be.download(layer.weights().value()));
+            double[] delta = be.download(layer.weights().value());
+            double[] before = flat(st.get("W_before").get(l));
+            for (int i = 0; i < delta.length; i++) {
+              delta[i] -= before[i];
+            }
+            closeLoose(at + "delta[" + l + "]", flat(st.get("delta").get(l)), delta, 1e-12);
+            close(at + "pre_activations_for_metric[" + l + "]", flat(st.get("pre_activations_for_metric").get(l)),
+                be.download(layer.lastPreActivation(be)));
+            close(at + "H_tilde_for_metric[" + l + "]", dropLastColumn(st.get("H_tilde_for_metric").get(l)),
+                be.download(layer.lastInput()));
+          }
+          // nu of the per-neuron layer, from the metric pass's pre-activations, by the backend op.
+          JsonNode nus = st.get("nu_per_neuron_layers");
+          for (var it = nus.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            DenseLayer layer = layers.get(Integer.parseInt(key));
+            try (DeviceArray nu = be.allocate(b, layer.fanOut())) {
+              be.nuCoefficients(layer.activation(), layer.lastPreActivation(be), rc.omega(), nu);
+              close(at + "nu[" + key + "]", flat(nus.get(key)), be.download(nu));
+            }
+          }
+        }
+      }
+      assertEquals(0, opt.inversionFailures(), name + ": no inversion may fail");
+    }
+  }
+
+  /** |got - exp| <= 1e-12 + 1e-9 |exp| elementwise (the vectors README's recommended check). */
+  static void close(String what, double[] exp, double[] got) {
+    assertEquals(exp.length, got.length, what + ": length");
+    for (int i = 0; i < exp.length; i++) {
+      double tol = 1e-12 + 1e-9 * Math.abs(exp[i]);
+      assertTrue(Math.abs(got[i] - exp[i]) <= tol,
+          what + "[" + i + "]: expected " + exp[i] + ", got " + got[i] + " (tolerance " + tol + ")");
+    }
+  }
+
+  /**
+   * Quantities derived by differences (the EMA's M, the step delta) lose digits to cancellation; they
+   * are checked to an absolute tolerance scaled by the largest entry.
+   */
+  static void closeLoose(String what, double[] exp, double[] got, double rel) {
+    double scale = 0;
+    for (double e : exp) {
+      scale = Math.max(scale, Math.abs(e));
+    }
+    assertEquals(exp.length, got.length, what + ": length");
+    for (int i = 0; i < exp.length; i++) {
+      double tol = 1e-12 + rel * Math.max(scale, 1.0);
+      assertTrue(Math.abs(got[i] - exp[i]) <= tol, what + "[" + i + "]: expected " + exp[i] + ", got " + got[i]);
+    }
+  }
+
+  static double[] flat(JsonNode n) {
+    List<Double> v = new ArrayList<>();
+    walk(n, v);
+    double[] a = new double[v.size()];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = v.get(i);
+    }
+    return a;
+  }
+
+  private static void walk(JsonNode n, List<Double> v) {
+    if (n.isArray()) {
+      n.forEach(c -> walk(c, v));
+    } else {
+      v.add(n.asDouble());
+    }
+  }
+
+  static double[] dropLastColumn(JsonNode rows) {
+    List<Double> v = new ArrayList<>();
+    for (JsonNode r : rows) {
+      for (int j = 0; j + 1 < r.size(); j++) {
+        v.add(r.get(j).asDouble());
+      }
+      assertEquals(1.0, r.get(r.size() - 1).asDouble(), "H_tilde's last column is the constant 1");
+    }
+    return v.stream().mapToDouble(Double::doubleValue).toArray();
+  }
+
+  static int[] ints(JsonNode n) {
+    int[] a = new int[n.size()];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = n.get(i).asInt();
+    }
+    return a;
+  }
+}
