@@ -17,12 +17,18 @@ import java.util.Random;
  *   <li>the hidden layer RFIM (2 neurons) gains m = 2 per sample: min(2n, 8).
  * </ul>
  *
- * Weights and inputs are standard normal draws from a fixed seed; ranks use {@link Rank} with relative
- * tolerance 1e-10.
+ * The weights are the fixed moderate {@link #W1}, {@link #W2} (large random weights saturate tanh and make
+ * the FIM so ill-conditioned that eigenvalues fall below the rank tolerance); the inputs are standard
+ * normal draws from a seed. Ranks use {@link Rank} with relative tolerance 1e-10.
  */
 public final class RankTable {
   /** One row of the table. */
   public record Row(int n, int fimRank, int fimBound, int neuronRank, int neuronBound, int layerRank, int layerBound) {}
+
+  /** Hidden weights (4 x 2) of the 3-2-2 net, as in the reference verify.py (moderate, unsaturated). */
+  public static final double[][] W1 = {{0.9, -0.5}, {-0.4, 0.8}, {0.3, 0.1}, {0.1, -0.2}};
+  /** Output weights (3 x 2). */
+  public static final double[][] W2 = {{0.7, -1.1}, {0.5, 0.4}, {-0.2, 0.3}};
 
   /** Default seed. */
   public static final long DEFAULT_SEED = 20170806L;
@@ -39,8 +45,8 @@ public final class RankTable {
       throw new IllegalArgumentException("maxN must be >= 1");
     }
     Random rng = new Random(seed);
-    double[][] w1 = gauss(rng, 4, 2);
-    double[][] w2 = gauss(rng, 3, 2);
+    double[][] w1 = W1.clone();
+    double[][] w2 = W2.clone();
     double[][] xAll = gauss(rng, maxN, 3);
     NeuronFamily tanh = NeuronFamily.of("tanh");
     int dimTheta = 4 * 2 + 3 * 2;
