@@ -9,7 +9,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.rfim4j.backend.Backend;
-import org.rfim4j.backend.BackendSelector;
 import org.rfim4j.data.DataDirs;
 import org.rfim4j.data.Datasets;
 import org.rfim4j.data.Split;
@@ -60,7 +59,7 @@ public final class CompareCommand implements Callable<Integer> {
     }
     Split data = Datasets.load(run.dataset, DataDirs.resolve(run.dataDir));
     Map<String, List<List<EpochResult>>> curves = new LinkedHashMap<>();
-    try (Backend backend = BackendSelector.open(run.device, msg -> System.err.println("note: " + msg))) {
+    try (Backend backend = run.openBackend()) {
       for (OptimizerSpec spec : specs) {
         List<List<EpochResult>> runs = new ArrayList<>();
         for (long seed : seeds) {
@@ -83,6 +82,7 @@ public final class CompareCommand implements Callable<Integer> {
       stdout.println();
       stdout.print(summary);
       stdout.println("wrote " + out.resolve("summary.md") + " and " + out.resolve("curves.png"));
+      RunOptions.printProfile(backend, stdout);
     }
     return 0;
   }

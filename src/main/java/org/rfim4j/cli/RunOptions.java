@@ -49,6 +49,24 @@ public final class RunOptions {
   @Option(names = "--quiet", description = "no progress output")
   boolean quiet;
 
+  @Option(names = "--profile", description = "time every backend operation (synchronously) and print where the time went")
+  boolean profile;
+
+  /** Opens the device's backend, wrapped in a profiler when --profile is given. */
+  org.rfim4j.backend.Backend openBackend() {
+    org.rfim4j.backend.Backend b = org.rfim4j.backend.BackendSelector.open(device, msg -> System.err.println("note: " + msg));
+    return profile ? new org.rfim4j.backend.ProfilingBackend(b, true) : b;
+  }
+
+  /** Prints the profile of a backend opened by {@link #openBackend()}, if profiling. */
+  static void printProfile(org.rfim4j.backend.Backend b, java.io.PrintStream out) {
+    if (b instanceof org.rfim4j.backend.ProfilingBackend) {
+      out.println();
+      out.println("where the time went (" + b.name() + "):");
+      out.print(((org.rfim4j.backend.ProfilingBackend) b).report());
+    }
+  }
+
   @Option(names = "--rngd-lambda", defaultValue = "0.005", description = "RNGD metric EMA rate (default: ${DEFAULT-VALUE})")
   double rngdLambda;
 

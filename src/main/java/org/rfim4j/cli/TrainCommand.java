@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.rfim4j.backend.Backend;
-import org.rfim4j.backend.BackendSelector;
 import org.rfim4j.data.DataDirs;
 import org.rfim4j.data.Datasets;
 import org.rfim4j.data.Split;
@@ -69,13 +68,14 @@ public final class TrainCommand implements Callable<Integer> {
     if (modelConfig == null) {
       modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
     }
-    try (Backend backend = BackendSelector.open(run.device, msg -> System.err.println("note: " + msg))) {
+    try (Backend backend = run.openBackend()) {
       List<EpochResult> curve = Runner.run(backend, data, modelConfig, spec, tc, out, loaded, resume, run.quiet, stdout);
       if (!curve.isEmpty()) {
         EpochResult last = curve.get(curve.size() - 1);
         stdout.printf(Locale.ROOT, "final: epoch %d, validation error %.2f%%, %.1f s of training%s%n", last.epoch(),
             100 * last.valError(), last.seconds(), out == null ? "" : ", written to " + out);
       }
+      RunOptions.printProfile(backend, stdout);
     }
     return 0;
   }
