@@ -9,8 +9,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.rfim4j.backend.Backend;
-import org.rfim4j.data.DataDirs;
-import org.rfim4j.data.Datasets;
 import org.rfim4j.data.Split;
 import org.rfim4j.optim.OptimizerSpec;
 import org.rfim4j.train.AtomicFiles;
@@ -57,7 +55,7 @@ public final class CompareCommand implements Callable<Integer> {
     for (String o : optimizers) {
       specs.add(TrainCommand.spec(o, lr.get(o), 0, run));
     }
-    Split data = Datasets.load(run.dataset, DataDirs.resolve(run.dataDir));
+    Split data = run.loadData();
     Map<String, List<List<EpochResult>>> curves = new LinkedHashMap<>();
     try (Backend backend = run.openBackend()) {
       for (OptimizerSpec spec : specs) {

@@ -27,6 +27,69 @@ public final class CurvePlot {
 
   private CurvePlot() {}
 
+  /**
+   * Two panels side by side in one PNG, training error and validation error against epoch, each optimizer
+   * a mean line with error bars of one standard deviation over seeds (the paper's Figure 2 layout).
+   */
+  public static void writeBands(Path png, String title, Map<String, List<List<EpochResult>>> curves) {
+    System.setProperty("java.awt.headless", "true");
+    XYChart train = panel("training error (%)", curves, true);
+    XYChart val = panel("validation error (%)", curves, false);
+    train.setTitle(title);
+    val.setTitle(" ");
+    java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(1400, 560,
+        java.awt.image.BufferedImage.TYPE_INT_RGB);
+    java.awt.Graphics2D g = img.createGraphics();
+    train.paint(g, 700, 560);
+    g.translate(700, 0);
+    val.paint(g, 700, 560);
+    g.dispose();
+    try {
+      Files.createDirectories(png.toAbsolutePath().getParent());
+      Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".fig", ".png");
+      try {
+        javax.imageio.ImageIO.write(img, "png", tmp.toFile());
+        Files.move(tmp, png, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + png + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static XYChart panel(String yTitle, Map<String, List<List<EpochResult>>> curves, boolean training) {
+    XYChart chart = new XYChartBuilder().width(700).height(560).xAxisTitle("epoch").yAxisTitle(yTitle).build();
+    chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+    chart.getStyler().setErrorBarsColorSeriesColor(true);
+    int c = 0;
+    for (Map.Entry<String, List<List<EpochResult>>> e : curves.entrySet()) {
+      Color colour = COLOURS[c++ % COLOURS.length];
+      List<List<EpochResult>> runs = e.getValue();
+      int epochs = runs.stream().mapToInt(List::size).min().orElse(0);
+      if (runs.isEmpty() || epochs == 0) {
+        continue;
+      }
+      double[] x = new double[epochs];
+      double[] mean = new double[epochs];
+      double[] sd = new double[epochs];
+      for (int ep = 0; ep < epochs; ep++) {
+        List<Double> v = new ArrayList<>();
+        for (List<EpochResult> r : runs) {
+          v.add(100 * (training ? r.get(ep).trainError() : r.get(ep).valError()));
+        }
+        x[ep] = ep + 1;
+        mean[ep] = Summary.mean(v);
+        sd[ep] = Summary.std(v);
+      }
+      XYSeries s = chart.addSeries(e.getKey(), x, mean, sd);
+      s.setLineColor(colour);
+      s.setMarkerColor(colour);
+      s.setMarker(SeriesMarkers.CIRCLE);
+    }
+    return chart;
+  }
+
   /** Writes a PNG atomically. */
   public static void write(Path png, String title, Map<String, List<List<EpochResult>>> curves) {
     System.setProperty("java.awt.headless", "true");

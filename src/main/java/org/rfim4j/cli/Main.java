@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
 /** The {@code rfim4j} command line. Bad input ends with exit code 2 and one line on stderr. */
 @Command(name = "rfim4j", mixinStandardHelpOptions = true, version = "rfim4j 0.1.0",
     description = "Relative Fisher information metrics and relative natural gradient descent (RNGD).",
-    subcommands = {TrainCommand.class, CompareCommand.class, RfimCommand.class, RankCommand.class,
+    subcommands = {TrainCommand.class, CompareCommand.class, ReproduceCommand.class, RfimCommand.class,
+        RankCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

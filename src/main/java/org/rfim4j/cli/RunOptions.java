@@ -43,8 +43,26 @@ public final class RunOptions {
   @Option(names = "--init-std", defaultValue = "0.1", description = "truncated-normal init std (default: ${DEFAULT-VALUE})")
   double initStd;
 
+  @Option(names = "--bn-momentum", defaultValue = "0.999", description = "batch-norm running-statistics decay (default: ${DEFAULT-VALUE}, TensorFlow's)")
+  double bnMomentum;
+
   @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
   String device;
+
+  @Option(names = "--train-size", description = "use only the first N training examples (quick runs; default: all 50,000)")
+  Integer trainSize;
+
+  /** Loads the dataset's split, trimming the training set to --train-size. */
+  org.rfim4j.data.Split loadData() {
+    org.rfim4j.data.Split s = org.rfim4j.data.Datasets.load(dataset, org.rfim4j.data.DataDirs.resolve(dataDir));
+    if (trainSize == null) {
+      return s;
+    }
+    if (trainSize < 1 || trainSize > s.train().n()) {
+      throw new IllegalArgumentException("--train-size must be between 1 and " + s.train().n() + ", got " + trainSize);
+    }
+    return new org.rfim4j.data.Split(s.train().subset(0, trainSize), s.validation(), s.test());
+  }
 
   @Option(names = "--quiet", description = "no progress output")
   boolean quiet;
@@ -107,7 +125,7 @@ public final class RunOptions {
         throw new IllegalArgumentException("unknown --arch '" + arch + "' (expected plain or bna)");
     }
     Activation act = Activation.parse(activation, iota, alpha);
-    return new MlpConfig(inputs, hidden, classes, act, a, l2, initStd, seed, 0.999, 1e-3);
+    return new MlpConfig(inputs, hidden, classes, act, a, l2, initStd, seed, bnMomentum, 1e-3);
   }
 
   RngdConfig rngdConfig(double lr) {

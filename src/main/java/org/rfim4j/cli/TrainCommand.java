@@ -6,8 +6,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.rfim4j.backend.Backend;
-import org.rfim4j.data.DataDirs;
-import org.rfim4j.data.Datasets;
 import org.rfim4j.data.Split;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.OptimizerSpec;
@@ -64,7 +62,7 @@ public final class TrainCommand implements Callable<Integer> {
       modelConfig = null;
       tc = TrainerConfig.of(run.epochs, run.batch, seed);
     }
-    Split data = Datasets.load(run.dataset, DataDirs.resolve(run.dataDir));
+    Split data = run.loadData();
     if (modelConfig == null) {
       modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
     }
