@@ -46,6 +46,7 @@ public final class CompareCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintStream stdout = System.out;
+    run.check();
     for (String k : lr.keySet()) {
       if (!optimizers.contains(k)) {
         throw new IllegalArgumentException("--lr names '" + k + "', which is not among --optimizers " + optimizers);

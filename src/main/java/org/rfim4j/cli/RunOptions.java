@@ -106,6 +106,14 @@ public final class RunOptions {
   @Option(names = "--rngd-metrics", split = ",", description = "metric kind per dense layer, shared or neuron (default: shared for input and softmax layers, neuron otherwise)")
   String[] rngdMetrics;
 
+  /**
+   * Validates the network and run options (epochs, batch, arch, activation, widths, l2, init std) without
+   * any data, so bad arguments are reported before the data set is loaded.
+   */
+  void check() {
+    modelConfig(1, 2, 0);
+  }
+
   MlpConfig modelConfig(int inputs, int classes, long seed) {
     if (epochs < 0) {
       throw new IllegalArgumentException("--epochs must be >= 0, got " + epochs);

@@ -45,6 +45,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintStream stdout = System.out;
+    run.check();
     Checkpoint.Loaded loaded = resume == null ? null : Checkpoint.load(resume);
     MlpConfig modelConfig;
     OptimizerSpec spec;
