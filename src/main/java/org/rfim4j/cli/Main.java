@@ -40,8 +40,8 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(new Main());
     cl.setParameterExceptionHandler((ex, a) -> {
       PrintWriter err = ex.getCommandLine().getErr();
-      err.println("error: " + ex.getMessage());
-      err.println("try: " + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help");
+      err.println("error: " + firstLine(ex.getMessage()) + " (see: "
+          + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help)");
       return USAGE;
     });
     cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {

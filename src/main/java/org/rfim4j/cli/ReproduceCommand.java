@@ -71,6 +71,15 @@ public final class ReproduceCommand implements Callable<Integer> {
     if (seeds < 1 || sweepEpochs < 1 || run.epochs < 1) {
       throw new IllegalArgumentException("--seeds, --sweep-epochs and --epochs must be >= 1");
     }
+    String first = run.arch;
+    for (String arch : archs) {
+      run.arch = arch;
+      run.check();
+    }
+    run.arch = first;
+    for (String opt : optimizers) {
+      grid(opt);
+    }
     PrintStream stdout = System.out;
     Split data = run.loadData();
     StringBuilder sweepMd = new StringBuilder("# Learning-rate sweep (seed 1000, " + sweepEpochs
