@@ -2,7 +2,7 @@
 # gen_stubs.sh IMPORTS OBJ OUT.cpp STATUS LIBNAME
 # IMPORTS: the functions a JCuda JNI library imports from LIBNAME, one per line, made once per JCuda version:
 #   nm -D --undefined-only libJCudaDriver-<ver>-linux-x86_64.so | awk '$2 ~ /^cu/ {print $2}'   (libcuda.so.1)
-#   nm -D --undefined-only libJCublas2-...so | sed -n 's/@libcublas.so.12$//p' ...             (see blas/README)
+#   (all four lists: tools/make_imports.sh)
 # Every imported name that OBJ (or "none") does not define gets a stub returning STATUS (CUDA_ERROR_NOT_SUPPORTED
 # 801, CUBLAS_STATUS_NOT_SUPPORTED 15, CUSOLVER_STATUS_NOT_SUPPORTED 9), so the JNI library also works under
 # LD_BIND_NOW and an unsimulated function is named on stderr (once) instead of killing the JVM.

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ConditionEvaluationResult;
 import org.junit.jupiter.api.extension.ExecutionCondition;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -105,6 +106,18 @@ public final class CudaSimSupport {
             return Arrays.copyOf(b, b.length + 1);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Auto-detected extension (META-INF/services, enabled by the cudasim surefire executions through
+     * {@code junit.jupiter.extensions.autodetection.enabled}): loads the stand-ins before every test class, so a gpu
+     * test that forgets {@link GpuTest} still gets the simulator instead of an UnsatisfiedLinkError.
+     */
+    public static final class AutoLoad implements BeforeAllCallback {
+        @Override
+        public void beforeAll(ExtensionContext context) {
+            init();
         }
     }
 
