@@ -4,21 +4,22 @@
 #include "activations.cuh"
 
 /**
- * Weighted-Gram workspace: s[i][k][j] = sqrt(nu[k][i]) * h~[k][j] for neurons i < m, samples k < b and
- * j < d = n + 1, with h~[k] = [h[k], 1]. h is b x n, nu is b x m, s is m x b x d. A strided-batched GEMM
- * then forms S_i^T S_i = sum_k nu[k][i] h~_k h~_k^T for all neurons at once. With nu == null the scale is
- * 1 and m must be 1 (plain augmentation for the shared metric).
+ * Weighted-Gram workspace: s[q][k][j] = sqrt(nu[k][i0 + q]) * h~[k][j] for q < count neurons, samples k < b
+ * and j < d = n + 1, with h~[k] = [h[k], 1]. h is b x n, nu is b x nuStride (row-major), s is
+ * count x b x d. A strided-batched GEMM then forms S_q^T S_q = sum_k nu[k][i] h~_k h~_k^T for all neurons
+ * of the chunk at once. With nu == null the scale is 1 (plain augmentation, used for the shared metric).
  */
-extern "C" __global__ void rfim_scaled_htilde(const float* h, const float* nu, int b, int n, int m, float* s) {
+extern "C" __global__ void rfim_scaled_htilde(const float* h, const float* nu, int b, int n, int nuStride, int i0,
+                                              int count, float* s) {
   int d = n + 1;
-  long long total = (long long)m * b * d;
+  long long total = (long long)count * b * d;
   RFIM_GRID_STRIDE(e, total) {
-    long long i = e / ((long long)b * d);
-    long long r = e - i * b * d;
+    long long q = e / ((long long)b * d);
+    long long r = e - q * b * d;
     long long k = r / d;
     long long j = r - k * d;
     float hv = j < n ? h[k * n + j] : 1.0f;
-    float w = nu != 0 ? sqrtf(fmaxf(nu[k * m + i], 0.0f)) : 1.0f;
+    float w = nu != 0 ? sqrtf(fmaxf(nu[k * nuStride + i0 + q], 0.0f)) : 1.0f;
     s[e] = w * hv;
   }
 }

@@ -1,0 +1,691 @@
+package org.rfim4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static org.rfim4j.backend.cuda.Checks.matrix;
+import static org.rfim4j.backend.cuda.Checks.require;
+import static org.rfim4j.backend.cuda.Checks.sameSize;
+import static org.rfim4j.backend.cuda.Checks.shape;
+import static org.rfim4j.backend.cuda.Checks.size;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import jcuda.Pointer;
+import jcuda.Sizeof;
+import jcuda.driver.CUdeviceptr;
+import org.rfim4j.backend.Activation;
+import org.rfim4j.backend.Backend;
+import org.rfim4j.backend.DeviceArray;
+
+/**
+ * The GPU backend: float32 device arrays ({@link #precisionBits()} 32; uploads and downloads convert from
+ * and to double), GEMMs through cuBLAS, the element-wise, loss, batch-norm, optimizer and RNGD kernels of
+ * kernels/*.cu, and batched Cholesky inversion through cuSOLVER + cuBLAS. All work is queued on one stream
+ * of the device's primary context, which every public method makes current on the calling thread.
+ *
+ * <p>RNGD: {@link #perNeuronMetricUpdate} takes a constant number of launches per layer (one kernel writes
+ * sqrt(nu)-scaled copies of H~ for all neurons, one {@code cublasSgemmStridedBatched} forms every
+ * S_i^T S_i with alpha = lambda/B, beta = 1 - lambda); {@link #batchedInverse} runs a symmetrise + damp
+ * kernel, {@code cusolverDnSpotrfBatched} and two batched triangular solves against identity right-hand
+ * sides (G^{-1} = L^{-T} L^{-1}) in a workspace, then copies only the slices whose info is 0 (a single
+ * D x D matrix uses potrf + potri instead). Workspaces are owned and grow-only.
+ *
+ * <p>Open with {@link #open()} (probes first, fails with a diagnosis) or {@link #openDevice(int)} (no probe;
+ * for a stand-in driver already loaded, as the CUDA simulator tests do).
+ */
+public final class CudaBackend implements Backend {
+  /** Largest RNGD Gram workspace in floats (1 GiB); bigger layers are processed in neuron chunks. */
+  static final long MAX_GRAM_WORKSPACE_FLOATS = 1L << 28;
+
+  private final CudaRuntime rt;
+  private final Kernels k;
+  private final Cublas blas;
+  private final Cusolver solver;
+  private final Map<CudaArray, Boolean> live = new IdentityHashMap<>();
+  private final DeviceBuffer gramWs = new DeviceBuffer("gram");
+  private final DeviceBuffer invA = new DeviceBuffer("inverse-factor");
+  private final DeviceBuffer invB = new DeviceBuffer("inverse-result");
+  private final DeviceBuffer invInfo = new DeviceBuffer("inverse-info");
+  private final DeviceBuffer invPtrs = new DeviceBuffer("inverse-pointers");
+  private final DeviceBuffer invWork = new DeviceBuffer("solver-work");
+  private final DeviceBuffer epsWs = new DeviceBuffer("eps");
+  private final DeviceBuffer dotWs = new DeviceBuffer("dot");
+  private final String name;
+  private boolean closed;
+
+  private CudaBackend(int ordinal) {
+    CudaRuntime r = new CudaRuntime(ordinal);
+    Kernels kk = null;
+    Cublas b = null;
+    Cusolver s = null;
+    try {
+      kk = new Kernels(r);
+      b = new Cublas(r);
+      s = new Cusolver(r);
+    } catch (RuntimeException | Error e) {
+      if (b != null) {
+        b.close();
+      }
+      try {
+        r.close();
+      } catch (RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    this.rt = r;
+    this.k = kk;
+    this.blas = b;
+    this.solver = s;
+    this.name = "cuda:" + ordinal + " (" + r.deviceName + ")";
+  }
+
+  /**
+   * Opens device 0 after {@link CudaProbe#probe()} says CUDA is usable (loading the CUDA 13 compatibility
+   * shims when needed).
+   *
+   * @throws IllegalStateException with the probe's diagnosis, or the driver's error and what to do
+   */
+  public static CudaBackend open() {
+    CudaProbe.Diagnosis d = CudaProbe.probe();
+    if (!d.available()) {
+      throw new IllegalStateException("the CUDA backend cannot run here.\n" + d.text());
+    }
+    return openChecked(0, d);
+  }
+
+  /**
+   * Opens a device without the file probe: for a stand-in driver already {@code System.load}ed (the CUDA
+   * simulator) or an unusual installation. Compatibility shims load only if explicitly configured.
+   */
+  public static CudaBackend openDevice(int ordinal) {
+    return openChecked(ordinal, null);
+  }
+
+  private static CudaBackend openChecked(int ordinal, CudaProbe.Diagnosis d) {
+    CudaCompat.prepare(d);
+    try {
+      return new CudaBackend(ordinal);
+    } catch (IllegalStateException e) {
+      throw e;
+    } catch (RuntimeException | LinkageError e) {
+      throw new IllegalStateException("the CUDA backend failed to start: " + e
+          + (d != null ? "\n" + d.text() : "") + "\n  see docs/cuda.md for the library lookup order and the"
+          + " CUDA 13 compatibility shims", e);
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private CudaArray arr(String n, DeviceArray a) {
+    require(a != null, n + " must not be null");
+    require(a instanceof CudaArray && ((CudaArray) a).owner == this,
+        n + " was not allocated by this CUDA backend: " + a);
+    CudaArray c = (CudaArray) a;
+    require(c.isLive(), n + " is closed: " + c);
+    return c;
+  }
+
+  private CudaArray optArr(String n, DeviceArray a) {
+    return a == null ? null : arr(n, a);
+  }
+
+  private static CUdeviceptr p(CudaArray a) {
+    return a == null ? null : a.ptr();
+  }
+
+  private void enter() {
+    if (closed) {
+      throw new IllegalStateException("CUDA backend is closed");
+    }
+    rt.makeCurrent();
+  }
+
+  private static int actCode(Activation act) {
+    return act.kind().ordinal();
+  }
+
+  void release(CudaArray a, CUdeviceptr ptr) {
+    if (closed) {
+      return;
+    }
+    synchronized (live) {
+      if (live.remove(a) == null) {
+        return;
+      }
+    }
+    rt.makeCurrent();
+    cuMemFree(ptr);
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public int precisionBits() {
+    return 32;
+  }
+
+  @Override
+  public DeviceArray allocate(int... shape) {
+    require(shape != null && shape.length >= 1 && shape.length <= 3, "shape must have 1 to 3 dimensions: "
+        + Arrays.toString(shape));
+    long n = 1;
+    for (int d : shape) {
+      require(d > 0, "shape dimensions must be positive: " + Arrays.toString(shape));
+      n *= d;
+    }
+    Checks.checkedInt(n, "array");
+    enter();
+    CUdeviceptr ptr = new CUdeviceptr();
+    cuMemAlloc(ptr, n * Sizeof.FLOAT);
+    CudaArray a = new CudaArray(this, shape, ptr, null);
+    synchronized (live) {
+      live.put(a, Boolean.TRUE);
+    }
+    k.launchN(k.fill, n, ptr, n, 0f);
+    return a;
+  }
+
+  @Override
+  public DeviceArray rows(DeviceArray base, int from, int to) {
+    CudaArray b = arr("base", base);
+    int[] s = b.shape();
+    require(0 <= from && from < to && to <= s[0],
+        "row range [" + from + ", " + to + ") out of bounds for base " + shape(b));
+    long inner = b.size() / s[0];
+    int[] vs = s.clone();
+    vs[0] = to - from;
+    return new CudaArray(this, vs, b.ptr().withByteOffset(from * inner * Sizeof.FLOAT), b);
+  }
+
+  @Override
+  public void upload(DeviceArray dst, double[] src) {
+    require(src != null, "src must not be null");
+    float[] f = new float[src.length];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = (float) src[i];
+    }
+    upload(dst, f);
+  }
+
+  @Override
+  public void upload(DeviceArray dst, float[] src) {
+    CudaArray d = arr("dst", dst);
+    require(src != null, "src must not be null");
+    require(src.length == d.size(), "src has " + src.length + " elements but dst " + shape(d) + " has " + d.size());
+    enter();
+    // Pageable host memory: a synchronous copy on the legacy stream, which our blocking stream orders with.
+    cuStreamSynchronize(rt.stream);
+    cuMemcpyHtoD(d.ptr(), Pointer.to(src), (long) src.length * Sizeof.FLOAT);
+  }
+
+  @Override
+  public double[] download(DeviceArray src) {
+    float[] f = downloadFloats(arr("src", src));
+    double[] out = new double[f.length];
+    for (int i = 0; i < f.length; i++) {
+      out[i] = f[i];
+    }
+    return out;
+  }
+
+  private float[] downloadFloats(CudaArray s) {
+    enter();
+    float[] f = new float[(int) s.size()];
+    cuStreamSynchronize(rt.stream);
+    cuMemcpyDtoH(Pointer.to(f), s.ptr(), (long) f.length * Sizeof.FLOAT);
+    return f;
+  }
+
+  @Override
+  public void copy(DeviceArray src, DeviceArray dst) {
+    CudaArray s = arr("src", src);
+    CudaArray d = arr("dst", dst);
+    sameSize("src", s, "dst", d);
+    enter();
+    cuMemcpyDtoDAsync(d.ptr(), s.ptr(), s.size() * Sizeof.FLOAT, rt.stream);
+  }
+
+  @Override
+  public void fill(DeviceArray dst, double value) {
+    CudaArray d = arr("dst", dst);
+    enter();
+    k.launchN(k.fill, d.size(), d.ptr(), d.size(), (float) value);
+  }
+
+  @Override
+  public int liveArrays() {
+    synchronized (live) {
+      return live.size();
+    }
+  }
+
+  @Override
+  public void synchronize() {
+    enter();
+    rt.synchronize();
+  }
+
+  // ---------------------------------------------------------------- dense algebra
+
+  @Override
+  public void gemm(boolean transA, boolean transB, double alpha, DeviceArray a, DeviceArray b, double beta,
+      DeviceArray c) {
+    CudaArray A = arr("a", a);
+    CudaArray B = arr("b", b);
+    CudaArray C = arr("c", c);
+    int m = transA ? A.cols() : A.rows();
+    int kk = transA ? A.rows() : A.cols();
+    int kb = transB ? B.cols() : B.rows();
+    int n = transB ? B.rows() : B.cols();
+    require(kk == kb, "inner dimensions differ: op(a) is " + m + " x " + kk + " (a " + shape(A) + "), op(b) is "
+        + kb + " x " + n + " (b " + shape(B) + ")");
+    matrix("c", C, m, n);
+    enter();
+    blas.gemmRowMajor(transA, transB, m, n, kk, alpha, A.ptr(), A.cols(), B.ptr(), B.cols(), beta, C.ptr(),
+        C.cols());
+  }
+
+  @Override
+  public void axpy(double alpha, DeviceArray x, DeviceArray y) {
+    CudaArray X = arr("x", x);
+    CudaArray Y = arr("y", y);
+    sameSize("x", X, "y", Y);
+    enter();
+    k.launchN(k.axpy, X.size(), X.size(), (float) alpha, X.ptr(), Y.ptr());
+  }
+
+  @Override
+  public void scale(double alpha, DeviceArray x) {
+    CudaArray X = arr("x", x);
+    enter();
+    k.launchN(k.scale, X.size(), X.size(), (float) alpha, X.ptr());
+  }
+
+  @Override
+  public double dot(DeviceArray x, DeviceArray y) {
+    CudaArray X = arr("x", x);
+    CudaArray Y = arr("y", y);
+    sameSize("x", X, "y", Y);
+    enter();
+    int blocks = Math.min(Kernels.DOT_BLOCKS, k.gridFor(X.size()));
+    CUdeviceptr ws = dotWs.ensure((long) Kernels.DOT_BLOCKS * Sizeof.FLOAT);
+    k.launchGrid(k.dotPartial, blocks, Kernels.BLOCK, X.size(), X.ptr(), Y.ptr(), ws);
+    float[] part = new float[blocks];
+    cuStreamSynchronize(rt.stream);
+    cuMemcpyDtoH(Pointer.to(part), ws, (long) blocks * Sizeof.FLOAT);
+    double s = 0;
+    for (float v : part) {
+      s += v;
+    }
+    return s;
+  }
+
+  @Override
+  public void columnSums(DeviceArray a, double alpha, double beta, DeviceArray out) {
+    CudaArray A = arr("a", a);
+    CudaArray O = arr("out", out);
+    size("out", O, A.cols());
+    enter();
+    k.launchN(k.columnSums, A.cols(), A.ptr(), A.rows(), A.cols(), (float) alpha, (float) beta, O.ptr());
+  }
+
+  @Override
+  public void gatherRows(DeviceArray src, DeviceArray indices, int offset, DeviceArray dst) {
+    CudaArray S = arr("src", src);
+    CudaArray I = arr("indices", indices);
+    CudaArray D = arr("dst", dst);
+    require(S.cols() == D.cols(), "src " + shape(S) + " and dst " + shape(D) + " must have the same row length");
+    require(offset >= 0 && (long) offset + D.rows() <= I.size(),
+        "offset " + offset + " + dst rows " + D.rows() + " exceeds indices size " + I.size());
+    enter();
+    k.launchN(k.gatherRows, D.size(), S.ptr(), I.ptr(), offset, D.rows(), D.cols(), D.ptr());
+  }
+
+  // ---------------------------------------------------------------- layers
+
+  @Override
+  public void biasActivationForward(DeviceArray z, DeviceArray bias, Activation act, DeviceArray h) {
+    CudaArray Z = arr("z", z);
+    CudaArray Bi = arr("bias", bias);
+    CudaArray H = optArr("h", h);
+    require(act != null, "act must not be null");
+    size("bias", Bi, Z.cols());
+    if (H != null) {
+      matrix("h", H, Z.rows(), Z.cols());
+    }
+    enter();
+    k.launchN(k.biasActivationFwd, Z.size(), Z.ptr(), Bi.ptr(), Z.rows(), Z.cols(), actCode(act),
+        (float) act.negativeSlope(), (float) act.alpha(), p(H));
+  }
+
+  @Override
+  public void activationBackward(Activation act, DeviceArray a, DeviceArray dH, DeviceArray dA) {
+    require(act != null, "act must not be null");
+    CudaArray A = arr("a", a);
+    CudaArray DH = arr("dH", dH);
+    CudaArray DA = arr("dA", dA);
+    sameSize("a", A, "dH", DH);
+    sameSize("a", A, "dA", DA);
+    enter();
+    k.launchN(k.activationBwd, A.size(), A.size(), actCode(act), (float) act.negativeSlope(), (float) act.alpha(),
+        A.ptr(), DH.ptr(), DA.ptr());
+  }
+
+  @Override
+  public void softmaxCrossEntropy(DeviceArray logits, DeviceArray labels, DeviceArray probs, DeviceArray dLogits,
+      double scale, DeviceArray stats) {
+    CudaArray L = arr("logits", logits);
+    CudaArray Y = arr("labels", labels);
+    CudaArray P = arr("probs", probs);
+    CudaArray DL = optArr("dLogits", dLogits);
+    CudaArray S = arr("stats", stats);
+    int rows = L.rows();
+    int classes = L.cols();
+    size("labels", Y, rows);
+    matrix("probs", P, rows, classes);
+    if (DL != null) {
+      matrix("dLogits", DL, rows, classes);
+    }
+    size("stats", S, 2);
+    enter();
+    int block = 128;
+    int grid = Math.max(1, Math.min((rows + block - 1) / block, 1024));
+    k.launchGrid(k.softmaxXent, grid, block, L.ptr(), Y.ptr(), rows, classes, P.ptr(), p(DL), (float) scale, S.ptr());
+  }
+
+  @Override
+  public void batchNormForward(DeviceArray x, DeviceArray gamma, DeviceArray beta, DeviceArray runningMean,
+      DeviceArray runningVar, double momentum, double eps, boolean training, DeviceArray mean,
+      DeviceArray invStd, DeviceArray y) {
+    CudaArray X = arr("x", x);
+    int n = X.cols();
+    CudaArray G = arr("gamma", gamma);
+    CudaArray Be = arr("beta", beta);
+    CudaArray RM = arr("runningMean", runningMean);
+    CudaArray RV = arr("runningVar", runningVar);
+    CudaArray Yy = arr("y", y);
+    size("gamma", G, n);
+    size("beta", Be, n);
+    size("runningMean", RM, n);
+    size("runningVar", RV, n);
+    matrix("y", Yy, X.rows(), n);
+    enter();
+    if (training) {
+      CudaArray M = arr("mean", mean);
+      CudaArray IS = arr("invStd", invStd);
+      size("mean", M, n);
+      size("invStd", IS, n);
+      k.launchN(k.bnFwdTrain, n, X.ptr(), X.rows(), n, G.ptr(), Be.ptr(), RM.ptr(), RV.ptr(), (float) momentum,
+          (float) eps, M.ptr(), IS.ptr(), Yy.ptr());
+    } else {
+      k.launchN(k.bnFwdInfer, X.size(), X.ptr(), X.rows(), n, G.ptr(), Be.ptr(), RM.ptr(), RV.ptr(), (float) eps,
+          Yy.ptr());
+    }
+  }
+
+  @Override
+  public void batchNormBackward(DeviceArray x, DeviceArray dY, DeviceArray gamma, DeviceArray mean,
+      DeviceArray invStd, DeviceArray dX, DeviceArray dGamma, DeviceArray dBeta) {
+    CudaArray X = arr("x", x);
+    int n = X.cols();
+    CudaArray DY = arr("dY", dY);
+    CudaArray G = arr("gamma", gamma);
+    CudaArray M = arr("mean", mean);
+    CudaArray IS = arr("invStd", invStd);
+    CudaArray DX = arr("dX", dX);
+    CudaArray DG = arr("dGamma", dGamma);
+    CudaArray DB = arr("dBeta", dBeta);
+    matrix("dY", DY, X.rows(), n);
+    matrix("dX", DX, X.rows(), n);
+    size("gamma", G, n);
+    size("mean", M, n);
+    size("invStd", IS, n);
+    size("dGamma", DG, n);
+    size("dBeta", DB, n);
+    enter();
+    k.launchN(k.bnBwd, n, X.ptr(), DY.ptr(), X.rows(), n, G.ptr(), M.ptr(), IS.ptr(), DX.ptr(), DG.ptr(), DB.ptr());
+  }
+
+  // ---------------------------------------------------------------- first-order optimizers
+
+  @Override
+  public void sgdUpdate(DeviceArray param, DeviceArray grad, DeviceArray velocity, double lr, double momentum) {
+    CudaArray P = arr("param", param);
+    CudaArray G = arr("grad", grad);
+    CudaArray V = optArr("velocity", velocity);
+    sameSize("param", P, "grad", G);
+    enter();
+    if (V == null) {
+      k.launchN(k.sgd, P.size(), P.size(), P.ptr(), G.ptr(), (float) lr);
+    } else {
+      sameSize("param", P, "velocity", V);
+      k.launchN(k.sgdMomentum, P.size(), P.size(), P.ptr(), G.ptr(), V.ptr(), (float) lr, (float) momentum);
+    }
+  }
+
+  @Override
+  public void adamUpdate(DeviceArray param, DeviceArray grad, DeviceArray m, DeviceArray v, double lr,
+      double beta1, double beta2, double eps, long t) {
+    CudaArray P = arr("param", param);
+    CudaArray G = arr("grad", grad);
+    CudaArray M = arr("m", m);
+    CudaArray V = arr("v", v);
+    sameSize("param", P, "grad", G);
+    sameSize("param", P, "m", M);
+    sameSize("param", P, "v", V);
+    require(t >= 1, "t must be >= 1 (1-based step), got " + t);
+    double c1 = 1 - Math.pow(beta1, t);
+    double c2 = 1 - Math.pow(beta2, t);
+    enter();
+    k.launchN(k.adam, P.size(), P.size(), P.ptr(), G.ptr(), M.ptr(), V.ptr(), (float) lr, (float) beta1,
+        (float) beta2, (float) eps, (float) c1, (float) c2);
+  }
+
+  // ---------------------------------------------------------------- RNGD
+
+  @Override
+  public void nuCoefficients(Activation act, DeviceArray a, double omega, DeviceArray nu) {
+    require(act != null, "act must not be null");
+    require(omega > 0, "omega must be > 0, got " + omega);
+    CudaArray A = arr("a", a);
+    CudaArray N = arr("nu", nu);
+    sameSize("a", A, "nu", N);
+    enter();
+    k.launchN(k.nuCoefficients, A.size(), A.size(), actCode(act), (float) act.negativeSlope(), (float) act.alpha(),
+        (float) omega, A.ptr(), N.ptr());
+  }
+
+  @Override
+  public void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g) {
+    CudaArray H = arr("h", h);
+    CudaArray G = arr("g", g);
+    int b = H.rows();
+    int n = H.cols();
+    int d = n + 1;
+    matrix("g", G, d, d);
+    require(G.shape().length == 2, "g must be a (n+1) x (n+1) matrix but is " + shape(G));
+    enter();
+    CUdeviceptr ws = gramWs.ensure((long) b * d * Sizeof.FLOAT);
+    k.launchN(k.scaledHtilde, (long) b * d, H.ptr(), null, b, n, 1, 0, 1, ws);
+    // Full sgemm (not syrk): G need not be exactly symmetric on entry, and both triangles follow the EMA.
+    blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, ws, d, (long) b * d, ws, d, (long) b * d,
+        1 - lambda, G.ptr(), d, (long) d * d, 1);
+  }
+
+  @Override
+  public void perNeuronMetricUpdate(DeviceArray h, DeviceArray nu, double lambda, DeviceArray g) {
+    CudaArray H = arr("h", h);
+    CudaArray N = arr("nu", nu);
+    CudaArray G = arr("g", g);
+    int b = H.rows();
+    int n = H.cols();
+    int d = n + 1;
+    int[] gs = G.shape();
+    require(gs.length == 3 && gs[1] == d && gs[2] == d, "g must be m x " + d + " x " + d + " for h " + shape(H)
+        + " but is " + shape(G));
+    int m = gs[0];
+    matrix("nu", N, b, m);
+    enter();
+    long perNeuron = (long) b * d;
+    int chunk = (int) Math.max(1, Math.min(m, MAX_GRAM_WORKSPACE_FLOATS / perNeuron));
+    CUdeviceptr ws = gramWs.ensure(chunk * perNeuron * Sizeof.FLOAT);
+    for (int i0 = 0; i0 < m; i0 += chunk) {
+      int c = Math.min(chunk, m - i0);
+      k.launchN(k.scaledHtilde, c * perNeuron, H.ptr(), N.ptr(), b, n, m, i0, c, ws);
+      // Column-major, S_q (row-major b x d) is X_q = S_q^T (d x b, ld d): X_q X_q^T = S_q^T S_q.
+      blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, ws, d, perNeuron, ws, d, perNeuron,
+          1 - lambda, G.ptr().withByteOffset((long) i0 * d * d * Sizeof.FLOAT), d, (long) d * d, c);
+    }
+  }
+
+  @Override
+  public void addDiagonal(DeviceArray g, double value) {
+    CudaArray G = arr("g", g);
+    int m = Checks.stack("g", G);
+    int d = G.cols();
+    enter();
+    k.launchN(k.addDiagonal, (long) m * d, G.ptr(), m, d, (float) value);
+  }
+
+  @Override
+  public int[] batchedInverse(DeviceArray g, double[] epsRel, double epsAbs, DeviceArray ginv) {
+    CudaArray G = arr("g", g);
+    CudaArray GI = arr("ginv", ginv);
+    int m = Checks.stack("g", G);
+    int d = G.cols();
+    require(Arrays.equals(G.shape(), GI.shape()), "ginv " + shape(GI) + " must have the shape of g " + shape(G));
+    require(epsRel != null && (epsRel.length == m || epsRel.length == 1),
+        "epsRel must have " + m + " entries (or 1) but has " + (epsRel == null ? "null" : epsRel.length));
+    enter();
+    long dd = (long) d * d;
+    float[] eps = new float[epsRel.length];
+    for (int i = 0; i < eps.length; i++) {
+      eps[i] = (float) epsRel[i];
+    }
+    CUdeviceptr epsDev = epsWs.ensure((long) eps.length * Sizeof.FLOAT);
+    cuStreamSynchronize(rt.stream);
+    cuMemcpyHtoD(epsDev, Pointer.to(eps), (long) eps.length * Sizeof.FLOAT);
+    CUdeviceptr a = invA.ensure(m * dd * Sizeof.FLOAT);
+    CUdeviceptr info = invInfo.ensure((long) m * Sizeof.INT);
+    boolean single = G.shape().length == 2;
+    int[] status;
+    if (single) {
+      k.launchGrid(k.symDamp, 1, Kernels.BLOCK, G.ptr(), 1, d, epsDev, eps.length, (float) epsAbs, a, null);
+      int lwork = Math.max(solver.potrfBufferSize(d, a), solver.potriBufferSize(d, a));
+      CUdeviceptr work = invWork.ensure((long) lwork * Sizeof.FLOAT);
+      solver.potrf(d, a, work, lwork, info);
+      status = downloadInts(info, 1);
+      checkInfo(status, "cusolverDnSpotrf");
+      if (status[0] == 0) {
+        solver.potri(d, a, work, lwork, info);
+        int[] s2 = downloadInts(info, 1);
+        checkInfo(s2, "cusolverDnSpotri");
+        if (s2[0] != 0) {
+          status = s2;
+        } else {
+          // potri wrote the column-major lower = row-major upper triangle.
+          k.launchN(k.mirrorUpperToLower, dd, a, 1, d);
+          cuMemcpyDtoDAsync(GI.ptr(), a, dd * Sizeof.FLOAT, rt.stream);
+        }
+      }
+    } else {
+      CUdeviceptr bws = invB.ensure(m * dd * Sizeof.FLOAT);
+      k.launchGrid(k.symDamp, Math.min(m, 4096), Kernels.BLOCK, G.ptr(), m, d, epsDev, eps.length, (float) epsAbs, a,
+          bws);
+      CUdeviceptr aPtrs = invPtrs.ensure(2L * m * Sizeof.POINTER);
+      CUdeviceptr bPtrs = aPtrs.withByteOffset((long) m * Sizeof.POINTER);
+      CUdeviceptr[] pa = new CUdeviceptr[m];
+      CUdeviceptr[] pb = new CUdeviceptr[m];
+      for (int q = 0; q < m; q++) {
+        pa[q] = a.withByteOffset(q * dd * Sizeof.FLOAT);
+        pb[q] = bws.withByteOffset(q * dd * Sizeof.FLOAT);
+      }
+      cuStreamSynchronize(rt.stream);
+      cuMemcpyHtoD(aPtrs, Pointer.to(pa), (long) m * Sizeof.POINTER);
+      cuMemcpyHtoD(bPtrs, Pointer.to(pb), (long) m * Sizeof.POINTER);
+      solver.potrfBatched(d, aPtrs, info, m);
+      blas.trsmLowerBatched(false, d, aPtrs, bPtrs, m);  // B = L^{-1}
+      blas.trsmLowerBatched(true, d, aPtrs, bPtrs, m);   // B = L^{-T} L^{-1} = (L L^T)^{-1}
+      k.launchN(k.copyOkSlices, m * dd, bws, info, m, d, GI.ptr());
+      status = downloadInts(info, m);
+      checkInfo(status, "cusolverDnSpotrfBatched");
+    }
+    return status;
+  }
+
+  private int[] downloadInts(CUdeviceptr p, int n) {
+    int[] out = new int[n];
+    cuStreamSynchronize(rt.stream);
+    cuMemcpyDtoH(Pointer.to(out), p, (long) n * Sizeof.INT);
+    return out;
+  }
+
+  private static void checkInfo(int[] info, String what) {
+    for (int i = 0; i < info.length; i++) {
+      if (info[i] < 0) {
+        throw new IllegalStateException(what + " rejected argument " + (-info[i]) + " (info " + info[i]
+            + ", matrix " + i + "): a bug in CudaBackend");
+      }
+    }
+  }
+
+  @Override
+  public void perNeuronPrecondition(DeviceArray ginv, DeviceArray grad, double alpha, double beta,
+      DeviceArray out) {
+    CudaArray GI = arr("ginv", ginv);
+    CudaArray GR = arr("grad", grad);
+    CudaArray O = arr("out", out);
+    int d = GR.rows();
+    int m = GR.cols();
+    int[] gs = GI.shape();
+    require(gs.length == 3 && gs[0] == m && gs[1] == d && gs[2] == d,
+        "ginv must be " + m + " x " + d + " x " + d + " for grad " + shape(GR) + " but is " + shape(GI));
+    matrix("out", O, d, m);
+    enter();
+    // Column i of the row-major D x m gradient is the column-major 1 x D row at grad + i with ld m; the
+    // row-major ginv_i is the column-major ginv_i^T, so out_i^T = grad_i^T ginv_i^T, one batch per neuron.
+    blas.gemmStridedBatchedColMajor(false, false, 1, d, d, alpha, GR.ptr(), m, 1, GI.ptr(), d, (long) d * d, beta,
+        O.ptr(), m, 1, m);
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    rt.makeCurrent();
+    rt.synchronize();
+    closed = true;
+    ArrayList<CudaArray> arrays;
+    synchronized (live) {
+      arrays = new ArrayList<>(live.keySet());
+      live.clear();
+    }
+    for (CudaArray a : arrays) {
+      cuMemFree(a.ptr());
+    }
+    for (DeviceBuffer b : new DeviceBuffer[] {gramWs, invA, invB, invInfo, invPtrs, invWork, epsWs, dotWs}) {
+      b.close();
+    }
+    solver.close();
+    blas.close();
+    rt.close();
+  }
+
+  @Override
+  public String toString() {
+    return name;
+  }
+}
