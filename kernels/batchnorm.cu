@@ -37,14 +37,26 @@ extern "C" __global__ void rfim_bn_fwd_train(const float* x, int rows, int cols,
   }
 }
 
-/** Inference mode: y = gamma * (x - runMean) / sqrt(runVar + eps) + beta (element-wise, grid-stride). */
+/**
+ * Inference mode: y = gamma * (x - runMean) / sqrt(runVar + eps) + beta (element-wise, grid-stride); when
+ * mean / invStd are not null they receive runMean and 1 / sqrt(runVar + eps).
+ */
 extern "C" __global__ void rfim_bn_fwd_infer(const float* x, int rows, int cols, const float* gamma,
                                              const float* beta, const float* runMean, const float* runVar,
-                                             float eps, float* y) {
+                                             float eps, float* mean, float* invStd, float* y) {
   for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < (long long)rows * cols;
        e += (long long)blockDim.x * gridDim.x) {
     int j = (int)(e % cols);
-    y[e] = gamma[j] * (x[e] - runMean[j]) / sqrtf(runVar[j] + eps) + beta[j];
+    float is = 1.0f / sqrtf(runVar[j] + eps);
+    y[e] = gamma[j] * (x[e] - runMean[j]) * is + beta[j];
+    if (e < cols) {  // the first row's threads also export the statistics
+      if (mean != 0) {
+        mean[j] = runMean[j];
+      }
+      if (invStd != 0) {
+        invStd[j] = is;
+      }
+    }
   }
 }
 

@@ -102,13 +102,19 @@ extern "C" __global__ void rfim_add_diagonal(float* g, int count, int d, float v
   }
 }
 
-/** ginv[q] = w[q] for the slices whose info[q] == 0; failed slices stay untouched. */
+/**
+ * ginv[q] = (w[q] + w[q]^T) / 2 for the slices whose info[q] == 0 (exactly symmetric output); failed slices
+ * stay untouched.
+ */
 extern "C" __global__ void rfim_copy_ok_slices(const float* w, const int* info, int count, int d, float* ginv) {
   long long dd = (long long)d * d;
   RFIM_GRID_STRIDE(e, count * dd) {
     long long q = e / dd;
     if (info[q] == 0) {
-      ginv[e] = w[e];
+      long long rc = e - q * dd;
+      int r = (int)(rc / d);
+      int c = (int)(rc - (long long)r * d);
+      ginv[e] = 0.5f * (w[e] + w[q * dd + (long long)c * d + r]);
     }
   }
 }

@@ -23,7 +23,7 @@ final class Checks {
 
   static void matrix(String n, DeviceArray a, int rows, int cols) {
     require(a.rows() == rows && a.cols() == cols,
-        n + " must be " + rows + " x " + cols + " but is " + shape(a));
+        n + " " + shape(a) + " must be " + rows + " x " + cols);
   }
 
   static void size(String n, DeviceArray a, long size) {

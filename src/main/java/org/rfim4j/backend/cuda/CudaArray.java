@@ -14,9 +14,10 @@ final class CudaArray implements DeviceArray {
   private final long size;
   private final CUdeviceptr ptr;
   private final CudaArray base;  // null when this array owns its storage
+  private final long offset;     // elements from the start of the root allocation
   private boolean closed;
 
-  CudaArray(CudaBackend owner, int[] shape, CUdeviceptr ptr, CudaArray base) {
+  CudaArray(CudaBackend owner, int[] shape, CUdeviceptr ptr, CudaArray base, long offset) {
     this.owner = owner;
     this.shape = shape.clone();
     long s = 1;
@@ -26,6 +27,22 @@ final class CudaArray implements DeviceArray {
     this.size = s;
     this.ptr = ptr;
     this.base = base;
+    this.offset = offset;
+  }
+
+  /** The owning allocation (this array unless it is a view). */
+  CudaArray root() {
+    return base == null ? this : base.root();
+  }
+
+  /** Offset in elements from the start of {@link #root()}. */
+  long offset() {
+    return offset;
+  }
+
+  /** Whether the storage of the two arrays intersects. */
+  boolean overlaps(CudaArray o) {
+    return root() == o.root() && offset < o.offset + o.size && o.offset < offset + size;
   }
 
   /** Device address of the first element. */

@@ -189,7 +189,7 @@ public final class CudaBackend implements Backend {
     enter();
     CUdeviceptr ptr = new CUdeviceptr();
     cuMemAlloc(ptr, n * Sizeof.FLOAT);
-    CudaArray a = new CudaArray(this, shape, ptr, null);
+    CudaArray a = new CudaArray(this, shape, ptr, null, 0);
     synchronized (live) {
       live.put(a, Boolean.TRUE);
     }
@@ -206,7 +206,7 @@ public final class CudaBackend implements Backend {
     long inner = b.size() / s[0];
     int[] vs = s.clone();
     vs[0] = to - from;
-    return new CudaArray(this, vs, b.ptr().withByteOffset(from * inner * Sizeof.FLOAT), b);
+    return new CudaArray(this, vs, b.ptr().withByteOffset(from * inner * Sizeof.FLOAT), b, b.offset() + from * inner);
   }
 
   @Override
@@ -336,7 +336,8 @@ public final class CudaBackend implements Backend {
   public void columnSums(DeviceArray a, double alpha, double beta, DeviceArray out) {
     CudaArray A = arr("a", a);
     CudaArray O = arr("out", out);
-    size("out", O, A.cols());
+    require(O.size() == A.cols(), "out " + shape(O) + " must have " + A.cols() + " elements (the columns of a "
+        + shape(A) + ")");
     enter();
     k.launchN(k.columnSums, A.cols(), A.ptr(), A.rows(), A.cols(), (float) alpha, (float) beta, O.ptr());
   }
@@ -346,9 +347,9 @@ public final class CudaBackend implements Backend {
     CudaArray S = arr("src", src);
     CudaArray I = arr("indices", indices);
     CudaArray D = arr("dst", dst);
-    require(S.cols() == D.cols(), "src " + shape(S) + " and dst " + shape(D) + " must have the same row length");
-    require(offset >= 0 && (long) offset + D.rows() <= I.size(),
-        "offset " + offset + " + dst rows " + D.rows() + " exceeds indices size " + I.size());
+    require(S.cols() == D.cols(), "dst " + shape(D) + " must have the row length of src " + shape(S));
+    require(offset >= 0 && (long) offset + D.rows() <= I.size(), "offset " + offset + " + dst rows " + D.rows()
+        + " exceeds indices " + shape(I));
     enter();
     k.launchN(k.gatherRows, D.size(), S.ptr(), I.ptr(), offset, D.rows(), D.cols(), D.ptr());
   }
@@ -376,8 +377,8 @@ public final class CudaBackend implements Backend {
     CudaArray A = arr("a", a);
     CudaArray DH = arr("dH", dH);
     CudaArray DA = arr("dA", dA);
-    sameSize("a", A, "dH", DH);
-    sameSize("a", A, "dA", DA);
+    matrix("dH", DH, A.rows(), A.cols());
+    matrix("dA", DA, A.rows(), A.cols());
     enter();
     k.launchN(k.activationBwd, A.size(), A.size(), actCode(act), (float) act.negativeSlope(), (float) act.alpha(),
         A.ptr(), DH.ptr(), DA.ptr());
@@ -430,8 +431,16 @@ public final class CudaBackend implements Backend {
       k.launchN(k.bnFwdTrain, n, X.ptr(), X.rows(), n, G.ptr(), Be.ptr(), RM.ptr(), RV.ptr(), (float) momentum,
           (float) eps, M.ptr(), IS.ptr(), Yy.ptr());
     } else {
+      CudaArray M = optArr("mean", mean);
+      CudaArray IS = optArr("invStd", invStd);
+      if (M != null) {
+        size("mean", M, n);
+      }
+      if (IS != null) {
+        size("invStd", IS, n);
+      }
       k.launchN(k.bnFwdInfer, X.size(), X.ptr(), X.rows(), n, G.ptr(), Be.ptr(), RM.ptr(), RV.ptr(), (float) eps,
-          Yy.ptr());
+          p(M), p(IS), Yy.ptr());
     }
   }
 
@@ -536,7 +545,8 @@ public final class CudaBackend implements Backend {
     require(gs.length == 3 && gs[1] == d && gs[2] == d, "g must be m x " + d + " x " + d + " for h " + shape(H)
         + " but is " + shape(G));
     int m = gs[0];
-    matrix("nu", N, b, m);
+    require(N.rows() == b && N.cols() == m, "nu " + shape(N) + " must be " + b + " x " + m + " (B x m for h "
+        + shape(H) + " and g " + shape(G) + ")");
     enter();
     long perNeuron = (long) b * d;
     int chunk = (int) Math.max(1, Math.min(m, MAX_GRAM_WORKSPACE_FLOATS / perNeuron));
@@ -566,8 +576,9 @@ public final class CudaBackend implements Backend {
     int m = Checks.stack("g", G);
     int d = G.cols();
     require(Arrays.equals(G.shape(), GI.shape()), "ginv " + shape(GI) + " must have the shape of g " + shape(G));
-    require(epsRel != null && (epsRel.length == m || epsRel.length == 1),
-        "epsRel must have " + m + " entries (or 1) but has " + (epsRel == null ? "null" : epsRel.length));
+    require(epsRel != null && epsRel.length == m,
+        "epsRel must have " + m + " entries (one per matrix of g " + shape(G) + ") but has "
+        + (epsRel == null ? "null" : String.valueOf(epsRel.length)));
     enter();
     long dd = (long) d * d;
     float[] eps = new float[epsRel.length];
@@ -654,9 +665,14 @@ public final class CudaBackend implements Backend {
         "ginv must be " + m + " x " + d + " x " + d + " for grad " + shape(GR) + " but is " + shape(GI));
     matrix("out", O, d, m);
     enter();
+    CUdeviceptr g = GR.ptr();
+    if (GR.overlaps(O)) {  // out may be grad itself: read from a copy
+      g = gramWs.ensure(GR.size() * Sizeof.FLOAT);
+      cuMemcpyDtoDAsync(g, GR.ptr(), GR.size() * Sizeof.FLOAT, rt.stream);
+    }
     // Column i of the row-major D x m gradient is the column-major 1 x D row at grad + i with ld m; the
     // row-major ginv_i is the column-major ginv_i^T, so out_i^T = grad_i^T ginv_i^T, one batch per neuron.
-    blas.gemmStridedBatchedColMajor(false, false, 1, d, d, alpha, GR.ptr(), m, 1, GI.ptr(), d, (long) d * d, beta,
+    blas.gemmStridedBatchedColMajor(false, false, 1, d, d, alpha, g, m, 1, GI.ptr(), d, (long) d * d, beta,
         O.ptr(), m, 1, m);
   }
 

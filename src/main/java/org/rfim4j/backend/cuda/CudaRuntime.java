@@ -114,17 +114,19 @@ final class CudaRuntime implements AutoCloseable {
 
   /** The function {@code name} from whichever loaded module defines it. */
   CUfunction function(String name) {
-    for (CUmodule m : modules) {
+    List<String> errors = new ArrayList<>();
+    for (int i = 0; i < modules.size(); i++) {
       CUfunction f = new CUfunction();
       try {
-        cuModuleGetFunction(f, m, name);
+        cuModuleGetFunction(f, modules.get(i), name);
         return f;
       } catch (CudaException e) {
-        // not in this module; try the next
+        errors.add(MODULES[i] + ": " + e.getMessage());  // not in this module; try the next
       }
     }
-    throw new IllegalStateException("CUDA kernel " + name + " not found in modules " + Arrays.toString(MODULES)
-        + ": the PTX is stale or incomplete; rebuild with scripts/build-ptx.sh (mvn generate-resources)");
+    throw new IllegalStateException("CUDA kernel " + name + " not found (" + String.join("; ", errors)
+        + "): the PTX (or, under the CUDA simulator, its kernels library) is stale or incomplete; rebuild with"
+        + " scripts/build-ptx.sh (mvn generate-resources)");
   }
 
   static String readPtx(String module) {
