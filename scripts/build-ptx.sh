@@ -24,7 +24,11 @@ if [ "${RFIM4J_SKIP_PTX:-false}" = "true" ]; then
 fi
 
 find_nvcc() {
-  if [ -n "${NVCC:-}" ]; then echo "$NVCC"; return 0; fi
+  if [ -n "${NVCC:-}" ]; then
+    if [ -x "$NVCC" ] || command -v "$NVCC" >/dev/null 2>&1; then echo "$NVCC"; return 0; fi
+    echo "[build-ptx] NVCC=$NVCC is not an executable" >&2
+    return 1
+  fi
   if command -v nvcc >/dev/null 2>&1; then command -v nvcc; return 0; fi
   for c in /usr/local/cuda/bin/nvcc /usr/local/cuda-*/bin/nvcc; do
     if [ -x "$c" ]; then echo "$c"; return 0; fi

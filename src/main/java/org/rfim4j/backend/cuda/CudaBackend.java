@@ -40,8 +40,11 @@ import org.rfim4j.backend.DeviceArray;
  * for a stand-in driver already loaded, as the CUDA simulator tests do).
  */
 public final class CudaBackend implements Backend {
-  /** Largest RNGD Gram workspace in floats (1 GiB); bigger layers are processed in neuron chunks. */
-  static final long MAX_GRAM_WORKSPACE_FLOATS = 1L << 28;
+  /**
+   * Largest RNGD Gram workspace in floats (default 1 GiB); bigger layers are processed in neuron chunks of
+   * two launches each. Package-visible and mutable for the chunking test only.
+   */
+  static long maxGramWorkspaceFloats = 1L << 28;
 
   private final CudaRuntime rt;
   private final Kernels k;
@@ -549,7 +552,7 @@ public final class CudaBackend implements Backend {
         + shape(H) + " and g " + shape(G) + ")");
     enter();
     long perNeuron = (long) b * d;
-    int chunk = (int) Math.max(1, Math.min(m, MAX_GRAM_WORKSPACE_FLOATS / perNeuron));
+    int chunk = (int) Math.max(1, Math.min(m, maxGramWorkspaceFloats / perNeuron));
     CUdeviceptr ws = gramWs.ensure(chunk * perNeuron * Sizeof.FLOAT);
     for (int i0 = 0; i0 < m; i0 += chunk) {
       int c = Math.min(chunk, m - i0);

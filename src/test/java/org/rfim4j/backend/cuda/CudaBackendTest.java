@@ -450,6 +450,41 @@ class CudaBackendTest {
     }
   }
 
+  @Test
+  void perNeuronMetricUpdateInNeuronChunks() {
+    int b = 4, n = 3, d = n + 1, m = 5;
+    double lam = 0.2;
+    double[] h = rnd(b * n), nu = new double[b * m], g0 = rnd(m * d * d);
+    for (int i = 0; i < nu.length; i++) {
+      nu[i] = R.nextDouble();
+    }
+    double[] ht = htilde(h, b, n);
+    long saved = CudaBackend.maxGramWorkspaceFloats;
+    DeviceArray H = dev(h, b, n), NU = dev(nu, b, m), G = dev(g0, m, d, d);
+    try {
+      CudaBackend.maxGramWorkspaceFloats = 2L * b * d;  // chunks of 2, 2, 1 neurons
+      be.perNeuronMetricUpdate(H, NU, lam, G);
+    } finally {
+      CudaBackend.maxGramWorkspaceFloats = saved;
+    }
+    double[] e = new double[m * d * d];
+    for (int i = 0; i < m; i++) {
+      for (int r = 0; r < d; r++) {
+        for (int c = 0; c < d; c++) {
+          double s = 0;
+          for (int k = 0; k < b; k++) {
+            s += nu[k * m + i] * ht[k * d + r] * ht[k * d + c];
+          }
+          e[(i * d + r) * d + c] = (1 - lam) * g0[(i * d + r) * d + c] + lam / b * s;
+        }
+      }
+    }
+    near(e, be.download(G), 1e-5, "chunked perNeuronMetricUpdate");
+    H.close();
+    NU.close();
+    G.close();
+  }
+
   /** Symmetric positive-definite d x d: M M^T / d + I. */
   static double[] spd(int d) {
     double[] mm = rnd(d * d), a = new double[d * d];
