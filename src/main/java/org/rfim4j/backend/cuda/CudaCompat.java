@@ -27,8 +27,44 @@ final class CudaCompat {
     "libnvJitLink.so.13", "libcublasLt.so.13", "libcublas.so.13", "libcusparse.so.12", "libcusolver.so.12",
     "libcusolverMg.so.12"
   };
+  /** CUDA 12 libraries the JNI libraries need directly or through cuSOLVER, in dependency order. */
+  static final String[] CUDA12_LIBS = {
+    "libnvJitLink.so.12", "libcublasLt.so.12", "libcublas.so.12", "libcusparse.so.12", "libcusolverMg.so.11",
+    "libcusolver.so.11"
+  };
 
   private static boolean loaded;
+
+  /**
+   * Loads the driver and the CUDA 12 libraries the probe found by absolute path (best effort), so that the
+   * JNI libraries' NEEDED entries are satisfied even when the directory (e.g. from rfim4j.cuda.libdir) is
+   * not on the loader's search path. Failures are left for JCuda's own loading to report.
+   */
+  static void preloadCuda12(CudaProbe.Diagnosis d) {
+    tryLoad(d.driver());
+    for (String real : new String[] {d.cublas(), d.cusolver()}) {
+      if (real != null) {
+        File parent = new File(real).getParentFile();
+        for (String lib : CUDA12_LIBS) {
+          File f = new File(parent, lib);
+          if (f.isFile()) {
+            tryLoad(f.getAbsolutePath());
+          }
+        }
+      }
+    }
+  }
+
+  private static void tryLoad(String path) {
+    if (path == null) {
+      return;
+    }
+    try {
+      System.load(path);
+    } catch (UnsatisfiedLinkError | SecurityException e) {
+      // reported later, with context, if JCuda cannot load either
+    }
+  }
 
   /** The configured shim directory, or null. */
   static String shimDir() {
@@ -40,8 +76,9 @@ final class CudaCompat {
   }
 
   /**
-   * Loads the shims when the probe says only CUDA 13 libraries exist, or when a shim directory is
-   * configured explicitly. Idempotent.
+   * With a probe diagnosis: preloads the CUDA 12 libraries it found, or, when it found only CUDA 13 ones,
+   * loads the shims (required then). Without one ({@link CudaBackend#openDevice}): loads the shims only if a
+   * shim directory is configured. Idempotent once shims are loaded.
    *
    * @throws IllegalStateException when shims are needed but not configured or not loadable
    */
@@ -51,6 +88,10 @@ final class CudaCompat {
     }
     String dir = shimDir();
     boolean needed = diagnosis != null && diagnosis.needsCompatShims();
+    if (diagnosis != null && !needed) {
+      preloadCuda12(diagnosis);  // CUDA 12 libraries present: no shims, even if a shim directory is set
+      return;
+    }
     if (dir == null) {
       if (needed) {
         throw new IllegalStateException("only CUDA 13 cuBLAS/cuSOLVER were found (" + diagnosis.cublas() + ", "
@@ -62,6 +103,7 @@ final class CudaCompat {
     }
     List<String> problems = new ArrayList<>();
     if (diagnosis != null) {
+      tryLoad(diagnosis.driver());
       for (String real : new String[] {diagnosis.cublas(), diagnosis.cusolver()}) {
         if (real != null && (real.endsWith(".so.13") || real.endsWith(".so.12"))) {
           File parent = new File(real).getParentFile();
