@@ -459,13 +459,13 @@ class CudaBackendTest {
       nu[i] = R.nextDouble();
     }
     double[] ht = htilde(h, b, n);
-    long saved = CudaBackend.maxGramWorkspaceFloats;
+    long saved = CudaRngd.maxGramWorkspaceFloats;
     DeviceArray H = dev(h, b, n), NU = dev(nu, b, m), G = dev(g0, m, d, d);
     try {
-      CudaBackend.maxGramWorkspaceFloats = 2L * b * d;  // chunks of 2, 2, 1 neurons
+      CudaRngd.maxGramWorkspaceFloats = 2L * b * d;  // chunks of 2, 2, 1 neurons
       be.perNeuronMetricUpdate(H, NU, lam, G);
     } finally {
-      CudaBackend.maxGramWorkspaceFloats = saved;
+      CudaRngd.maxGramWorkspaceFloats = saved;
     }
     double[] e = new double[m * d * d];
     for (int i = 0; i < m; i++) {
