@@ -99,6 +99,28 @@ class CudaBackendTest {
     assertThrows(IllegalArgumentException.class, () -> be.allocate(0, 2));
   }
 
+  @Test
+  void usableFromAnotherThread() throws Exception {
+    DeviceArray a = be.allocate(64);
+    double[][] got = new double[1][];
+    Throwable[] failure = new Throwable[1];
+    Thread t = new Thread(() -> {
+      try {
+        be.fill(a, 3.0);  // the backend makes its context current on this new thread
+        got[0] = be.download(a);
+      } catch (Throwable e) {
+        failure[0] = e;
+      }
+    });
+    t.start();
+    t.join();
+    if (failure[0] != null) {
+      throw new AssertionError("backend op on a second thread failed", failure[0]);
+    }
+    assertEquals(3.0, got[0][63], 0);
+    a.close();
+  }
+
   static double[] refGemm(boolean ta, boolean tb, double alpha, double[] a, int ar, int ac, double[] b, int br,
       int bc, double beta, double[] c) {
     int m = ta ? ac : ar;
