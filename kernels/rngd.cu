@@ -1,0 +1,120 @@
+// rngd.cu - RNGD metric kernels (MATH.md section 8): scaled H~ copies for the weighted Gram update,
+// augmentation with the constant 1, mirroring, symmetrise + damp, identity stacks, diagonal shifts and
+// the guarded copy of successfully inverted slices.
+#include "activations.cuh"
+
+/**
+ * Weighted-Gram workspace: s[q][k][j] = sqrt(nu[k][i0 + q]) * h~[k][j] for q < count neurons, samples k < b
+ * and j < d = n + 1, with h~[k] = [h[k], 1]. h is b x n, nu is b x nuStride (row-major), s is
+ * count x b x d. A strided-batched GEMM then forms S_q^T S_q = sum_k nu[k][i] h~_k h~_k^T for all neurons
+ * of the chunk at once. With nu == null the scale is 1 (plain augmentation, used for the shared metric).
+ */
+extern "C" __global__ void rfim_scaled_htilde(const float* h, const float* nu, int b, int n, int nuStride, int i0,
+                                              int count, float* s) {
+  int d = n + 1;
+  long long total = (long long)count * b * d;
+  RFIM_GRID_STRIDE(e, total) {
+    long long q = e / ((long long)b * d);
+    long long r = e - q * b * d;
+    long long k = r / d;
+    long long j = r - k * d;
+    float hv = j < n ? h[k * n + j] : 1.0f;
+    float w = nu != 0 ? sqrtf(fmaxf(nu[k * nuStride + i0 + q], 0.0f)) : 1.0f;
+    s[e] = w * hv;
+  }
+}
+
+/**
+ * For every d x d matrix of a stack of `count`: copies the strictly upper triangle (row-major view, r < c)
+ * onto the lower one, g[r][c'] for r > c' = g[c'][r]. Completes a cublasSsyrk (column-major lower, which is
+ * the row-major upper triangle) or a potri result.
+ */
+extern "C" __global__ void rfim_mirror_upper_to_lower(float* g, int count, int d) {
+  long long dd = (long long)d * d;
+  RFIM_GRID_STRIDE(e, count * dd) {
+    long long q = e / dd;
+    long long rc = e - q * dd;
+    int r = (int)(rc / d);
+    int c = (int)(rc - (long long)r * d);
+    if (r > c) {
+      g[e] = g[q * dd + (long long)c * d + r];
+    }
+  }
+}
+
+/**
+ * One block per matrix (block-stride over the stack): a[q] = (g[q] + g[q]^T) / 2 +
+ * (epsRel[q or 0] * trace(g[q]) + epsAbs) I, and rhs[q] = I when rhs != null. epsRel has `count` entries,
+ * or one when nEpsRel == 1. blockDim.x must be a multiple of 32 and at most 1024.
+ */
+extern "C" __global__ void rfim_sym_damp(const float* g, int count, int d, const float* epsRel, int nEpsRel,
+                                         float epsAbs, float* a, float* rhs) {
+  __shared__ float warpSums[32];
+  __shared__ float shift;
+  long long dd = (long long)d * d;
+  for (int q = blockIdx.x; q < count; q += gridDim.x) {  // block-uniform loop
+    const float* gq = g + q * dd;
+    float t = 0.0f;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+      t += gq[(long long)i * d + i];
+    }
+    t = rfim_warp_sum(t);
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    if (lane == 0) {
+      warpSums[warp] = t;
+    }
+    __syncthreads();
+    if (warp == 0) {
+      int nw = (blockDim.x + 31) >> 5;
+      float w = lane < nw ? warpSums[lane] : 0.0f;
+      w = rfim_warp_sum(w);
+      if (lane == 0) {
+        shift = epsRel[nEpsRel == 1 ? 0 : q] * w + epsAbs;
+      }
+    }
+    __syncthreads();
+    float sh = shift;
+    float* aq = a + q * dd;
+    float* rq = rhs != 0 ? rhs + q * dd : 0;
+    for (long long e = threadIdx.x; e < dd; e += blockDim.x) {
+      int r = (int)(e / d);
+      int c = (int)(e - (long long)r * d);
+      float v = 0.5f * (gq[e] + gq[(long long)c * d + r]);
+      if (r == c) {
+        v += sh;
+      }
+      aq[e] = v;
+      if (rq != 0) {
+        rq[e] = r == c ? 1.0f : 0.0f;
+      }
+    }
+    __syncthreads();  // warpSums/shift are reused by the next matrix of this block
+  }
+}
+
+/** g[q][i][i] += value for every matrix q < count of size d x d. */
+extern "C" __global__ void rfim_add_diagonal(float* g, int count, int d, float value) {
+  RFIM_GRID_STRIDE(e, (long long)count * d) {
+    long long q = e / d;
+    long long i = e - q * d;
+    g[q * d * d + i * d + i] += value;
+  }
+}
+
+/**
+ * ginv[q] = (w[q] + w[q]^T) / 2 for the slices whose info[q] == 0 (exactly symmetric output); failed slices
+ * stay untouched.
+ */
+extern "C" __global__ void rfim_copy_ok_slices(const float* w, const int* info, int count, int d, float* ginv) {
+  long long dd = (long long)d * d;
+  RFIM_GRID_STRIDE(e, count * dd) {
+    long long q = e / dd;
+    if (info[q] == 0) {
+      long long rc = e - q * dd;
+      int r = (int)(rc / d);
+      int c = (int)(rc - (long long)r * d);
+      ginv[e] = 0.5f * (w[e] + w[q * dd + (long long)c * d + r]);
+    }
+  }
+}

@@ -1,0 +1,193 @@
+package org.rfim4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static org.rfim4j.backend.cuda.Checks.matrix;
+import static org.rfim4j.backend.cuda.Checks.require;
+import static org.rfim4j.backend.cuda.Checks.shape;
+
+import java.util.Arrays;
+import jcuda.Pointer;
+import jcuda.Sizeof;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * The RNGD operations of {@link CudaBackend} (MATH.md section 8) with their owned, grow-only workspaces:
+ * the weighted Gram updates (scaled-copy kernel + strided-batched SGEMM), batched inversion (symmetrise +
+ * damp kernel, batched Cholesky, two batched triangular solves, guarded copy) and the per-neuron
+ * preconditioning (one strided-batched SGEMM). Arguments arrive validated as this backend's arrays; shape
+ * checks are here. The caller has made the context current.
+ */
+final class CudaRngd implements AutoCloseable {
+  /**
+   * Largest Gram workspace in floats (default 1 GiB); bigger layers are processed in neuron chunks of two
+   * launches each. Package-visible and mutable for the chunking test only.
+   */
+  static long maxGramWorkspaceFloats = 1L << 28;
+
+  private final CudaRuntime rt;
+  private final Kernels k;
+  private final Cublas blas;
+  private final Cusolver solver;
+  private final DeviceBuffer gramWs = new DeviceBuffer("gram");
+  private final DeviceBuffer invA = new DeviceBuffer("inverse-factor");
+  private final DeviceBuffer invB = new DeviceBuffer("inverse-result");
+  private final DeviceBuffer invInfo = new DeviceBuffer("inverse-info");
+  private final DeviceBuffer invPtrs = new DeviceBuffer("inverse-pointers");
+  private final DeviceBuffer invWork = new DeviceBuffer("solver-work");
+  private final DeviceBuffer epsWs = new DeviceBuffer("eps");
+
+  CudaRngd(CudaRuntime rt, Kernels k, Cublas blas, Cusolver solver) {
+    this.rt = rt;
+    this.k = k;
+    this.blas = blas;
+    this.solver = solver;
+  }
+
+  void sharedMetricUpdate(CudaArray H, double lambda, CudaArray G) {
+    int b = H.rows();
+    int n = H.cols();
+    int d = n + 1;
+    matrix("g", G, d, d);
+    require(G.shape().length == 2, "g must be a (n+1) x (n+1) matrix but is " + shape(G));
+    CUdeviceptr ws = gramWs.ensure((long) b * d * Sizeof.FLOAT);
+    k.launchN(k.scaledHtilde, (long) b * d, H.ptr(), null, b, n, 1, 0, 1, ws);
+    // Full sgemm (not syrk): G need not be exactly symmetric on entry, and both triangles follow the EMA.
+    blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, ws, d, (long) b * d, ws, d, (long) b * d,
+        1 - lambda, G.ptr(), d, (long) d * d, 1);
+  }
+
+  void perNeuronMetricUpdate(CudaArray H, CudaArray N, double lambda, CudaArray G) {
+    int b = H.rows();
+    int n = H.cols();
+    int d = n + 1;
+    int[] gs = G.shape();
+    require(gs.length == 3 && gs[1] == d && gs[2] == d, "g must be m x " + d + " x " + d + " for h " + shape(H)
+        + " but is " + shape(G));
+    int m = gs[0];
+    require(N.rows() == b && N.cols() == m, "nu " + shape(N) + " must be " + b + " x " + m + " (B x m for h "
+        + shape(H) + " and g " + shape(G) + ")");
+    long perNeuron = (long) b * d;
+    int chunk = (int) Math.max(1, Math.min(m, maxGramWorkspaceFloats / perNeuron));
+    CUdeviceptr ws = gramWs.ensure(chunk * perNeuron * Sizeof.FLOAT);
+    for (int i0 = 0; i0 < m; i0 += chunk) {
+      int c = Math.min(chunk, m - i0);
+      k.launchN(k.scaledHtilde, c * perNeuron, H.ptr(), N.ptr(), b, n, m, i0, c, ws);
+      // Column-major, S_q (row-major b x d) is X_q = S_q^T (d x b, ld d): X_q X_q^T = S_q^T S_q.
+      blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, ws, d, perNeuron, ws, d, perNeuron,
+          1 - lambda, G.ptr().withByteOffset((long) i0 * d * d * Sizeof.FLOAT), d, (long) d * d, c);
+    }
+  }
+
+  void addDiagonal(CudaArray G, double value) {
+    int m = Checks.stack("g", G);
+    int d = G.cols();
+    k.launchN(k.addDiagonal, (long) m * d, G.ptr(), m, d, (float) value);
+  }
+
+  int[] batchedInverse(CudaArray G, double[] epsRel, double epsAbs, CudaArray GI) {
+    int m = Checks.stack("g", G);
+    int d = G.cols();
+    require(Arrays.equals(G.shape(), GI.shape()), "ginv " + shape(GI) + " must have the shape of g " + shape(G));
+    require(epsRel != null && epsRel.length == m,
+        "epsRel must have " + m + " entries (one per matrix of g " + shape(G) + ") but has "
+        + (epsRel == null ? "null" : String.valueOf(epsRel.length)));
+    long dd = (long) d * d;
+    float[] eps = new float[epsRel.length];
+    for (int i = 0; i < eps.length; i++) {
+      eps[i] = (float) epsRel[i];
+    }
+    CUdeviceptr epsDev = epsWs.ensure((long) eps.length * Sizeof.FLOAT);
+    cuStreamSynchronize(rt.stream);
+    cuMemcpyHtoD(epsDev, Pointer.to(eps), (long) eps.length * Sizeof.FLOAT);
+    CUdeviceptr a = invA.ensure(m * dd * Sizeof.FLOAT);
+    CUdeviceptr info = invInfo.ensure((long) m * Sizeof.INT);
+    boolean single = G.shape().length == 2;
+    int[] status;
+    if (single) {
+      k.launchGrid(k.symDamp, 1, Kernels.BLOCK, G.ptr(), 1, d, epsDev, eps.length, (float) epsAbs, a, null);
+      int lwork = Math.max(solver.potrfBufferSize(d, a), solver.potriBufferSize(d, a));
+      CUdeviceptr work = invWork.ensure((long) lwork * Sizeof.FLOAT);
+      solver.potrf(d, a, work, lwork, info);
+      status = downloadInts(info, 1);
+      checkInfo(status, "cusolverDnSpotrf");
+      if (status[0] == 0) {
+        solver.potri(d, a, work, lwork, info);
+        int[] s2 = downloadInts(info, 1);
+        checkInfo(s2, "cusolverDnSpotri");
+        if (s2[0] != 0) {
+          status = s2;
+        } else {
+          // potri wrote the column-major lower = row-major upper triangle.
+          k.launchN(k.mirrorUpperToLower, dd, a, 1, d);
+          cuMemcpyDtoDAsync(GI.ptr(), a, dd * Sizeof.FLOAT, rt.stream);
+        }
+      }
+    } else {
+      CUdeviceptr bws = invB.ensure(m * dd * Sizeof.FLOAT);
+      k.launchGrid(k.symDamp, Math.min(m, 4096), Kernels.BLOCK, G.ptr(), m, d, epsDev, eps.length, (float) epsAbs, a,
+          bws);
+      CUdeviceptr aPtrs = invPtrs.ensure(2L * m * Sizeof.POINTER);
+      CUdeviceptr bPtrs = aPtrs.withByteOffset((long) m * Sizeof.POINTER);
+      CUdeviceptr[] pa = new CUdeviceptr[m];
+      CUdeviceptr[] pb = new CUdeviceptr[m];
+      for (int q = 0; q < m; q++) {
+        pa[q] = a.withByteOffset(q * dd * Sizeof.FLOAT);
+        pb[q] = bws.withByteOffset(q * dd * Sizeof.FLOAT);
+      }
+      cuStreamSynchronize(rt.stream);
+      cuMemcpyHtoD(aPtrs, Pointer.to(pa), (long) m * Sizeof.POINTER);
+      cuMemcpyHtoD(bPtrs, Pointer.to(pb), (long) m * Sizeof.POINTER);
+      solver.potrfBatched(d, aPtrs, info, m);
+      blas.trsmLowerBatched(false, d, aPtrs, bPtrs, m);  // B = L^{-1}
+      blas.trsmLowerBatched(true, d, aPtrs, bPtrs, m);   // B = L^{-T} L^{-1} = (L L^T)^{-1}
+      k.launchN(k.copyOkSlices, m * dd, bws, info, m, d, GI.ptr());
+      status = downloadInts(info, m);
+      checkInfo(status, "cusolverDnSpotrfBatched");
+    }
+    return status;
+  }
+
+  private int[] downloadInts(CUdeviceptr p, int n) {
+    int[] out = new int[n];
+    cuStreamSynchronize(rt.stream);
+    cuMemcpyDtoH(Pointer.to(out), p, (long) n * Sizeof.INT);
+    return out;
+  }
+
+  private static void checkInfo(int[] info, String what) {
+    for (int i = 0; i < info.length; i++) {
+      if (info[i] < 0) {
+        throw new IllegalStateException(what + " rejected argument " + (-info[i]) + " (info " + info[i]
+            + ", matrix " + i + "): a bug in CudaBackend");
+      }
+    }
+  }
+
+  void perNeuronPrecondition(CudaArray GI, CudaArray GR, double alpha, double beta, CudaArray O) {
+    int d = GR.rows();
+    int m = GR.cols();
+    int[] gs = GI.shape();
+    require(gs.length == 3 && gs[0] == m && gs[1] == d && gs[2] == d,
+        "ginv must be " + m + " x " + d + " x " + d + " for grad " + shape(GR) + " but is " + shape(GI));
+    matrix("out", O, d, m);
+    CUdeviceptr g = GR.ptr();
+    if (GR.overlaps(O)) {  // out may be grad itself: read from a copy
+      g = gramWs.ensure(GR.size() * Sizeof.FLOAT);
+      cuMemcpyDtoDAsync(g, GR.ptr(), GR.size() * Sizeof.FLOAT, rt.stream);
+    }
+    // Column i of the row-major D x m gradient is the column-major 1 x D row at grad + i with ld m; the
+    // row-major ginv_i is the column-major ginv_i^T, so out_i^T = grad_i^T ginv_i^T, one batch per neuron.
+    blas.gemmStridedBatchedColMajor(false, false, 1, d, d, alpha, g, m, 1, GI.ptr(), d, (long) d * d, beta,
+        O.ptr(), m, 1, m);
+  }
+
+  @Override
+  public void close() {
+    for (DeviceBuffer b : new DeviceBuffer[] {gramWs, invA, invB, invInfo, invPtrs, invWork, epsWs}) {
+      b.close();
+    }
+  }
+}

@@ -1,0 +1,246 @@
+package org.rfim4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadDataJIT;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import jcuda.CudaException;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUjit_option;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+import jcuda.driver.JITOptions;
+import jcuda.runtime.cudaStream_t;
+
+/**
+ * The CUDA driver state of one backend: the device's <em>primary</em> context (the one cuBLAS/cuSOLVER's
+ * runtimes also use), one stream, and the kernel modules. JCuda exceptions are enabled, so every driver
+ * call that fails throws {@link CudaException}.
+ *
+ * <p>PTX is read from the classpath ({@code /org/rfim4j/kernels/NAME.ptx}, written by
+ * {@code scripts/build-ptx.sh}) or from the directory in property {@code rfim4j.cuda.ptxdir}. Its
+ * {@code .version} (PTX ISA) is compared with {@code cuDriverGetVersion} before loading, and a JIT failure
+ * reports the driver's error log.
+ */
+final class CudaRuntime implements AutoCloseable {
+  /** Kernel modules, one per kernels/*.cu file. */
+  static final String[] MODULES = {"elementwise", "loss", "batchnorm", "optim", "rngd"};
+  static final String PTX_DIR_PROPERTY = "rfim4j.cuda.ptxdir";
+
+  final CUdevice device = new CUdevice();
+  final CUcontext context = new CUcontext();
+  final CUstream stream = new CUstream();
+  final cudaStream_t cudaStream;
+  final int ordinal;
+  final int driverVersion;
+  final String deviceName;
+  final int multiprocessors;
+  private final List<CUmodule> modules = new ArrayList<>();
+  private boolean closed;
+
+  CudaRuntime(int ordinal) {
+    JCudaDriver.setExceptionsEnabled(true);
+    cuInit(0);
+    int[] v = {0};
+    cuDriverGetVersion(v);
+    this.driverVersion = v[0];
+    int[] count = {0};
+    cuDeviceGetCount(count);
+    if (ordinal < 0 || ordinal >= count[0]) {
+      throw new IllegalStateException("CUDA device " + ordinal + " does not exist (the driver reports " + count[0]
+          + " device(s))");
+    }
+    this.ordinal = ordinal;
+    cuDeviceGet(device, ordinal);
+    byte[] name = new byte[256];
+    cuDeviceGetName(name, name.length, device);
+    int len = 0;
+    while (len < name.length && name[len] != 0) {
+      len++;
+    }
+    this.deviceName = new String(name, 0, len, StandardCharsets.UTF_8).trim();
+    int[] sm = {0};
+    cuDeviceGetAttribute(sm, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+    this.multiprocessors = Math.max(1, sm[0]);
+    cuDevicePrimaryCtxRetain(context, device);
+    cuCtxSetCurrent(context);
+    cuStreamCreate(stream, 0);
+    this.cudaStream = new cudaStream_t(stream);
+  }
+
+  /** Makes the primary context current on the calling thread (cheap; called by every backend op). */
+  void makeCurrent() {
+    cuCtxSetCurrent(context);
+  }
+
+  void synchronize() {
+    makeCurrent();
+    cuStreamSynchronize(stream);
+  }
+
+  /** Loads every kernel module. */
+  void loadModules() {
+    for (String m : MODULES) {
+      modules.add(loadModule(m));
+    }
+  }
+
+  /** The function {@code name} from whichever loaded module defines it. */
+  CUfunction function(String name) {
+    List<String> errors = new ArrayList<>();
+    for (int i = 0; i < modules.size(); i++) {
+      CUfunction f = new CUfunction();
+      try {
+        cuModuleGetFunction(f, modules.get(i), name);
+        return f;
+      } catch (CudaException e) {
+        errors.add(MODULES[i] + ": " + e.getMessage());  // not in this module; try the next
+      }
+    }
+    throw new IllegalStateException("CUDA kernel " + name + " not found (" + String.join("; ", errors)
+        + "): the PTX (or, under the CUDA simulator, its kernels library) is stale or incomplete; rebuild with"
+        + " scripts/build-ptx.sh (mvn generate-resources)");
+  }
+
+  static String readPtx(String module) {
+    String dir = System.getProperty(PTX_DIR_PROPERTY);
+    try {
+      if (dir != null && !dir.isBlank()) {
+        Path p = Path.of(dir, module + ".ptx");
+        if (!Files.isRegularFile(p)) {
+          throw new IllegalStateException("PTX " + p + " not found (property " + PTX_DIR_PROPERTY + "=" + dir + ")");
+        }
+        return Files.readString(p, StandardCharsets.US_ASCII);
+      }
+      String res = "/org/rfim4j/kernels/" + module + ".ptx";
+      try (InputStream in = CudaRuntime.class.getResourceAsStream(res)) {
+        if (in == null) {
+          throw new IllegalStateException("CUDA kernels missing: resource " + res + " is not on the classpath. The"
+              + " build was probably run with -Drfim4j.skipPtx=true or without nvcc; rebuild on a machine with"
+              + " nvcc (mvn package), or set -D" + PTX_DIR_PROPERTY + "=DIR with PTX from scripts/build-ptx.sh DIR");
+        }
+        return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read PTX for module " + module + ": " + e, e);
+    }
+  }
+
+  private static final Pattern VERSION = Pattern.compile("(?m)^\\s*\\.version\\s+(\\d+)\\.(\\d+)");
+  private static final Pattern TARGET = Pattern.compile("(?m)^\\s*\\.target\\s+(\\S+)");
+
+  /**
+   * The oldest driver (cuDriverGetVersion encoding, 1000 * major + 10 * minor) that accepts a PTX ISA
+   * version: ISA 9.x came with CUDA 13.x, ISA 8.0-8.5 with CUDA 12.0-12.5 (8.5 also 12.6), 8.7 with 12.8,
+   * 8.8 with 12.9, ISA 7.x with CUDA 11.x.
+   */
+  static int minimumDriverFor(int isaMajor, int isaMinor) {
+    if (isaMajor >= 9) {
+      return 13000 + 1000 * (isaMajor - 9) + 10 * isaMinor;
+    }
+    if (isaMajor == 8) {
+      if (isaMinor <= 5) {
+        return 12000 + 10 * isaMinor;
+      }
+      return isaMinor <= 7 ? 12080 : 12090;
+    }
+    if (isaMajor == 7) {
+      return 11000 + 10 * isaMinor;
+    }
+    return 10000;
+  }
+
+  static String formatDriver(int v) {
+    return (v / 1000) + "." + (v % 1000) / 10;
+  }
+
+  /** Checks the PTX ISA against the driver; throws with what to do when the driver is too old. */
+  static void checkPtxVersion(String module, String ptx, int driverVersion) {
+    Matcher m = VERSION.matcher(ptx);
+    if (!m.find()) {
+      throw new IllegalStateException("PTX for module " + module + " has no .version line: not a PTX file?");
+    }
+    int major = Integer.parseInt(m.group(1));
+    int minor = Integer.parseInt(m.group(2));
+    int need = minimumDriverFor(major, minor);
+    if (driverVersion < need) {
+      Matcher t = TARGET.matcher(ptx);
+      throw new IllegalStateException("CUDA kernels were built as PTX ISA " + major + "." + minor
+          + (t.find() ? " for " + t.group(1) : "") + ", which needs a driver for CUDA " + formatDriver(need)
+          + " or newer" + (major >= 9 ? " (R580+)" : "") + ", but this driver supports CUDA "
+          + formatDriver(driverVersion) + " (" + driverVersion + ").\n  fix: update the NVIDIA driver, or"
+          + " rebuild the kernels with an older nvcc (NVCC=/path/to/nvcc scripts/build-ptx.sh DIR and run with -D"
+          + PTX_DIR_PROPERTY + "=DIR)");
+    }
+  }
+
+  private CUmodule loadModule(String name) {
+    String ptx = readPtx(name);
+    checkPtxVersion(name, ptx, driverVersion);
+    byte[] text = ptx.getBytes(StandardCharsets.US_ASCII);
+    byte[] z = Arrays.copyOf(text, text.length + 1);  // NUL-terminated image
+    JITOptions jit = new JITOptions();
+    int logSize = 16384;
+    jit.putBytes(CUjit_option.CU_JIT_ERROR_LOG_BUFFER, new byte[logSize]);
+    jit.putInt(CUjit_option.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, logSize);
+    CUmodule module = new CUmodule();
+    try {
+      cuModuleLoadDataJIT(module, Pointer.to(z), jit);
+    } catch (CudaException e) {
+      String log = "";
+      try {
+        log = jit.getString(CUjit_option.CU_JIT_ERROR_LOG_BUFFER);
+      } catch (RuntimeException ignored) {
+        // no log available
+      }
+      throw new IllegalStateException("loading CUDA module " + name + ".ptx failed: " + e.getMessage()
+          + (log == null || log.isBlank() ? "" : "\n  JIT log: " + log.trim())
+          + "\n  driver CUDA " + formatDriver(driverVersion) + "; fix: update the driver or rebuild the PTX for"
+          + " an older ISA (scripts/build-ptx.sh)", e);
+    }
+    return module;
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    makeCurrent();
+    cuStreamSynchronize(stream);
+    for (CUmodule m : modules) {
+      cuModuleUnload(m);
+    }
+    modules.clear();
+    cuStreamDestroy(stream);
+    cuDevicePrimaryCtxRelease(device);
+  }
+}

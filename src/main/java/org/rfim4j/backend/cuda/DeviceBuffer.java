@@ -1,0 +1,54 @@
+package org.rfim4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * An owned, grow-only device workspace (bytes). {@link #ensure} reallocates only when a larger size is
+ * asked for, so a training loop of fixed shapes allocates once. Not counted in
+ * {@link CudaBackend#liveArrays()}; freed by {@link CudaBackend#close()}.
+ */
+final class DeviceBuffer implements AutoCloseable {
+  private final String name;
+  private CUdeviceptr ptr;
+  private long capacity;
+
+  DeviceBuffer(String name) {
+    this.name = name;
+  }
+
+  /** A pointer to at least {@code bytes} bytes (contents undefined after growth). */
+  CUdeviceptr ensure(long bytes) {
+    if (bytes <= 0) {
+      bytes = 1;
+    }
+    if (ptr == null || bytes > capacity) {
+      close();
+      CUdeviceptr p = new CUdeviceptr();
+      try {
+        cuMemAlloc(p, bytes);
+      } catch (RuntimeException e) {
+        throw new IllegalStateException("cannot allocate " + bytes + " bytes of CUDA workspace '" + name + "': " + e
+            .getMessage(), e);
+      }
+      ptr = p;
+      capacity = bytes;
+    }
+    return ptr;
+  }
+
+  long capacity() {
+    return capacity;
+  }
+
+  @Override
+  public void close() {
+    if (ptr != null) {
+      cuMemFree(ptr);
+      ptr = null;
+      capacity = 0;
+    }
+  }
+}

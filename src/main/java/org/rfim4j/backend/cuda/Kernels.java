@@ -1,0 +1,107 @@
+package org.rfim4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+
+import jcuda.NativePointerObject;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+
+/**
+ * Function handles of every kernel in kernels/*.cu and a typed launcher. Kernel parameters are passed as
+ * {@link CUdeviceptr} (a null Java reference becomes a device NULL), {@link Integer} (C int),
+ * {@link Long} (C long long) and {@link Float} (C float); the boxed type must match the C signature, which
+ * the simulator checks against the PTX {@code .param} sizes.
+ */
+final class Kernels {
+  /** Threads per block for element-wise kernels (a multiple of 32, as the reductions require). */
+  static final int BLOCK = 256;
+
+  private final CudaRuntime rt;
+  private final int maxBlocks;
+
+  final CUfunction fill;
+  final CUfunction axpy;
+  final CUfunction scale;
+  final CUfunction gatherRows;
+  final CUfunction columnSums;
+  final CUfunction dotPartial;
+  final CUfunction biasActivationFwd;
+  final CUfunction activationBwd;
+  final CUfunction nuCoefficients;
+  final CUfunction softmaxXent;
+  final CUfunction bnFwdTrain;
+  final CUfunction bnFwdInfer;
+  final CUfunction bnBwd;
+  final CUfunction sgd;
+  final CUfunction sgdMomentum;
+  final CUfunction adam;
+  final CUfunction scaledHtilde;
+  final CUfunction mirrorUpperToLower;
+  final CUfunction symDamp;
+  final CUfunction addDiagonal;
+  final CUfunction copyOkSlices;
+
+  /** Number of blocks of {@link #dotPartial} (size of its partial-sum workspace). */
+  static final int DOT_BLOCKS = 256;
+
+  Kernels(CudaRuntime rt) {
+    this.rt = rt;
+    this.maxBlocks = Math.max(64, rt.multiprocessors * 8);
+    rt.loadModules();
+    fill = rt.function("rfim_fill");
+    axpy = rt.function("rfim_axpy");
+    scale = rt.function("rfim_scale");
+    gatherRows = rt.function("rfim_gather_rows");
+    columnSums = rt.function("rfim_column_sums");
+    dotPartial = rt.function("rfim_dot_partial");
+    biasActivationFwd = rt.function("rfim_bias_activation_fwd");
+    activationBwd = rt.function("rfim_activation_bwd");
+    nuCoefficients = rt.function("rfim_nu_coefficients");
+    softmaxXent = rt.function("rfim_softmax_xent");
+    bnFwdTrain = rt.function("rfim_bn_fwd_train");
+    bnFwdInfer = rt.function("rfim_bn_fwd_infer");
+    bnBwd = rt.function("rfim_bn_bwd");
+    sgd = rt.function("rfim_sgd");
+    sgdMomentum = rt.function("rfim_sgd_momentum");
+    adam = rt.function("rfim_adam");
+    scaledHtilde = rt.function("rfim_scaled_htilde");
+    mirrorUpperToLower = rt.function("rfim_mirror_upper_to_lower");
+    symDamp = rt.function("rfim_sym_damp");
+    addDiagonal = rt.function("rfim_add_diagonal");
+    copyOkSlices = rt.function("rfim_copy_ok_slices");
+  }
+
+  /** Grid size for a grid-stride kernel over {@code n} work items. */
+  int gridFor(long n) {
+    long blocks = (n + BLOCK - 1) / BLOCK;
+    return (int) Math.max(1, Math.min(blocks, maxBlocks));
+  }
+
+  /** Launches a grid-stride kernel over {@code n} items on the backend's stream. */
+  void launchN(CUfunction f, long n, Object... args) {
+    launchGrid(f, gridFor(n), BLOCK, args);
+  }
+
+  /** Launches with an explicit 1-D grid and block. */
+  void launchGrid(CUfunction f, int grid, int block, Object... args) {
+    NativePointerObject[] ps = new NativePointerObject[args.length];
+    for (int i = 0; i < args.length; i++) {
+      Object a = args[i];
+      if (a == null) {
+        ps[i] = Pointer.to(new CUdeviceptr());
+      } else if (a instanceof CUdeviceptr) {
+        ps[i] = Pointer.to((CUdeviceptr) a);
+      } else if (a instanceof Integer) {
+        ps[i] = Pointer.to(new int[] {(Integer) a});
+      } else if (a instanceof Long) {
+        ps[i] = Pointer.to(new long[] {(Long) a});
+      } else if (a instanceof Float) {
+        ps[i] = Pointer.to(new float[] {(Float) a});
+      } else {
+        throw new IllegalArgumentException("unsupported kernel argument type " + a.getClass().getName());
+      }
+    }
+    cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, rt.stream, Pointer.to(ps), null);
+  }
+}
