@@ -422,7 +422,7 @@ API CUresult cuInit(unsigned flags) {
 }
 API CUresult cuDriverGetVersion(int* v) {
     if (!v) return CUDA_ERROR_INVALID_VALUE;
-    *v = int(env_ll("CUDASIM_DRIVER_VERSION", 12060));
+    *v = int(env_ll("CUDASIM_DRIVER_VERSION", 13000));
     return CUDA_SUCCESS;
 }
 API CUresult cuDeviceGetCount(int* n) {

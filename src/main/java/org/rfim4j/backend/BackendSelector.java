@@ -27,8 +27,9 @@ public final class BackendSelector {
         if (why == null) {
           return GpuBackends.openCuda();
         }
-        notice.accept("device auto: no usable GPU (" + why.lines().findFirst().orElse(why)
-            + "); running on the CPU");
+        String first = why.lines().map(String::trim).filter(l -> l.startsWith("- ")).map(l -> l.substring(2))
+            .findFirst().orElse(why.lines().findFirst().orElse(why));
+        notice.accept("device auto: no usable GPU (" + first + "); running on the CPU");
         return new CpuBackend();
       }
       default:

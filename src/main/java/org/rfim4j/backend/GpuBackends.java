@@ -1,15 +1,31 @@
 package org.rfim4j.backend;
 
-/** Access to the CUDA backend, kept in one place so the selector stays free of JCuda types. */
+import org.rfim4j.backend.cuda.CudaBackend;
+import org.rfim4j.backend.cuda.CudaProbe;
+
+/**
+ * Access to the CUDA backend for the selector. {@link CudaProbe} references no JCuda class, so probing is
+ * safe everywhere; {@link CudaBackend} (and with it JCuda's natives) is touched only after the probe
+ * found a driver, a device node and the CUDA libraries.
+ */
 final class GpuBackends {
   private GpuBackends() {}
 
-  /** Null when a GPU backend can be opened, else a human diagnosis. */
+  /** Null when a GPU backend can be opened, else the multi-line diagnosis. */
   static String unavailableReason() {
-    return "this build has no CUDA backend";
+    CudaProbe.Diagnosis d = CudaProbe.probe();
+    return d.available() ? null : d.text();
   }
 
   static Backend openCuda() {
-    throw new IllegalStateException("--device cuda: " + unavailableReason());
+    String why = unavailableReason();
+    if (why != null) {
+      throw new BackendUnavailableException("--device cuda: no usable GPU on this machine\n" + why, null);
+    }
+    try {
+      return CudaBackend.open();
+    } catch (RuntimeException | LinkageError e) {
+      throw new BackendUnavailableException("--device cuda: the CUDA backend failed to start: " + e.getMessage(), e);
+    }
   }
 }

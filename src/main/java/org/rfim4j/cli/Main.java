@@ -46,6 +46,10 @@ public final class Main implements Runnable {
     });
     cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
       PrintWriter err = commandLine.getErr();
+      if (ex instanceof org.rfim4j.backend.BackendUnavailableException) {
+        err.println("error: " + ex.getMessage());  // first line, then the diagnosis
+        return USAGE;
+      }
       if (ex instanceof IllegalArgumentException || ex instanceof DatasetException
           || ex instanceof IllegalStateException || ex instanceof UncheckedIOException
           || ex instanceof TrainingStoppedException) {
