@@ -4,9 +4,9 @@ import dev.ludovic.netlib.blas.BLAS;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.ActivationMath;
 import org.rfim4j.backend.Backend;
@@ -195,53 +195,76 @@ public final class CpuBackend implements Backend {
 
   // =============================================================== parallel helpers
 
-  /** A body run once per chunk: {@code chunk} in [0, chunks). */
-  private interface ChunkBody {
-    void run(int chunk, int chunks);
+  /** Work on one block; {@code slot} in [0, threads) identifies the scratch buffers to use. */
+  private interface BlockBody {
+    void run(int block, int slot);
   }
 
-  private int chunksFor(int n, long flops) {
-    if (pool == null || flops < PARALLEL_FLOPS || n < 2) {
-      return 1;
-    }
-    return Math.min(threads, n);
-  }
-
-  /** Runs {@code body} for chunks 0..chunks-1, chunk 0 on the calling thread. */
-  private void runChunks(int chunks, ChunkBody body) {
-    if (chunks <= 1) {
-      body.run(0, 1);
+  /**
+   * Runs {@code body} for blocks 0..n-1. Blocks are handed out dynamically: the calling thread and up to
+   * threads-1 pool workers take the next unclaimed block until none is left, so a worker that the OS does
+   * not schedule (other load on the machine) never holds up the call by more than the block it is in.
+   */
+  private void parallelBlocks(int n, long flops, BlockBody body) {
+    int helpers = pool == null || flops < PARALLEL_FLOPS || n < 2 ? 0 : Math.min(threads, n) - 1;
+    if (helpers == 0) {
+      for (int i = 0; i < n; i++) {
+        body.run(i, 0);
+      }
       return;
     }
-    ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks - 1];
-    for (int c = 1; c < chunks; c++) {
-      final int cc = c;
-      tasks[c - 1] = pool.submit(() -> body.run(cc, chunks));
+    Job job = new Job(n, body);
+    for (int h = 1; h <= helpers; h++) {
+      final int slot = h;
+      pool.execute(() -> job.work(slot));
     }
-    Throwable failure = null;
-    try {
-      body.run(0, chunks);
-    } catch (RuntimeException | Error e) {
-      failure = e;
+    job.work(0);
+    job.awaitAll();
+    Throwable f = job.failure.get();
+    if (f instanceof RuntimeException) {
+      throw (RuntimeException) f;
+    } else if (f instanceof Error) {
+      throw (Error) f;
+    } else if (f != null) {
+      throw new IllegalStateException(f);
     }
-    for (ForkJoinTask<?> t : tasks) {
-      try {
-        t.join();
-      } catch (RuntimeException | Error e) {
-        if (failure == null) {
-          failure = e;
+  }
+
+  private static final class Job {
+    final AtomicInteger next = new AtomicInteger();
+    final AtomicInteger done = new AtomicInteger();
+    final AtomicReference<Throwable> failure = new AtomicReference<>();
+    final int n;
+    final BlockBody body;
+
+    Job(int n, BlockBody body) {
+      this.n = n;
+      this.body = body;
+    }
+
+    void work(int slot) {
+      int i;
+      while ((i = next.getAndIncrement()) < n) {
+        try {
+          body.run(i, slot);
+        } catch (Throwable t) {
+          failure.compareAndSet(null, t);
+        } finally {
+          done.incrementAndGet();
         }
       }
     }
-    if (failure instanceof RuntimeException) {
-      throw (RuntimeException) failure;
-    } else if (failure != null) {
-      throw (Error) failure;
-    }
-  }
 
-  private static int lo(int n, int chunk, int chunks) {
-    return (int) ((long) n * chunk / chunks);
+    void awaitAll() {
+      int spins = 0;
+      while (done.get() < n) {
+        if (++spins < 2000) {
+          Thread.onSpinWait();
+        } else {
+          Thread.yield();
+        }
+      }
+    }
   }
 
   private static double[] grow(double[][] slots, int slot, int len) {
@@ -428,10 +451,9 @@ public final class CpuBackend implements Backend {
       ldbp = k;
     }
     int blocks = (m + 3) / 4;
-    int chunks = chunksFor(blocks, (long) m * n * k);
-    runChunks(chunks, (chunk, cs) -> {
-      double[] tile = tiles[chunk];
-      for (int blk = lo(blocks, chunk, cs), e = lo(blocks, chunk + 1, cs); blk < e; blk++) {
+    parallelBlocks(blocks, (long) m * n * k, (blk, slot) -> {
+      double[] tile = tiles[slot];
+      {
         int i0 = blk * 4;
         int ni = Math.min(4, m - i0);
         for (int j0 = 0; j0 < n; j0 += 4) {
@@ -461,7 +483,8 @@ public final class CpuBackend implements Backend {
 
   /**
    * tile[r * 4 + q] = sum_{p < k} x[xo + r * ldx + p] * y[yo + q * ldy + p] for r < nr, q < nq (both at
-   * most 4). Every entry is the same sequential sum over p whatever the tile position.
+   * most 4). Every entry is the same sequential fused multiply-add chain over p whatever the tile position,
+   * so results do not depend on the split into tiles or threads.
    */
   static void dotTile(double[] x, int xo, int ldx, int nr, double[] y, int yo, int ldy, int nq, int k,
       double[] tile) {
@@ -487,22 +510,22 @@ public final class CpuBackend implements Backend {
         double b1 = y[y1 + p];
         double b2 = y[y2 + p];
         double b3 = y[y3 + p];
-        s00 += a0 * b0;
-        s01 += a0 * b1;
-        s02 += a0 * b2;
-        s03 += a0 * b3;
-        s10 += a1 * b0;
-        s11 += a1 * b1;
-        s12 += a1 * b2;
-        s13 += a1 * b3;
-        s20 += a2 * b0;
-        s21 += a2 * b1;
-        s22 += a2 * b2;
-        s23 += a2 * b3;
-        s30 += a3 * b0;
-        s31 += a3 * b1;
-        s32 += a3 * b2;
-        s33 += a3 * b3;
+        s00 = Math.fma(a0, b0, s00);
+        s01 = Math.fma(a0, b1, s01);
+        s02 = Math.fma(a0, b2, s02);
+        s03 = Math.fma(a0, b3, s03);
+        s10 = Math.fma(a1, b0, s10);
+        s11 = Math.fma(a1, b1, s11);
+        s12 = Math.fma(a1, b2, s12);
+        s13 = Math.fma(a1, b3, s13);
+        s20 = Math.fma(a2, b0, s20);
+        s21 = Math.fma(a2, b1, s21);
+        s22 = Math.fma(a2, b2, s22);
+        s23 = Math.fma(a2, b3, s23);
+        s30 = Math.fma(a3, b0, s30);
+        s31 = Math.fma(a3, b1, s31);
+        s32 = Math.fma(a3, b2, s32);
+        s33 = Math.fma(a3, b3, s33);
       }
       tile[0] = s00;
       tile[1] = s01;
@@ -522,13 +545,59 @@ public final class CpuBackend implements Backend {
       tile[15] = s33;
       return;
     }
+    if (nr == 4) {
+      // 4 x 1 strips: four independent sums share each load of y
+      int x0 = xo;
+      int x1 = xo + ldx;
+      int x2 = x1 + ldx;
+      int x3 = x2 + ldx;
+      for (int q = 0; q < nq; q++) {
+        int yq = yo + q * ldy;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int p = 0; p < k; p++) {
+          double b = y[yq + p];
+          s0 = Math.fma(x[x0 + p], b, s0);
+          s1 = Math.fma(x[x1 + p], b, s1);
+          s2 = Math.fma(x[x2 + p], b, s2);
+          s3 = Math.fma(x[x3 + p], b, s3);
+        }
+        tile[q] = s0;
+        tile[4 + q] = s1;
+        tile[8 + q] = s2;
+        tile[12 + q] = s3;
+      }
+      return;
+    }
+    if (nq == 4) {
+      // 1 x 4 strips
+      int y0 = yo;
+      int y1 = yo + ldy;
+      int y2 = y1 + ldy;
+      int y3 = y2 + ldy;
+      for (int r = 0; r < nr; r++) {
+        int xr = xo + r * ldx;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int p = 0; p < k; p++) {
+          double a = x[xr + p];
+          s0 = Math.fma(a, y[y0 + p], s0);
+          s1 = Math.fma(a, y[y1 + p], s1);
+          s2 = Math.fma(a, y[y2 + p], s2);
+          s3 = Math.fma(a, y[y3 + p], s3);
+        }
+        tile[r * 4] = s0;
+        tile[r * 4 + 1] = s1;
+        tile[r * 4 + 2] = s2;
+        tile[r * 4 + 3] = s3;
+      }
+      return;
+    }
     for (int r = 0; r < nr; r++) {
       int xr = xo + r * ldx;
       for (int q = 0; q < nq; q++) {
         int yq = yo + q * ldy;
         double sum = 0;
         for (int p = 0; p < k; p++) {
-          sum += x[xr + p] * y[yq + p];
+          sum = Math.fma(x[xr + p], y[yq + p], sum);
         }
         tile[r * 4 + q] = sum;
       }
@@ -935,14 +1004,8 @@ public final class CpuBackend implements Backend {
     double keep = 1 - lambda;
     double add = lambda / b;
     int blocks = (d + 3) / 4;
-    int chunks = chunksFor(blocks, (long) b * d * d / 2);
-    runChunks(chunks, (chunk, cs) -> {
-      double[] tile = tiles[chunk];
-      // Interleaved row blocks balance the triangle across threads.
-      for (int ab = chunk; ab < blocks; ab += cs) {
-        gramEmaRowBlock(ab, d, b, ut, ut, keep, add, G.data, G.offset, tile);
-      }
-    });
+    parallelBlocks(blocks, (long) b * d * d / 2,
+        (ab, slot) -> gramEmaRowBlock(ab, d, b, ut, ut, keep, add, G.data, G.offset, tiles[slot]));
   }
 
   @Override
@@ -965,12 +1028,11 @@ public final class CpuBackend implements Backend {
     double keep = 1 - lambda;
     double add = lambda / b;
     int blocks = (d + 3) / 4;
-    int chunks = chunksFor(m, (long) m * b * d * d / 2);
-    runChunks(chunks, (chunk, cs) -> {
-      double[] tile = tiles[chunk];
-      double[] tt = grow(scratch1, chunk, d * b);
+    parallelBlocks(m, (long) m * b * d * d / 2, (i, slot) -> {
+      double[] tile = tiles[slot];
+      double[] tt = grow(scratch1, slot, d * b);
       double[] nd = N.data;
-      for (int i = lo(m, chunk, cs), e = lo(m, chunk + 1, cs); i < e; i++) {
+      {
         // S^T = (diag(nu_i) H~)^T: column k of H~^T scaled by nu[k][i].
         for (int a = 0; a < d; a++) {
           int ra = a * b;
@@ -1043,14 +1105,11 @@ public final class CpuBackend implements Backend {
           + (epsRel == null ? "null" : epsRel.length) + " but g " + shp(G) + " holds " + m + " matrices");
     }
     int[] status = new int[m];
-    int chunks = chunksFor(m, (long) m * d * d * d / 2);
-    runChunks(chunks, (chunk, cs) -> {
-      double[] l = grow(scratch1, chunk, d * d);
-      double[] x = grow(scratch2, chunk, d * d);
-      for (int i = lo(m, chunk, cs), e = lo(m, chunk + 1, cs); i < e; i++) {
-        status[i] = invertOne(G.data, G.offset + i * d * d, d, epsRel[i], epsAbs, l, x, Gi.data,
-            Gi.offset + i * d * d);
-      }
+    parallelBlocks(m, (long) m * d * d * d / 2, (i, slot) -> {
+      double[] l = grow(scratch1, slot, d * d);
+      double[] x = grow(scratch2, slot, d * d);
+      status[i] = invertOne(G.data, G.offset + i * d * d, d, epsRel[i], epsAbs, l, x, tiles[slot], Gi.data,
+          Gi.offset + i * d * d);
     });
     return status;
   }
@@ -1060,7 +1119,7 @@ public final class CpuBackend implements Backend {
    * 1-based failing pivot; on failure {@code out} is not written.
    */
   private static int invertOne(double[] g, int gOff, int d, double epsRel, double epsAbs, double[] l,
-      double[] x, double[] out, int oOff) {
+      double[] x, double[] tile, double[] out, int oOff) {
     double trace = 0;
     for (int j = 0; j < d; j++) {
       trace += g[gOff + j * d + j];
@@ -1076,10 +1135,7 @@ public final class CpuBackend implements Backend {
     // Cholesky (row-oriented, in place in the lower triangle).
     for (int j = 0; j < d; j++) {
       int rj = j * d;
-      double s = l[rj + j];
-      for (int p = 0; p < j; p++) {
-        s -= l[rj + p] * l[rj + p];
-      }
+      double s = l[rj + j] - dot4(l, rj, l, rj, j);
       if (!(s > 0)) {
         return j + 1;
       }
@@ -1088,11 +1144,7 @@ public final class CpuBackend implements Backend {
       double inv = 1.0 / ljj;
       for (int i = j + 1; i < d; i++) {
         int ri = i * d;
-        double t = l[ri + j];
-        for (int p = 0; p < j; p++) {
-          t -= l[ri + p] * l[rj + p];
-        }
-        l[ri + j] = t * inv;
+        l[ri + j] = (l[ri + j] - dot4(l, ri, l, rj, j)) * inv;
       }
     }
     // X = L^-1 (lower triangular), row by row: X[i][:] = -(sum_{p<i} L[i][p] X[p][:]) / L[i][i].
@@ -1103,7 +1155,7 @@ public final class CpuBackend implements Backend {
         double w = l[ri + p];
         int rp = p * d;
         for (int q = 0; q <= p; q++) {
-          x[ri + q] -= w * x[rp + q];
+          x[ri + q] = Math.fma(-w, x[rp + q], x[ri + q]);
         }
       }
       double inv = 1.0 / l[ri + i];
@@ -1112,26 +1164,47 @@ public final class CpuBackend implements Backend {
       }
       x[ri + i] = inv;
     }
-    // out = X^T X: out[a][b] = sum_{p >= max(a,b)} X[p][a] X[p][b]; upper triangle then mirror.
-    for (int a = 0; a < d; a++) {
-      Arrays.fill(out, oOff + a * d, oOff + a * d + d, 0.0);
-    }
-    for (int p = 0; p < d; p++) {
-      int rp = p * d;
-      for (int a = 0; a <= p; a++) {
-        double w = x[rp + a];
-        int oa = oOff + a * d;
-        for (int q = a; q <= p; q++) {
-          out[oa + q] += w * x[rp + q];
+    // out = X^T X. With XT = X^T (upper triangular, in l): out[a][b] = sum_{p >= b} XT[a][p] XT[b][p]
+    // for b >= a; 4 x 4 register tiles on the upper triangle, mirrored.
+    transpose(x, 0, d, d, d, l);
+    for (int a0 = 0; a0 < d; a0 += 4) {
+      int na = Math.min(4, d - a0);
+      for (int b0 = a0; b0 < d; b0 += 4) {
+        int nb = Math.min(4, d - b0);
+        dotTile(l, a0 * d + b0, d, na, l, b0 * d + b0, d, nb, d - b0, tile);
+        for (int r = 0; r < na; r++) {
+          int a = a0 + r;
+          for (int q = 0; q < nb; q++) {
+            int b = b0 + q;
+            if (b >= a) {
+              double v = tile[r * 4 + q];
+              out[oOff + a * d + b] = v;
+              out[oOff + b * d + a] = v;
+            }
+          }
         }
       }
     }
-    for (int a = 0; a < d; a++) {
-      for (int q = a + 1; q < d; q++) {
-        out[oOff + q * d + a] = out[oOff + a * d + q];
-      }
-    }
     return 0;
+  }
+
+  /** sum_{p < n} x[xo + p] * y[yo + p] with four partial sums. */
+  private static double dot4(double[] x, int xo, double[] y, int yo, int n) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int p = 0;
+    for (; p + 4 <= n; p += 4) {
+      s0 = Math.fma(x[xo + p], y[yo + p], s0);
+      s1 = Math.fma(x[xo + p + 1], y[yo + p + 1], s1);
+      s2 = Math.fma(x[xo + p + 2], y[yo + p + 2], s2);
+      s3 = Math.fma(x[xo + p + 3], y[yo + p + 3], s3);
+    }
+    for (; p < n; p++) {
+      s0 = Math.fma(x[xo + p], y[yo + p], s0);
+    }
+    return (s0 + s1) + (s2 + s3);
   }
 
   @Override
@@ -1149,32 +1222,16 @@ public final class CpuBackend implements Backend {
           + shp(Gr) + ")");
     }
     sameShape(op, "grad", Gr, "out", O);
-    int chunks = chunksFor(m, (long) m * d * d);
-    runChunks(chunks, (chunk, cs) -> {
-      double[] xv = grow(scratch3, chunk, d);
+    parallelBlocks(m, (long) m * d * d, (i, slot) -> {
+      double[] xv = grow(scratch3, slot, d);
       double[] gd = Gi.data;
-      for (int i = lo(m, chunk, cs), e = lo(m, chunk + 1, cs); i < e; i++) {
+      {
         for (int p = 0; p < d; p++) {
           xv[p] = Gr.data[Gr.offset + p * m + i];
         }
         int base = Gi.offset + i * d * d;
         for (int a = 0; a < d; a++) {
-          int ra = base + a * d;
-          double s0 = 0;
-          double s1 = 0;
-          double s2 = 0;
-          double s3 = 0;
-          int p = 0;
-          for (; p + 4 <= d; p += 4) {
-            s0 += gd[ra + p] * xv[p];
-            s1 += gd[ra + p + 1] * xv[p + 1];
-            s2 += gd[ra + p + 2] * xv[p + 2];
-            s3 += gd[ra + p + 3] * xv[p + 3];
-          }
-          for (; p < d; p++) {
-            s0 += gd[ra + p] * xv[p];
-          }
-          double y = (s0 + s1) + (s2 + s3);
+          double y = dot4(gd, base + a * d, xv, 0, d);
           int o = O.offset + a * m + i;
           O.data[o] = beta == 0 ? alpha * y : alpha * y + beta * O.data[o];
         }
