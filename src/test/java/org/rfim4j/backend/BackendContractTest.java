@@ -1085,6 +1085,22 @@ public abstract class BackendContractTest {
   }
 
   @Test
+  void batchedInverseOfOneLargeMatrix() {
+    Random r = new Random(26);
+    int d = 161;
+    DeviceArray g = up(randSpd(r, d), d, d);
+    DeviceArray ginv = alloc(d, d);
+    assertArrayEquals(new int[] {0}, backend.batchedInverse(g, new double[] {1e-4}, 0, ginv));
+    double[] gv = dl(g);
+    double tr = 0;
+    for (int j = 0; j < d; j++) {
+      tr += gv[j * d + j];
+    }
+    double res = inverseResidual(gv, 0, 1e-4 * tr, dl(ginv), 0, d);
+    assertTrue(res <= 1e3 * tolerance() * d, "|G Ginv - I| = " + res);
+  }
+
+  @Test
   void batchedInverseReportsFailuresAndLeavesThoseSlicesUntouched() {
     Random r = new Random(23);
     int m = 4;

@@ -1105,21 +1105,51 @@ public final class CpuBackend implements Backend {
           + (epsRel == null ? "null" : epsRel.length) + " but g " + shp(G) + " holds " + m + " matrices");
     }
     int[] status = new int[m];
-    parallelBlocks(m, (long) m * d * d * d / 2, (i, slot) -> {
-      double[] l = grow(scratch1, slot, d * d);
-      double[] x = grow(scratch2, slot, d * d);
-      status[i] = invertOne(G.data, G.offset + i * d * d, d, epsRel[i], epsAbs, l, x, tiles[slot], Gi.data,
-          Gi.offset + i * d * d);
-    });
+    long flops = (long) d * d * d / 2;
+    if (m >= threads || pool == null || flops < PARALLEL_FLOPS) {
+      // One matrix per block.
+      parallelBlocks(m, m * flops, (i, slot) -> {
+        double[] l = grow(scratch1, slot, d * d);
+        double[] x = grow(scratch2, slot, d * d);
+        status[i] = cholesky(G.data, G.offset + i * d * d, d, epsRel[i], epsAbs, l);
+        if (status[i] == 0) {
+          invertLower(l, x, d, 0, d);
+          transpose(x, 0, d, d, d, l);
+          for (int ab = 0, blocks = (d + 3) / 4; ab < blocks; ab++) {
+            upperProductRowBlock(l, d, ab, tiles[slot], Gi.data, Gi.offset + i * d * d);
+          }
+        }
+      });
+    } else {
+      // Few large matrices: each phase after the (sequential) factorisation is split across threads.
+      double[] l = grow(scratch1, 0, d * d);
+      double[] x = grow(scratch2, 0, d * d);
+      int colBlocks = (d + INV_COLS - 1) / INV_COLS;
+      int rowBlocks = (d + 3) / 4;
+      for (int i = 0; i < m; i++) {
+        status[i] = cholesky(G.data, G.offset + i * d * d, d, epsRel[i], epsAbs, l);
+        if (status[i] != 0) {
+          continue;
+        }
+        parallelBlocks(colBlocks, flops / 3, (cb, slot) ->
+            invertLower(l, x, d, cb * INV_COLS, Math.min(d, (cb + 1) * INV_COLS)));
+        transpose(x, 0, d, d, d, l);
+        int oOff = Gi.offset + i * d * d;
+        parallelBlocks(rowBlocks, flops / 3, (ab, slot) ->
+            upperProductRowBlock(l, d, ab, tiles[slot], Gi.data, oOff));
+      }
+    }
     return status;
   }
 
+  /** Column block width of the parallel triangular inverse. */
+  private static final int INV_COLS = 16;
+
   /**
-   * Inverts one matrix: L L^T = sym(G) + (epsRel tr G + epsAbs) I, then G^-1 = L^-T L^-1. Returns 0 or the
-   * 1-based failing pivot; on failure {@code out} is not written.
+   * Cholesky factor L (lower triangle of {@code l}, row-major d x d) of sym(G) + (epsRel tr G + epsAbs) I.
+   * Returns 0 or the 1-based failing pivot.
    */
-  private static int invertOne(double[] g, int gOff, int d, double epsRel, double epsAbs, double[] l,
-      double[] x, double[] tile, double[] out, int oOff) {
+  private static int cholesky(double[] g, int gOff, int d, double epsRel, double epsAbs, double[] l) {
     double trace = 0;
     for (int j = 0; j < d; j++) {
       trace += g[gOff + j * d + j];
@@ -1132,7 +1162,7 @@ public final class CpuBackend implements Backend {
       }
       l[i * d + i] = g[gOff + i * d + i] + damp;
     }
-    // Cholesky (row-oriented, in place in the lower triangle).
+    // Row-oriented, in place in the lower triangle.
     for (int j = 0; j < d; j++) {
       int rj = j * d;
       double s = l[rj + j] - dot4(l, rj, l, rj, j);
@@ -1147,45 +1177,61 @@ public final class CpuBackend implements Backend {
         l[ri + j] = (l[ri + j] - dot4(l, ri, l, rj, j)) * inv;
       }
     }
-    // X = L^-1 (lower triangular), row by row: X[i][:] = -(sum_{p<i} L[i][p] X[p][:]) / L[i][i].
+    return 0;
+  }
+
+  /**
+   * Columns [c0, c1) of X = L^-1 (lower triangular; entries above the diagonal set to 0), row by row:
+   * X[i][q] = -(sum_{q <= p < i} L[i][p] X[p][q]) / L[i][i] for q < i, X[i][i] = 1 / L[i][i]. Column
+   * ranges are independent.
+   */
+  private static void invertLower(double[] l, double[] x, int d, int c0, int c1) {
     for (int i = 0; i < d; i++) {
       int ri = i * d;
-      Arrays.fill(x, ri, ri + d, 0.0);
-      for (int p = 0; p < i; p++) {
-        double w = l[ri + p];
+      Arrays.fill(x, ri + c0, ri + c1, 0.0);
+      if (i < c0) {
+        continue;
+      }
+      for (int p = c0; p < i; p++) {
+        double w = -l[ri + p];
         int rp = p * d;
-        for (int q = 0; q <= p; q++) {
-          x[ri + q] = Math.fma(-w, x[rp + q], x[ri + q]);
+        for (int q = c0, e = Math.min(c1, p + 1); q < e; q++) {
+          x[ri + q] = Math.fma(w, x[rp + q], x[ri + q]);
         }
       }
       double inv = 1.0 / l[ri + i];
-      for (int q = 0; q < i; q++) {
+      for (int q = c0, e = Math.min(c1, i); q < e; q++) {
         x[ri + q] *= inv;
       }
-      x[ri + i] = inv;
+      if (i < c1) {
+        x[ri + i] = inv;
+      }
     }
-    // out = X^T X. With XT = X^T (upper triangular, in l): out[a][b] = sum_{p >= b} XT[a][p] XT[b][p]
-    // for b >= a; 4 x 4 register tiles on the upper triangle, mirrored.
-    transpose(x, 0, d, d, d, l);
-    for (int a0 = 0; a0 < d; a0 += 4) {
-      int na = Math.min(4, d - a0);
-      for (int b0 = a0; b0 < d; b0 += 4) {
-        int nb = Math.min(4, d - b0);
-        dotTile(l, a0 * d + b0, d, na, l, b0 * d + b0, d, nb, d - b0, tile);
-        for (int r = 0; r < na; r++) {
-          int a = a0 + r;
-          for (int q = 0; q < nb; q++) {
-            int b = b0 + q;
-            if (b >= a) {
-              double v = tile[r * 4 + q];
-              out[oOff + a * d + b] = v;
-              out[oOff + b * d + a] = v;
-            }
+  }
+
+  /**
+   * Row block {@code ab} of out = X^T X given XT = X^T (upper triangular, row-major): out[a][b] = out[b][a]
+   * = sum_{p >= b} XT[a][p] XT[b][p] for b >= a.
+   */
+  private static void upperProductRowBlock(double[] xt, int d, int ab, double[] tile, double[] out,
+      int oOff) {
+    int a0 = ab * 4;
+    int na = Math.min(4, d - a0);
+    for (int b0 = a0; b0 < d; b0 += 4) {
+      int nb = Math.min(4, d - b0);
+      dotTile(xt, a0 * d + b0, d, na, xt, b0 * d + b0, d, nb, d - b0, tile);
+      for (int r = 0; r < na; r++) {
+        int a = a0 + r;
+        for (int q = 0; q < nb; q++) {
+          int b = b0 + q;
+          if (b >= a) {
+            double v = tile[r * 4 + q];
+            out[oOff + a * d + b] = v;
+            out[oOff + b * d + a] = v;
           }
         }
       }
     }
-    return 0;
   }
 
   /** sum_{p < n} x[xo + p] * y[yo + p] with four partial sums. */
