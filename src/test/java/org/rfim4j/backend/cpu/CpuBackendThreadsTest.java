@@ -98,6 +98,11 @@ class CpuBackendThreadsTest {
     assertThrows(IllegalArgumentException.class, () -> new CpuBackend(0, CpuBackend.GemmPath.JAVA));
     CpuBackend be = new CpuBackend();
     assertEquals(64, be.precisionBits());
+    boolean nativeBlas =
+        dev.ludovic.netlib.blas.BLAS.getInstance() instanceof dev.ludovic.netlib.blas.NativeBLAS;
+    if (System.getProperty("rfim4j.cpu.gemm") == null) {
+      assertEquals(nativeBlas ? CpuBackend.GemmPath.NETLIB : CpuBackend.GemmPath.JAVA, be.gemmPath());
+    }
     assertTrue(be.threads() >= 1);
     DeviceArray x = be.allocate(2);
     be.close();
