@@ -1196,7 +1196,30 @@ public final class CpuBackend implements Backend {
       double ljj = Math.sqrt(s);
       l[rj + j] = ljj;
       double inv = 1.0 / ljj;
-      for (int i = j + 1; i < d; i++) {
+      int i = j + 1;
+      // Four rows per pass share each load of row j.
+      for (; i + 4 <= d; i += 4) {
+        int r0 = i * d;
+        int r1 = r0 + d;
+        int r2 = r1 + d;
+        int r3 = r2 + d;
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        for (int p = 0; p < j; p++) {
+          double v = l[rj + p];
+          s0 = Math.fma(l[r0 + p], v, s0);
+          s1 = Math.fma(l[r1 + p], v, s1);
+          s2 = Math.fma(l[r2 + p], v, s2);
+          s3 = Math.fma(l[r3 + p], v, s3);
+        }
+        l[r0 + j] = (l[r0 + j] - s0) * inv;
+        l[r1 + j] = (l[r1 + j] - s1) * inv;
+        l[r2 + j] = (l[r2 + j] - s2) * inv;
+        l[r3 + j] = (l[r3 + j] - s3) * inv;
+      }
+      for (; i < d; i++) {
         int ri = i * d;
         l[ri + j] = (l[ri + j] - dot4(l, ri, l, rj, j)) * inv;
       }
@@ -1216,7 +1239,26 @@ public final class CpuBackend implements Backend {
       if (i < c0) {
         continue;
       }
-      for (int p = c0; p < i; p++) {
+      int p = c0;
+      // Four rows of X per pass: one load and store of X[i][q] per four multiply-adds. Entries of X[p]
+      // right of its diagonal are zero, so the common column range of the four rows is safe.
+      for (; p + 4 <= i; p += 4) {
+        double w0 = -l[ri + p];
+        double w1 = -l[ri + p + 1];
+        double w2 = -l[ri + p + 2];
+        double w3 = -l[ri + p + 3];
+        int rp0 = p * d;
+        int rp1 = rp0 + d;
+        int rp2 = rp1 + d;
+        int rp3 = rp2 + d;
+        for (int q = c0, e = Math.min(c1, p + 4); q < e; q++) {
+          double t = Math.fma(w0, x[rp0 + q], x[ri + q]);
+          t = Math.fma(w1, x[rp1 + q], t);
+          t = Math.fma(w2, x[rp2 + q], t);
+          x[ri + q] = Math.fma(w3, x[rp3 + q], t);
+        }
+      }
+      for (; p < i; p++) {
         double w = -l[ri + p];
         int rp = p * d;
         for (int q = c0, e = Math.min(c1, p + 1); q < e; q++) {
