@@ -164,6 +164,10 @@ public final class CpuBackend implements Backend {
     return c;
   }
 
+  private static boolean overlaps(CpuArray x, CpuArray y) {
+    return x.data == y.data && x.offset < y.offset + y.size && y.offset < x.offset + x.size;
+  }
+
   private static String shp(CpuArray a) {
     return Arrays.toString(a.shapeRef());
   }
@@ -431,6 +435,10 @@ public final class CpuBackend implements Backend {
     }
     if (C.rows() != m || C.cols() != n) {
       throw bad("gemm", "c", C, "op(a) op(b) is " + m + " x " + n);
+    }
+    if (overlaps(C, A) || overlaps(C, B)) {
+      throw new IllegalArgumentException("gemm: c " + shp(C) + " shares storage with "
+          + (overlaps(C, A) ? "a " + shp(A) : "b " + shp(B)) + "; the output must not overlap an input");
     }
     gemmRaw(transA, transB, m, n, k, alpha, A.data, A.offset, A.cols(), B.data, B.offset, B.cols(), beta,
         C.data, C.offset, n);

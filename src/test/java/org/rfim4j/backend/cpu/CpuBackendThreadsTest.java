@@ -115,6 +115,10 @@ class CpuBackendThreadsTest {
       IllegalArgumentException e =
           assertThrows(IllegalArgumentException.class, () -> other.copy(x, y));
       assertTrue(e.getMessage().contains("src"), e.getMessage());
+      DeviceArray m = other.allocate(4, 4);
+      e = assertThrows(IllegalArgumentException.class,
+          () -> other.gemm(false, false, 1, other.rows(m, 0, 2), other.rows(m, 0, 4), 0, other.rows(m, 2, 4)));
+      assertTrue(e.getMessage().contains("overlap"), e.getMessage());
     }
   }
 }
