@@ -266,6 +266,7 @@ public abstract class BackendContractTest {
     DeviceArray sv = backend.rows(stack, 1, 3);
     assertArrayEquals(new int[] {2, 3, 2}, sv.shape());
     assertArrayEquals(Arrays.copyOfRange(dl(stack), 6, 18), dl(sv), 0.0);
+    backend.synchronize();
     v.close(); // closing a view does nothing
     assertArrayEquals(after, dl(a), 0.0);
     assertRejects(() -> backend.rows(a, 5, 10), "[9, 5]");
@@ -1082,6 +1083,22 @@ public abstract class BackendContractTest {
       }
       assertArrayEquals(gv, dl(g), 0.0, "g is not modified");
     }
+  }
+
+  @Test
+  void batchedInverseOfOneLargeMatrix() {
+    Random r = new Random(26);
+    int d = 161;
+    DeviceArray g = up(randSpd(r, d), d, d);
+    DeviceArray ginv = alloc(d, d);
+    assertArrayEquals(new int[] {0}, backend.batchedInverse(g, new double[] {1e-4}, 0, ginv));
+    double[] gv = dl(g);
+    double tr = 0;
+    for (int j = 0; j < d; j++) {
+      tr += gv[j * d + j];
+    }
+    double res = inverseResidual(gv, 0, 1e-4 * tr, dl(ginv), 0, d);
+    assertTrue(res <= 1e3 * tolerance() * d, "|G Ginv - I| = " + res);
   }
 
   @Test
