@@ -72,6 +72,9 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup-steps", defaultValue = "200", description = "untimed steps per optimizer on a throwaway model before the race (default: ${DEFAULT-VALUE})")
   int warmupSteps;
 
+  @Option(names = "--train-size", description = "train on the first N training examples only (quick checks; default: all 50,000)")
+  Integer trainSize;
+
   @Option(names = "--out", description = "directory for race.json, race.md and <optimizer>/curve.csv")
   Path out;
 
@@ -115,6 +118,13 @@ public final class BenchCommand implements Callable<Integer> {
       specs.add(TrainCommand.spec(o, lr.get(o), 0, run));
     }
     Split data = Datasets.load(run.dataset, DataDirs.resolve(run.dataDir));
+    if (trainSize != null) {
+      if (trainSize < 1 || trainSize > data.train().n()) {
+        throw new IllegalArgumentException("--train-size must be in 1.." + data.train().n() + ", got " + trainSize);
+      }
+      data = new Split(data.train().subset(0, trainSize, data.train().name() + "[:" + trainSize + ")"),
+          data.validation(), data.test());
+    }
     MlpConfig modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
     int steps = (data.train().n() + run.batch - 1) / run.batch;
     int maxBatch = Math.max(run.batch, TrainerConfig.of(1, run.batch, seed).evalBatch());
