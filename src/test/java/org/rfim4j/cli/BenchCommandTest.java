@@ -45,12 +45,12 @@ class BenchCommandTest {
     Path out = dir.resolve("race");
     RfimCommandTest.Result r = RfimCommandTest.exec(new BenchCommand(), "--data-dir", dir.resolve("data").toString(),
         "--device", "cpu", "--hidden", "8,8", "--epochs", "3", "--warmup-steps", "2", "--target", "0.5",
-        "--quiet", "--out", out.toString());
+        "--train-size", "100", "--quiet", "--out", out.toString());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("RNGD/Adam seconds per epoch"), r.out());
     assertTrue(r.out().contains("SGD/Adam seconds per epoch"), r.out());
     JsonNode json = new ObjectMapper().readTree(out.resolve("race.json").toFile());
-    assertEquals(3, json.get("stepsPerEpoch").asInt());
+    assertEquals(2, json.get("stepsPerEpoch").asInt()); // --train-size 100 at batch 50
     assertEquals(3, json.get("optimizers").size());
     for (JsonNode o : json.get("optimizers")) {
       assertEquals(3, o.get("curve").size(), o.toString());
@@ -66,6 +66,16 @@ class BenchCommandTest {
   void badTargetIsAnError() {
     RfimCommandTest.Result r = RfimCommandTest.exec(new BenchCommand(), "--target", "97", "--device", "cpu");
     assertTrue(r.code() != 0);
+  }
+
+  @Test
+  void mainRegistersTheCommandWhenMainLacksIt() {
+    picocli.CommandLine cl = Main.commandLine();
+    if (!cl.getSubcommands().containsKey("bench")) {
+      cl.addSubcommand("bench", new BenchCommand());
+    }
+    assertTrue(cl.getSubcommands().get("bench").getCommandSpec().options().stream()
+        .anyMatch(o -> o.longestName().equals("--train-size")));
   }
 
   private static void writeSet(Path d, String images, String labels, int n, SplittableRandom rng) {
