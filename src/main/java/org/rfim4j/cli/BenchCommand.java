@@ -1,0 +1,347 @@
+package org.rfim4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.rfim4j.backend.Backend;
+import org.rfim4j.backend.ProfilingBackend;
+import org.rfim4j.data.DataDirs;
+import org.rfim4j.data.Dataset;
+import org.rfim4j.data.Datasets;
+import org.rfim4j.data.Split;
+import org.rfim4j.nn.Mlp;
+import org.rfim4j.nn.MlpConfig;
+import org.rfim4j.optim.Optimizer;
+import org.rfim4j.optim.OptimizerSpec;
+import org.rfim4j.train.AtomicFiles;
+import org.rfim4j.train.DivergenceStop;
+import org.rfim4j.train.EpochResult;
+import org.rfim4j.train.Trainer;
+import org.rfim4j.train.TrainerConfig;
+import org.rfim4j.train.TrainingStoppedException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code rfim4j bench}: an optimizer race. SGD, Adam and RNGD (or any list) train the same network from the
+ * same initial weights on the same mini-batches (one seed for all), epochs interleaved round-robin
+ * (epoch 1 of every optimizer, then epoch 2, ...) so that a slow spell of a shared machine hits all of
+ * them alike. Before the race each optimizer runs {@code --warmup-steps} steps on a throwaway model so
+ * that JIT compilation is not billed to whoever goes first.
+ *
+ * <p>Reports per optimizer: median seconds per epoch (training steps only, validation excluded, as the
+ * {@code seconds} column of curve.csv), steps per second, the cost ratios against Adam (RNGD/Adam and
+ * SGD/Adam of the median epoch), and time to a target validation accuracy: the cumulative training
+ * seconds at the end of the first epoch whose validation accuracy reaches the target (epoch granularity).
+ * With {@code --out}: race.json, race.md and one curve.csv per optimizer.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Optimizer race: SGD, Adam and RNGD on the same data, seed and batches; prints seconds per epoch "
+        + "(median), steps per second, ratios to Adam and time to a target validation accuracy.")
+public final class BenchCommand implements Callable<Integer> {
+  @Spec
+  CommandSpec spec;
+
+  @Mixin
+  RunOptions run;
+
+  @Option(names = "--optimizers", defaultValue = "sgd,adam,rngd", split = ",",
+      description = "optimizers in the race (default: ${DEFAULT-VALUE})")
+  List<String> optimizers;
+
+  @Option(names = "--lr", split = ",", description = "learning rates as name=value (default sgd=0.1,adam=0.001,rngd=0.1)")
+  Map<String, Double> lr = new LinkedHashMap<>();
+
+  @Option(names = "--seed", defaultValue = "1", description = "initialisation and shuffling seed shared by all (default: ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--target", defaultValue = "0.97", description = "target validation accuracy in (0, 1) (default: ${DEFAULT-VALUE})")
+  double target;
+
+  @Option(names = "--warmup-steps", defaultValue = "200", description = "untimed steps per optimizer on a throwaway model before the race (default: ${DEFAULT-VALUE})")
+  int warmupSteps;
+
+  @Option(names = "--train-size", description = "train on the first N training examples only (quick checks; default: all 50,000)")
+  Integer trainSize;
+
+  @Option(names = "--out", description = "directory for race.json, race.md and <optimizer>/curve.csv")
+  Path out;
+
+  /**
+   * Runs {@code rfim4j bench ARGS} with the CLI's error handling, whether or not {@link Main} registers
+   * this command yet (used by benchmarks/race).
+   */
+  public static void main(String[] args) {
+    picocli.CommandLine cl = Main.commandLine();
+    if (!cl.getSubcommands().containsKey("bench")) {
+      cl.addSubcommand("bench", new BenchCommand());
+    }
+    String[] all = new String[args.length + 1];
+    all[0] = "bench";
+    System.arraycopy(args, 0, all, 1, args.length);
+    System.exit(cl.execute(all));
+  }
+
+  /** The race result of one optimizer. */
+  record Lane(String optimizer, String label, List<EpochResult> curve, String stopped) {}
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter stdout = spec.commandLine().getOut();
+    if (!(target > 0 && target < 1)) {
+      throw new IllegalArgumentException("--target must be a validation accuracy in (0, 1), got " + target);
+    }
+    if (warmupSteps < 0) {
+      throw new IllegalArgumentException("--warmup-steps must be >= 0, got " + warmupSteps);
+    }
+    if (run.epochs < 1) {
+      throw new IllegalArgumentException("--epochs must be >= 1 for a race, got " + run.epochs);
+    }
+    for (String k : lr.keySet()) {
+      if (!optimizers.contains(k)) {
+        throw new IllegalArgumentException("--lr names '" + k + "', which is not among --optimizers " + optimizers);
+      }
+    }
+    List<OptimizerSpec> specs = new ArrayList<>();
+    for (String o : optimizers) {
+      specs.add(TrainCommand.spec(o, lr.get(o), 0, run));
+    }
+    Split data = Datasets.load(run.dataset, DataDirs.resolve(run.dataDir));
+    if (trainSize != null) {
+      if (trainSize < 1 || trainSize > data.train().n()) {
+        throw new IllegalArgumentException("--train-size must be in 1.." + data.train().n() + ", got " + trainSize);
+      }
+      data = new Split(data.train().subset(0, trainSize, data.train().name() + "[:" + trainSize + ")"),
+          data.validation(), data.test());
+    }
+    MlpConfig modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
+    int steps = (data.train().n() + run.batch - 1) / run.batch;
+    int maxBatch = Math.max(run.batch, TrainerConfig.of(1, run.batch, seed).evalBatch());
+    List<Lane> lanes = new ArrayList<>();
+    String backendName;
+    try (Backend backend = run.openBackend()) {
+      backendName = backend.name();
+      if (warmupSteps > 0) {
+        warmUp(backend, data, modelConfig, specs, maxBatch, stdout);
+        if (backend instanceof ProfilingBackend) {
+          ((ProfilingBackend) backend).reset();
+        }
+      }
+      List<Mlp> models = new ArrayList<>();
+      List<Optimizer> opts = new ArrayList<>();
+      List<List<EpochResult>> curves = new ArrayList<>();
+      String[] stopped = new String[specs.size()];
+      try {
+        for (OptimizerSpec s : specs) {
+          Mlp m = new Mlp(backend, modelConfig, maxBatch);
+          models.add(m);
+          opts.add(s.create(m));
+          curves.add(new ArrayList<>());
+        }
+        for (int epoch = 1; epoch <= run.epochs; epoch++) {
+          for (int i = 0; i < specs.size(); i++) {
+            if (stopped[i] != null) {
+              continue;
+            }
+            List<EpochResult> curve = curves.get(i);
+            double secs = curve.isEmpty() ? 0 : curve.get(curve.size() - 1).seconds();
+            Trainer t = new Trainer(models.get(i), opts.get(i), TrainerConfig.of(epoch, run.batch, seed))
+                .resumeAt(epoch - 1, secs, curve)
+                .addListener(new DivergenceStop());
+            try {
+              List<EpochResult> c = t.fit(data.train(), data.validation());
+              curve.clear();
+              curve.addAll(c);
+              EpochResult r = c.get(c.size() - 1);
+              if (!run.quiet) {
+                stdout.printf(Locale.ROOT, "epoch %d  %-18s %7.2f s  val acc %6.2f%%%n", epoch, specs.get(i).label(),
+                    r.seconds() - secs, 100 * (1 - r.valError()));
+                stdout.flush();
+              }
+            } catch (TrainingStoppedException e) {
+              stopped[i] = e.getMessage();
+              stdout.println("note: " + specs.get(i).label() + " stopped: " + e.getMessage());
+            }
+          }
+        }
+      } finally {
+        opts.forEach(Optimizer::close);
+        models.forEach(Mlp::close);
+      }
+      for (int i = 0; i < specs.size(); i++) {
+        lanes.add(new Lane(specs.get(i).name(), specs.get(i).label(), curves.get(i), stopped[i]));
+      }
+      String title = run.dataset + " " + modelConfig.describe() + " " + run.activation + " "
+          + run.arch.toUpperCase(Locale.ROOT) + ", batch " + run.batch + ", " + steps + " steps/epoch, seed " + seed
+          + ", " + backendName;
+      String md = markdown(title, lanes, steps, target);
+      stdout.println();
+      stdout.print(md);
+      if (out != null) {
+        AtomicFiles.writeString(out.resolve("race.md"), md);
+        AtomicFiles.writeString(out.resolve("race.json"), json(title, backendName, modelConfig, lanes, steps,
+            target, run.epochs, warmupSteps));
+        for (Lane l : lanes) {
+          StringBuilder csv = new StringBuilder(EpochResult.CSV_HEADER).append('\n');
+          l.curve().forEach(r -> csv.append(r.toCsv()).append('\n'));
+          AtomicFiles.writeString(out.resolve(l.optimizer()).resolve("curve.csv"), csv.toString());
+        }
+        stdout.println("wrote " + out.resolve("race.md") + ", " + out.resolve("race.json") + " and <optimizer>/curve.csv");
+      }
+      if (backend instanceof ProfilingBackend) {
+        stdout.println();
+        stdout.println("where the time went (" + backendName + ", all optimizers, synchronous timing):");
+        stdout.print(((ProfilingBackend) backend).report());
+      }
+      stdout.flush();
+    }
+    return 0;
+  }
+
+  private void warmUp(Backend backend, Split data, MlpConfig modelConfig, List<OptimizerSpec> specs, int maxBatch,
+      PrintWriter stdout) {
+    int n = Math.min(data.train().n(), warmupSteps * run.batch);
+    Dataset train = data.train().subset(0, n, "warm-up");
+    Dataset val = data.validation().subset(0, Math.min(data.validation().n(), maxBatch), "warm-up-validation");
+    if (!run.quiet) {
+      stdout.println("warm-up: " + warmupSteps + " untimed steps per optimizer");
+      stdout.flush();
+    }
+    for (OptimizerSpec s : specs) {
+      try (Mlp m = new Mlp(backend, modelConfig, maxBatch); Optimizer o = s.create(m)) {
+        new Trainer(m, o, TrainerConfig.of(1, run.batch, seed)).fit(train, val);
+      } catch (TrainingStoppedException e) {
+        stdout.println("note: warm-up of " + s.label() + " stopped: " + e.getMessage());
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ statistics (package-private for tests)
+
+  /** Seconds of each epoch from a cumulative curve. */
+  static List<Double> epochSeconds(List<EpochResult> curve) {
+    List<Double> s = new ArrayList<>();
+    double last = 0;
+    for (EpochResult r : curve) {
+      s.add(r.seconds() - last);
+      last = r.seconds();
+    }
+    return s;
+  }
+
+  /** Median, NaN for an empty list. */
+  static double median(List<Double> values) {
+    if (values.isEmpty()) {
+      return Double.NaN;
+    }
+    List<Double> s = new ArrayList<>(values);
+    Collections.sort(s);
+    int n = s.size();
+    return n % 2 == 1 ? s.get(n / 2) : 0.5 * (s.get(n / 2 - 1) + s.get(n / 2));
+  }
+
+  /** The first epoch whose validation accuracy is at least {@code target}, or null. */
+  static EpochResult firstReaching(List<EpochResult> curve, double target) {
+    for (EpochResult r : curve) {
+      if (1 - r.valError() >= target) {
+        return r;
+      }
+    }
+    return null;
+  }
+
+  private static Lane adam(List<Lane> lanes) {
+    return lanes.stream().filter(l -> l.optimizer().equals("adam")).findFirst().orElse(null);
+  }
+
+  static String markdown(String title, List<Lane> lanes, int steps, double target) {
+    Lane adam = adam(lanes);
+    double adamMedian = adam == null ? Double.NaN : median(epochSeconds(adam.curve()));
+    StringBuilder sb = new StringBuilder();
+    sb.append("# Optimizer race: ").append(title).append("\n\n");
+    sb.append(String.format(Locale.ROOT, "| optimizer | epochs | s/epoch (median) | steps/s | x adam | best val acc | "
+        + "time to %.1f%% val acc |%n", 100 * target));
+    sb.append("|---|---:|---:|---:|---:|---:|---|\n");
+    for (Lane l : lanes) {
+      double med = median(epochSeconds(l.curve()));
+      double best = l.curve().stream().mapToDouble(r -> 1 - r.valError()).max().orElse(Double.NaN);
+      EpochResult hit = firstReaching(l.curve(), target);
+      String tt = hit == null ? "not reached" : String.format(Locale.ROOT, "%.1f s (epoch %d)", hit.seconds(), hit.epoch());
+      sb.append(String.format(Locale.ROOT, "| %s | %d%s | %.3f | %.1f | %s | %.2f%% | %s |%n", l.label(), l.curve().size(),
+          l.stopped() == null ? "" : " (stopped)", med, steps / med,
+          Double.isNaN(adamMedian) ? "n/a" : String.format(Locale.ROOT, "%.2f", med / adamMedian), 100 * best, tt));
+    }
+    Lane sgd = lanes.stream().filter(l -> l.optimizer().equals("sgd")).findFirst().orElse(null);
+    Lane rngd = lanes.stream().filter(l -> l.optimizer().equals("rngd")).findFirst().orElse(null);
+    sb.append('\n');
+    if (adam != null && rngd != null) {
+      sb.append(String.format(Locale.ROOT, "RNGD/Adam seconds per epoch: %.2f%n", median(epochSeconds(rngd.curve())) / adamMedian));
+    }
+    if (adam != null && sgd != null) {
+      sb.append(String.format(Locale.ROOT, "SGD/Adam seconds per epoch: %.2f%n", median(epochSeconds(sgd.curve())) / adamMedian));
+    }
+    sb.append("\nSeconds are training steps only (validation excluded); epochs interleaved round-robin; time to target "
+        + "is cumulative training time at the end of the first epoch reaching it.\n");
+    return sb.toString();
+  }
+
+  static String json(String title, String backend, MlpConfig model, List<Lane> lanes, int steps, double target,
+      int epochs, int warmupSteps) throws Exception {
+    Lane adam = adam(lanes);
+    double adamMedian = adam == null ? Double.NaN : median(epochSeconds(adam.curve()));
+    Map<String, Object> root = new LinkedHashMap<>();
+    root.put("title", title);
+    root.put("backend", backend);
+    root.put("network", model.describe());
+    root.put("stepsPerEpoch", steps);
+    root.put("epochs", epochs);
+    root.put("warmupSteps", warmupSteps);
+    root.put("targetValidationAccuracy", target);
+    root.put("availableProcessors", Runtime.getRuntime().availableProcessors());
+    List<Map<String, Object>> list = new ArrayList<>();
+    for (Lane l : lanes) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      double med = median(epochSeconds(l.curve()));
+      EpochResult hit = firstReaching(l.curve(), target);
+      m.put("optimizer", l.optimizer());
+      m.put("label", l.label());
+      m.put("secondsPerEpoch", epochSeconds(l.curve()));
+      m.put("medianSecondsPerEpoch", finite(med));
+      m.put("stepsPerSecond", finite(steps / med));
+      m.put("ratioToAdam", finite(med / adamMedian));
+      m.put("timeToTargetSeconds", hit == null ? null : hit.seconds());
+      m.put("epochToTarget", hit == null ? null : hit.epoch());
+      m.put("stopped", l.stopped());
+      List<Map<String, Object>> curve = new ArrayList<>();
+      for (EpochResult r : l.curve()) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("epoch", r.epoch());
+        row.put("trainLoss", finite(r.trainLoss()));
+        row.put("trainError", finite(r.trainError()));
+        row.put("valLoss", finite(r.valLoss()));
+        row.put("valError", finite(r.valError()));
+        row.put("seconds", r.seconds());
+        curve.add(row);
+      }
+      m.put("curve", curve);
+      list.add(m);
+    }
+    root.put("optimizers", list);
+    return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(root) + "\n";
+  }
+
+  private static Double finite(double v) {
+    return Double.isFinite(v) ? v : null;
+  }
+}
