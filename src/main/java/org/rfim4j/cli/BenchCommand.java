@@ -78,21 +78,6 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--out", description = "directory for race.json, race.md and <optimizer>/curve.csv")
   Path out;
 
-  /**
-   * Runs {@code rfim4j bench ARGS} with the CLI's error handling, whether or not {@link Main} registers
-   * this command yet (used by benchmarks/race).
-   */
-  public static void main(String[] args) {
-    picocli.CommandLine cl = Main.commandLine();
-    if (!cl.getSubcommands().containsKey("bench")) {
-      cl.addSubcommand("bench", new BenchCommand());
-    }
-    String[] all = new String[args.length + 1];
-    all[0] = "bench";
-    System.arraycopy(args, 0, all, 1, args.length);
-    System.exit(cl.execute(all));
-  }
-
   /** The race result of one optimizer. */
   record Lane(String optimizer, String label, List<EpochResult> curve, String stopped) {}
 

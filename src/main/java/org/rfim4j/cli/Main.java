@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "rfim4j", mixinStandardHelpOptions = true, version = "rfim4j 0.1.0",
     description = "Relative Fisher information metrics and relative natural gradient descent (RNGD).",
     subcommands = {TrainCommand.class, CompareCommand.class, ReproduceCommand.class, RfimCommand.class,
-        RankCommand.class,
+        RankCommand.class, BenchCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
