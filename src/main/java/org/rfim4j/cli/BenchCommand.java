@@ -13,9 +13,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.ProfilingBackend;
-import org.rfim4j.data.DataDirs;
 import org.rfim4j.data.Dataset;
-import org.rfim4j.data.Datasets;
 import org.rfim4j.data.Split;
 import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
@@ -72,9 +70,6 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup-steps", defaultValue = "200", description = "untimed steps per optimizer on a throwaway model before the race (default: ${DEFAULT-VALUE})")
   int warmupSteps;
 
-  @Option(names = "--train-size", description = "train on the first N training examples only (quick checks; default: all 50,000)")
-  Integer trainSize;
-
   @Option(names = "--out", description = "directory for race.json, race.md and <optimizer>/curve.csv")
   Path out;
 
@@ -102,14 +97,7 @@ public final class BenchCommand implements Callable<Integer> {
     for (String o : optimizers) {
       specs.add(TrainCommand.spec(o, lr.get(o), 0, run));
     }
-    Split data = Datasets.load(run.dataset, DataDirs.resolve(run.dataDir));
-    if (trainSize != null) {
-      if (trainSize < 1 || trainSize > data.train().n()) {
-        throw new IllegalArgumentException("--train-size must be in 1.." + data.train().n() + ", got " + trainSize);
-      }
-      data = new Split(data.train().subset(0, trainSize, data.train().name() + "[:" + trainSize + ")"),
-          data.validation(), data.test());
-    }
+    Split data = run.loadData();
     MlpConfig modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
     int steps = (data.train().n() + run.batch - 1) / run.batch;
     int maxBatch = Math.max(run.batch, TrainerConfig.of(1, run.batch, seed).evalBatch());
