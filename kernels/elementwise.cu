@@ -91,3 +91,25 @@ extern "C" __global__ void rfim_nu_coefficients(long long n, int kind, float iot
                                                 const float* a, float* nu) {
   RFIM_GRID_STRIDE(i, n) { nu[i] = rfim_act_nu(kind, iota, alpha, omega, a[i]); }
 }
+
+/**
+ * Fused mini-batch gather of features and labels: x[k][j] = xs[r][j], y[k] = ys[r] with r = (int) idx[off + k].
+ * off is the parameter `offset`, or *dynOffset when dynOffset != null (a captured CUDA graph: the host rewrites
+ * it before every replay).
+ */
+extern "C" __global__ void rfim_gather_batch(const float* xs, const float* ys, const float* idx, int offset,
+                                             const int* dynOffset, int rows, int cols, float* x, float* y) {
+  int off = dynOffset != 0 ? *dynOffset : offset;
+  long long nx = (long long)rows * cols;
+  RFIM_GRID_STRIDE(e, nx + rows) {
+    if (e < nx) {
+      long long k = e / cols;
+      long long j = e - k * cols;
+      long long r = (long long)idx[off + k];
+      x[e] = xs[r * cols + j];
+    } else {
+      long long k = e - nx;
+      y[k] = ys[(long long)idx[off + k]];
+    }
+  }
+}

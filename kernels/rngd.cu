@@ -118,3 +118,24 @@ extern "C" __global__ void rfim_copy_ok_slices(const float* w, const int* info, 
     }
   }
 }
+
+/**
+ * rfim_scaled_htilde with the RNGD coefficients computed on the fly from the pre-activations a (b x aStride):
+ * s[q][k][j] = sqrt(max(nu_f(a[k][i0 + q]), 0)) * h~[k][j]. Saves the separate rfim_nu_coefficients launch and
+ * its B x m round trip; the float arithmetic is the same as the two-kernel path.
+ */
+extern "C" __global__ void rfim_scaled_htilde_act(const float* h, const float* a, int kind, float iota, float alpha,
+                                                  float omega, int b, int n, int aStride, int i0, int count,
+                                                  float* s) {
+  int d = n + 1;
+  long long total = (long long)count * b * d;
+  RFIM_GRID_STRIDE(e, total) {
+    long long q = e / ((long long)b * d);
+    long long r = e - q * b * d;
+    long long k = r / d;
+    long long j = r - k * d;
+    float hv = j < n ? h[k * n + j] : 1.0f;
+    float nu = rfim_act_nu(kind, iota, alpha, omega, a[k * aStride + i0 + q]);
+    s[e] = sqrtf(fmaxf(nu, 0.0f)) * hv;
+  }
+}

@@ -46,6 +46,26 @@ inline range_fn device_range() {
     }();
     return f;
 }
+// Stream capture: while the handle's stream is capturing (simulator driver present), `work` is recorded as a graph
+// node (replayed by cuGraphLaunch) instead of running now. Returns true when recorded.
+using capture_fn = int (*)(void*, void (*)(void*), void*);
+inline capture_fn capture_host() {
+    static const capture_fn f = [] {
+        void* h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+        return h ? reinterpret_cast<capture_fn>(dlsym(h, "cudasim_capture_host")) : nullptr;
+    }();
+    return f;
+}
+template <class F>
+inline bool deferred(void* stream, F work) {
+    capture_fn f = capture_host();
+    if (!f || !stream) return false;
+    struct Box { F w; };
+    Box* b = new Box{work};
+    if (f(stream, [](void* p) { static_cast<Box*>(p)->w(); }, b)) return true;
+    delete b;
+    return false;
+}
 // bytes spanned by a column-major rows x cols matrix with leading dimension ld
 inline size_t mat_bytes(long rows, long cols, long ld, size_t elem = 4) {
     if (rows <= 0 || cols <= 0) return 0;

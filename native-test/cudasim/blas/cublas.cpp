@@ -162,6 +162,7 @@ API int cublasSgemm_v2(Handle* h, int ta, int tb, int m, int n, int k, const flo
     }
     DEV(fn, "C", C, simblas::mat_bytes(m, n, ldc));
     simblas::trace(LIB, "%s(ta=%d tb=%d m=%d n=%d k=%d alpha=%g lda=%d ldb=%d beta=%g ldc=%d)", fn, ta, tb, m, n, k, al, lda, ldb, be, ldc);
+    if (simblas::deferred(h->stream, [=] { gemm1(ta, tb, m, n, k, al, A, lda, B, ldb, be, C, ldc); })) return ST_SUCCESS;
     gemm1(ta, tb, m, n, k, al, A, lda, B, ldb, be, C, ldc);
     return ST_SUCCESS;
 }
@@ -184,6 +185,7 @@ API int cublasSgemmStridedBatched(Handle* h, int ta, int tb, int m, int n, int k
             DEV(fn, "B[batch]", Bb, a_bytes(tb, k, n, ldb));
         }
         DEV(fn, "C[batch]", Cb, simblas::mat_bytes(m, n, ldc));
+        if (simblas::deferred(h->stream, [=] { gemm1(ta, tb, m, n, k, al, Ab, lda, Bb, ldb, be, Cb, ldc); })) continue;
         gemm1(ta, tb, m, n, k, al, Ab, lda, Bb, ldb, be, Cb, ldc);
     }
     return ST_SUCCESS;
@@ -332,6 +334,8 @@ API int cublasStrsmBatched(Handle* h, int side, int uplo, int trans, int diag, i
     for (int b = 0; b < batch; ++b) {
         DEV(fn, "Aarray[b]", A[b], simblas::mat_bytes(k, k, lda));
         DEV(fn, "Barray[b]", B[b], simblas::mat_bytes(m, n, ldb));
+        // the pointer arrays are device memory, read when the work runs (as on a GPU)
+        if (simblas::deferred(h->stream, [=] { trsm1(side, uplo, trans, diag, m, n, al, A[b], lda, B[b], ldb); })) continue;
         trsm1(side, uplo, trans, diag, m, n, al, A[b], lda, B[b], ldb);
     }
     return ST_SUCCESS;

@@ -163,6 +163,7 @@ API int cusolverDnSpotrfBatched(Handle* h, int uplo, int n, float* Aarray[], int
     DEV(fn, "infoArray", infoArray, size_t(batch) * 4);
     for (int b = 0; b < batch; ++b) {
         DEV(fn, "Aarray[b]", Aarray[b], simblas::mat_bytes(n, n, lda));
+        if (simblas::deferred(h->stream, [=] { infoArray[b] = n == 0 ? 0 : potrf1(uplo, n, Aarray[b], lda); })) continue;
         infoArray[b] = n == 0 ? 0 : potrf1(uplo, n, Aarray[b], lda);
     }
     return ST_SUCCESS;

@@ -148,7 +148,7 @@ struct SimEvent {
 };
 // One recorded operation of a captured stream.
 struct SimNode {
-    enum Kind { KERNEL, COPY, SET8, SET32, EVENT } kind = KERNEL;
+    enum Kind { KERNEL, COPY, SET8, SET32, EVENT, HOST } kind = KERNEL;
     SimFunc* f = nullptr;
     cudasim_launch_cfg cfg{};
     std::vector<std::vector<unsigned char>> args;  // kernel parameter values, copied at capture time
@@ -157,6 +157,8 @@ struct SimNode {
     size_t n = 0;
     unsigned value = 0;
     SimEvent* ev = nullptr;
+    void (*host_fn)(void*) = nullptr;  // HOST: library work recorded by the stand-in cuBLAS/cuSOLVER
+    void* host_ctx = nullptr;
 };
 struct SimGraph {
     std::vector<SimNode> nodes;
@@ -995,6 +997,9 @@ CUresult replay(const std::vector<SimNode>& nodes) {
                 nd.ev->t = std::chrono::steady_clock::now();
                 nd.ev->recorded = true;
                 break;
+            case SimNode::HOST:
+                nd.host_fn(nd.host_ctx);
+                break;
         }
     }
     return CUDA_SUCCESS;
@@ -1085,6 +1090,21 @@ API CUresult cuGraphGetNodes(CUgraph g, void** nodes, size_t* num) {
 }
 
 // For the stand-in cuBLAS/cuSOLVER: 1 if [p, p+n) lies inside one live cuMemAlloc allocation, else 0.
+// For the stand-in cuBLAS/cuSOLVER: while `s` is capturing, append their work as a node replayed in capture order
+// (real cuBLAS/cuSOLVER calls on a capturing stream become graph nodes too) and return 1; otherwise return 0 and
+// the caller computes now. ctx is owned by the graph node for the life of the process.
+API int cudasim_capture_host(CUstream s, void (*fn)(void*), void* ctx) {
+    SimGraph* gr = capturing(s);
+    if (!gr || !fn) return 0;
+    SimNode nd;
+    nd.kind = SimNode::HOST;
+    nd.host_fn = fn;
+    nd.host_ctx = ctx;
+    std::lock_guard<std::mutex> g(g_cap_m);
+    gr->nodes.push_back(std::move(nd));
+    trace("library call captured as a host node");
+    return 1;
+}
 API int cudasim_device_range(const void* p, size_t n) { return in_device_range(CUdeviceptr(uintptr_t(p)), n ? n : 1) ? 1 : 0; }
 
 // ---------------------------------------------------------------- errors

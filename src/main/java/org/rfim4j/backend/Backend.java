@@ -1,5 +1,7 @@
 package org.rfim4j.backend;
 
+import java.util.List;
+
 /**
  * The device operations an MLP training step needs, over opaque {@link DeviceArray}s. Everything above
  * this seam (layers, loss, optimizers, trainer) is written once; {@code CpuBackend} is the float64
@@ -134,6 +136,79 @@ public interface Backend extends AutoCloseable {
    */
   void adamUpdate(DeviceArray param, DeviceArray grad, DeviceArray m, DeviceArray v, double lr,
       double beta1, double beta2, double eps, long t);
+
+  /**
+   * One SGD step over several parameters, the same as {@link #sgdUpdate} on each (param, grad, velocity)
+   * triple in order; {@code velocities} is {@code null} for plain SGD. A GPU backend issues one launch.
+   */
+  default void sgdUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> velocities,
+      double lr, double momentum) {
+    for (int i = 0; i < params.size(); i++) {
+      sgdUpdate(params.get(i), grads.get(i), velocities == null ? null : velocities.get(i), lr, momentum);
+    }
+  }
+
+  /**
+   * One Adam step over several parameters, the same as {@link #adamUpdate} on each (param, grad, m, v) in
+   * order. A GPU backend issues one launch.
+   */
+  default void adamUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> m,
+      List<DeviceArray> v, double lr, double beta1, double beta2, double eps, long t) {
+    for (int i = 0; i < params.size(); i++) {
+      adamUpdate(params.get(i), grads.get(i), m.get(i), v.get(i), lr, beta1, beta2, eps, t);
+    }
+  }
+
+  /**
+   * Mini-batch selection of features and labels together: {@code gatherRows(features, indices, offset, x)}
+   * then {@code gatherRows(labels, indices, offset, y)}. A GPU backend issues one launch, and inside a
+   * captured step ({@link #captureStep}) takes the offset from device memory, so it may change per replay.
+   */
+  default void gatherBatch(DeviceArray features, DeviceArray labels, DeviceArray indices, int offset,
+      DeviceArray x, DeviceArray y) {
+    gatherRows(features, indices, offset, x);
+    gatherRows(labels, indices, offset, y);
+  }
+
+  /**
+   * Wraps a training step (a fixed sequence of backend calls without host readbacks) so that it can be
+   * replayed cheaply. The default runs {@code step} on every {@link ReplayableStep#run()}. A GPU backend
+   * may capture it into a CUDA graph: the first run is eager (warm-up: workspaces grow, tables upload), the
+   * second is captured and launched, later runs re-run {@code step}'s host code in a checking mode that
+   * issues no work, then launch the graph. Host values that change per run are allowed only where an
+   * operation says so ({@link #gatherBatch}'s offset, {@link #adamUpdateAll}'s t); any other difference from
+   * the captured work throws {@link IllegalStateException}.
+   *
+   * @param kind a name for diagnostics (e.g. {@code adam}, {@code rngd-refresh})
+   */
+  default ReplayableStep captureStep(String kind, Runnable step) {
+    return new ReplayableStep() {
+      @Override
+      public void run() {
+        step.run();
+      }
+
+      @Override
+      public boolean captured() {
+        return false;
+      }
+
+      @Override
+      public void close() {
+      }
+    };
+  }
+
+  /**
+   * RNGD per-neuron metric update from pre-activations: {@code nuCoefficients(act, a, omega, nu)} followed
+   * by {@code perNeuronMetricUpdate(h, nu, lambda, g)}. A GPU backend fuses the coefficients into the Gram
+   * workspace kernel (nu is then scratch and not written).
+   */
+  default void perNeuronMetricUpdateFromPreActivations(DeviceArray h, Activation act, DeviceArray a, double omega,
+      double lambda, DeviceArray nu, DeviceArray g) {
+    nuCoefficients(act, a, omega, nu);
+    perNeuronMetricUpdate(h, nu, lambda, g);
+  }
 
   // ---------------------------------------------------------------- RNGD (MATH.md section 8)
 

@@ -37,6 +37,18 @@ public final class RunOptions {
   @Option(names = "--batch", defaultValue = "50", description = "mini-batch size (default: ${DEFAULT-VALUE})")
   int batch;
 
+  @Option(names = "--cuda-graphs", defaultValue = "on", description = "capture full-batch training steps into CUDA"
+      + " graphs and replay them: on|off (default: ${DEFAULT-VALUE}; no effect on the CPU; off = eager, for debugging)")
+  String cudaGraphs;
+
+  /** --cuda-graphs as a boolean. */
+  boolean cudaGraphsOn() {
+    if (!cudaGraphs.equals("on") && !cudaGraphs.equals("off")) {
+      throw new IllegalArgumentException("--cuda-graphs must be on or off, got '" + cudaGraphs + "'");
+    }
+    return cudaGraphs.equals("on");
+  }
+
   @Option(names = "--l2", defaultValue = "1e-3", description = "L2 beta on non-bias weights (default: ${DEFAULT-VALUE})")
   double l2;
 

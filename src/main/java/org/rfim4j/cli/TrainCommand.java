@@ -53,7 +53,8 @@ public final class TrainCommand implements Callable<Integer> {
     if (loaded != null) {
       modelConfig = loaded.header().model();
       spec = loaded.header().optimizer();
-      tc = TrainerConfig.of(run.epochs, loaded.header().batchSize(), loaded.header().shuffleSeed());
+      tc = TrainerConfig.of(run.epochs, loaded.header().batchSize(), loaded.header().shuffleSeed())
+          .withCudaGraphs(run.cudaGraphsOn());
       if (run.epochs <= loaded.header().epochsCompleted()) {
         throw new IllegalArgumentException("--epochs " + run.epochs + " is not beyond the checkpoint's "
             + loaded.header().epochsCompleted() + " completed epochs");
@@ -61,7 +62,7 @@ public final class TrainCommand implements Callable<Integer> {
     } else {
       spec = spec(optimizer, lr, momentum, run);
       modelConfig = null;
-      tc = TrainerConfig.of(run.epochs, run.batch, seed);
+      tc = TrainerConfig.of(run.epochs, run.batch, seed).withCudaGraphs(run.cudaGraphsOn());
     }
     Split data = run.loadData();
     if (modelConfig == null) {

@@ -1,6 +1,8 @@
 package org.rfim4j.optim;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
@@ -17,6 +19,10 @@ public final class Adam implements Optimizer {
   private final double eps;
   private final Map<String, DeviceArray> moments = new LinkedHashMap<>();
   private long t;
+  private final List<DeviceArray> params = new ArrayList<>();
+  private final List<DeviceArray> grads = new ArrayList<>();
+  private final List<DeviceArray> ms = new ArrayList<>();
+  private final List<DeviceArray> vs = new ArrayList<>();
 
   public Adam(Mlp model, double lr) {
     this(model, lr, 0.9, 0.999, 1e-8);
@@ -36,6 +42,10 @@ public final class Adam implements Optimizer {
     for (Parameter p : model.parameters()) {
       moments.put(p.name() + ".m", backend.allocate(p.value().shape()));
       moments.put(p.name() + ".v", backend.allocate(p.value().shape()));
+      params.add(p.value());
+      grads.add(p.grad());
+      ms.add(moments.get(p.name() + ".m"));
+      vs.add(moments.get(p.name() + ".v"));
     }
   }
 
@@ -52,10 +62,7 @@ public final class Adam implements Optimizer {
   @Override
   public void step() {
     t++;
-    for (Parameter p : model.parameters()) {
-      backend.adamUpdate(p.value(), p.grad(), moments.get(p.name() + ".m"), moments.get(p.name() + ".v"), lr,
-          beta1, beta2, eps, t);
-    }
+    backend.adamUpdateAll(params, grads, ms, vs, lr, beta1, beta2, eps, t);  // one launch on a GPU
   }
 
   @Override

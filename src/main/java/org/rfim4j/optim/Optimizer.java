@@ -21,6 +21,14 @@ public interface Optimizer extends AutoCloseable {
   /** Applies one update to the model's parameters using their current gradients. */
   void step();
 
+  /**
+   * Whether the next {@link #step()} issues only device work without host readbacks, always the same
+   * sequence (so a GPU backend may capture it into a CUDA graph). Default true.
+   */
+  default boolean nextStepCapturable() {
+    return true;
+  }
+
   /** Number of completed steps. */
   long iterations();
 

@@ -36,6 +36,8 @@ public final class Rngd implements Optimizer {
   private final RngdConfig config;
   private final List<LayerState> layers = new ArrayList<>();
   private final List<Parameter> bnParameters = new ArrayList<>();
+  private final List<DeviceArray> bnValues = new ArrayList<>();
+  private final List<DeviceArray> bnGrads = new ArrayList<>();
   private long t;
   private long inversionFailures;
 
@@ -90,6 +92,8 @@ public final class Rngd implements Optimizer {
     for (Parameter p : model.parameters()) {
       if (p.role() != ParameterRole.DENSE_WEIGHTS) {
         bnParameters.add(p);
+        bnValues.add(p.value());
+        bnGrads.add(p.grad());
       }
     }
   }
@@ -147,8 +151,9 @@ public final class Rngd implements Optimizer {
       } else {
         DeviceArray nu = backend.rows(s.nu, 0, layer.lastBatch());
         Activation act = layer.activation() == null ? Activation.IDENTITY : layer.activation();
-        backend.nuCoefficients(act, layer.lastPreActivation(backend), config.omega(), nu);
-        backend.perNeuronMetricUpdate(layer.lastInput(), nu, config.lambda(), s.g);
+        // nu_f + weighted Gram update (fused into one workspace kernel on a GPU)
+        backend.perNeuronMetricUpdateFromPreActivations(layer.lastInput(), act, layer.lastPreActivation(backend),
+            config.omega(), config.lambda(), nu, s.g);
       }
       if (config.damping() == RngdConfig.Damping.PAPER && config.epsAdd() > 0) {
         backend.addDiagonal(s.g, config.epsAdd());
@@ -189,9 +194,18 @@ public final class Rngd implements Optimizer {
         backend.perNeuronPrecondition(s.ginv, w.grad(), -lr, 1.0, w.value());
       }
     }
-    for (Parameter p : bnParameters) {
-      backend.sgdUpdate(p.value(), p.grad(), null, lr, 0);
+    if (!bnValues.isEmpty()) {
+      backend.sgdUpdateAll(bnValues, bnGrads, null, lr, 0);  // one launch on a GPU
     }
+  }
+
+  /**
+   * A step that refreshes the inverses reads the inversion status back to the host (exact failure handling,
+   * as on the CPU), so it cannot be captured into a CUDA graph; the other steps can.
+   */
+  @Override
+  public boolean nextStepCapturable() {
+    return t % config.refreshPeriod() != 0;
   }
 
   @Override

@@ -1,6 +1,8 @@
 package org.rfim4j.optim;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
@@ -15,6 +17,9 @@ public final class Sgd implements Optimizer {
   private final double momentum;
   private final Map<String, DeviceArray> velocity = new LinkedHashMap<>();
   private long t;
+  private final List<DeviceArray> params = new ArrayList<>();
+  private final List<DeviceArray> grads = new ArrayList<>();
+  private final List<DeviceArray> velocities = new ArrayList<>();
 
   public Sgd(Mlp model, double lr, double momentum) {
     Hyper.positive("learning rate", lr);
@@ -25,9 +30,12 @@ public final class Sgd implements Optimizer {
     this.model = model;
     this.lr = lr;
     this.momentum = momentum;
-    if (momentum > 0) {
-      for (Parameter p : model.parameters()) {
+    for (Parameter p : model.parameters()) {
+      params.add(p.value());
+      grads.add(p.grad());
+      if (momentum > 0) {
         velocity.put(p.name() + ".velocity", backend.allocate(p.value().shape()));
+        velocities.add(velocity.get(p.name() + ".velocity"));
       }
     }
   }
@@ -44,10 +52,7 @@ public final class Sgd implements Optimizer {
 
   @Override
   public void step() {
-    for (Parameter p : model.parameters()) {
-      DeviceArray v = momentum > 0 ? velocity.get(p.name() + ".velocity") : null;
-      backend.sgdUpdate(p.value(), p.grad(), v, lr, momentum);
-    }
+    backend.sgdUpdateAll(params, grads, momentum > 0 ? velocities : null, lr, momentum);  // one launch on a GPU
     t++;
   }
 

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.ReplayableStep;
 import org.rfim4j.data.Dataset;
 import org.rfim4j.nn.Mlp;
 import org.rfim4j.optim.Optimizer;
@@ -23,6 +24,7 @@ public final class Trainer {
   private final List<TrainingListener> listeners = new ArrayList<>();
   private final List<EpochResult> curve = new ArrayList<>();
   private int completedEpochs;
+  private int stepFrom;
   private double seconds;
 
   public Trainer(Mlp model, Optimizer optimizer, TrainerConfig config) {
@@ -83,7 +85,14 @@ public final class Trainer {
         DeviceArray index = backend.allocate(n, 1);
         DeviceArray xb = backend.allocate(b, train.d());
         DeviceArray yb = backend.allocate(b, 1);
-        DeviceArray stats = backend.allocate(2)) {
+        DeviceArray stats = backend.allocate(2);
+        // Full-batch steps that the optimizer says are capturable may become one CUDA graph launch each.
+        ReplayableStep graphStep = backend.captureStep(optimizer.name(), () -> {
+          backend.gatherBatch(dTrain.features, dTrain.labels, index, stepFrom, xb, yb);
+          model.forward(xb, true, true);
+          model.lossAndGradient(yb, stats);
+          optimizer.step();
+        })) {
       int[] perm = new int[n];
       double[] permD = new double[n];
       for (int epoch = completedEpochs + 1; epoch <= config.epochs(); epoch++) {
@@ -99,13 +108,17 @@ public final class Trainer {
         for (int s = 0; s < steps; s++) {
           int from = s * b;
           int rows = Math.min(b, n - from);
-          DeviceArray x = rows == b ? xb : backend.rows(xb, 0, rows);
-          DeviceArray y = rows == b ? yb : backend.rows(yb, 0, rows);
-          backend.gatherRows(dTrain.features, index, from, x);
-          backend.gatherRows(dTrain.labels, index, from, y);
-          model.forward(x, true, true);
-          model.lossAndGradient(y, stats);
-          optimizer.step();
+          if (rows == b && config.cudaGraphs() && optimizer.nextStepCapturable()) {
+            stepFrom = from;
+            graphStep.run();
+          } else {
+            DeviceArray x = rows == b ? xb : backend.rows(xb, 0, rows);
+            DeviceArray y = rows == b ? yb : backend.rows(yb, 0, rows);
+            backend.gatherBatch(dTrain.features, dTrain.labels, index, from, x, y);
+            model.forward(x, true, true);
+            model.lossAndGradient(y, stats);
+            optimizer.step();
+          }
           seen += rows;
           if ((s + 1) % config.checkEvery() == 0 && s + 1 < steps) {
             double running = backend.download(stats)[0] / seen;

@@ -9,8 +9,21 @@ package org.rfim4j.train;
  *     (shuffleSeed, e) alone, so a resumed run sees the same batches as an uninterrupted one
  * @param checkEvery steps between progress checks (running loss readout, divergence check)
  * @param evalBatch rows per forward pass when evaluating
+ * @param cudaGraphs let the backend capture full-batch training steps into CUDA graphs and replay them
+ *     ({@link org.rfim4j.backend.Backend#captureStep}; no effect on the CPU backend). Default true.
  */
-public record TrainerConfig(int epochs, int batchSize, long shuffleSeed, int checkEvery, int evalBatch) {
+public record TrainerConfig(int epochs, int batchSize, long shuffleSeed, int checkEvery, int evalBatch,
+    boolean cudaGraphs) {
+
+  public TrainerConfig(int epochs, int batchSize, long shuffleSeed, int checkEvery, int evalBatch) {
+    this(epochs, batchSize, shuffleSeed, checkEvery, evalBatch, true);
+  }
+
+  /** This config with CUDA graphs on or off. */
+  public TrainerConfig withCudaGraphs(boolean on) {
+    return new TrainerConfig(epochs, batchSize, shuffleSeed, checkEvery, evalBatch, on);
+  }
+
   public TrainerConfig {
     if (epochs < 0) {
       throw new IllegalArgumentException("epochs must be >= 0, got " + epochs);

@@ -2,10 +2,8 @@ package org.rfim4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.rfim4j.backend.cuda.Checks.matrix;
 import static org.rfim4j.backend.cuda.Checks.require;
 import static org.rfim4j.backend.cuda.Checks.sameSize;
@@ -14,8 +12,11 @@ import static org.rfim4j.backend.cuda.Checks.size;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
+import org.rfim4j.backend.ReplayableStep;
 import jcuda.Pointer;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
@@ -47,6 +48,11 @@ public final class CudaBackend implements Backend {
   private final CudaRngd rngd;
   private final Map<CudaArray, Boolean> live = new IdentityHashMap<>();
   private final DeviceBuffer dotWs = new DeviceBuffer("dot");
+  /** Per-step values of captured graphs (mini-batch offset, Adam bias corrections), rewritten per replay. */
+  private final DeviceBuffer dynBlock = new DeviceBuffer("graph-parameters");
+  /** Device tables of multi-tensor optimizer launches, by the identity of their arrays (uploaded once). */
+  private final Map<List<DeviceArray>, DeviceBuffer> tables = new HashMap<>();
+  private final List<CudaGraphStep> graphs = new ArrayList<>();
   private final String name;
   private boolean closed;
 
@@ -139,6 +145,197 @@ public final class CudaBackend implements Backend {
     rt.makeCurrent();
   }
 
+  void enterForGraph() {
+    enter();
+  }
+
+  boolean isOpen() {
+    return !closed;
+  }
+
+  /**
+   * Operation counts since the backend opened (or the last {@link #resetCounts()}): kernel launches, cuBLAS
+   * and cuSOLVER calls, async copies (device-to-device and parameter-block uploads), host synchronisations and
+   * CUDA graph launches. For benchmarks and launch-count tests.
+   */
+  public Map<String, Long> counts() {
+    StepRecorder r = rt.rec;
+    Map<String, Long> m = new java.util.LinkedHashMap<>();
+    m.put("kernels", r.kernels);
+    m.put("library", r.libraryCalls);
+    m.put("copies", r.copies);
+    m.put("syncs", r.hostSyncs);
+    m.put("graphs", r.graphLaunches);
+    return m;
+  }
+
+  /** Zeroes {@link #counts()}. */
+  public void resetCounts() {
+    StepRecorder r = rt.rec;
+    r.kernels = 0;
+    r.libraryCalls = 0;
+    r.copies = 0;
+    r.hostSyncs = 0;
+    r.graphLaunches = 0;
+  }
+
+  /**
+   * TF32 tensor-core math for cuBLAS SGEMMs (CUBLAS_TF32_TENSOR_OP_MATH; off by default): faster wide
+   * per-neuron metric updates on Ampere and later at about 10-bit mantissa products. Affects every GEMM of
+   * this backend.
+   */
+  public void setTf32(boolean on) {
+    enter();
+    blas.setTf32(on);
+  }
+
+  @Override
+  public ReplayableStep captureStep(String kind, Runnable step) {
+    require(step != null, "step must not be null");
+    enter();
+    CudaGraphStep g = new CudaGraphStep(this, rt, dynBlock.ensure(StepRecorder.DYN_BYTES), kind, step);
+    graphs.add(g);
+    return g;
+  }
+
+  /** A device table [starts (count+1 longs)][count pointers per list] for a multi-tensor launch. */
+  private CUdeviceptr table(List<List<DeviceArray>> lists) {
+    List<DeviceArray> key = new ArrayList<>();
+    lists.forEach(key::addAll);
+    DeviceBuffer b = tables.get(key);
+    int count = lists.get(0).size();
+    long bytes = (count + 1L) * Sizeof.LONG + (long) lists.size() * count * Sizeof.POINTER;
+    if (b == null) {
+      long[] starts = new long[count + 1];
+      for (int i = 0; i < count; i++) {
+        starts[i + 1] = starts[i] + lists.get(0).get(i).size();
+      }
+      b = new DeviceBuffer("multi-tensor table");
+      CUdeviceptr p = b.ensure(bytes);
+      rt.hostSync("multi-tensor table upload");
+      cuMemcpyHtoD(p, Pointer.to(starts), starts.length * (long) Sizeof.LONG);
+      long at = starts.length * (long) Sizeof.LONG;
+      for (List<DeviceArray> l : lists) {
+        CUdeviceptr[] ptrs = new CUdeviceptr[count];
+        for (int i = 0; i < count; i++) {
+          ptrs[i] = ((CudaArray) l.get(i)).ptr();
+        }
+        cuMemcpyHtoD(p.withByteOffset(at), Pointer.to(ptrs), (long) count * Sizeof.POINTER);
+        at += (long) count * Sizeof.POINTER;
+      }
+      tables.put(key, b);
+    }
+    return b.ensure(bytes);
+  }
+
+  private void sameLists(String what, List<DeviceArray> params, List<DeviceArray> other, String otherName) {
+    require(other != null && other.size() == params.size(), otherName + " must have one array per param ("
+        + params.size() + ")");
+    for (int i = 0; i < params.size(); i++) {
+      sameSize(what + "[" + i + "]", arr(what + "[" + i + "]", params.get(i)), otherName + "[" + i + "]",
+          arr(otherName + "[" + i + "]", other.get(i)));
+    }
+  }
+
+  @Override
+  public void sgdUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> velocities,
+      double lr, double momentum) {
+    require(params != null && !params.isEmpty(), "params must not be empty");
+    sameLists("params", params, grads, "grads");
+    if (velocities != null) {
+      sameLists("params", params, velocities, "velocities");
+    }
+    enter();
+    List<List<DeviceArray>> lists = velocities == null ? List.of(params, grads) : List.of(params, grads, velocities);
+    CUdeviceptr t = table(lists);
+    int n = params.size();
+    long total = 0;
+    for (DeviceArray p : params) {
+      total += p.size();
+    }
+    long pt = (n + 1L) * Sizeof.LONG;
+    long step = (long) n * Sizeof.POINTER;
+    k.launchN(k.sgdMulti, total, t, t.withByteOffset(pt), t.withByteOffset(pt + step),
+        velocities == null ? null : t.withByteOffset(pt + 2 * step), n, (float) lr, (float) momentum);
+  }
+
+  @Override
+  public void adamUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> m,
+      List<DeviceArray> v, double lr, double beta1, double beta2, double eps, long t) {
+    require(params != null && !params.isEmpty(), "params must not be empty");
+    sameLists("params", params, grads, "grads");
+    sameLists("params", params, m, "m");
+    sameLists("params", params, v, "v");
+    require(t >= 1, "t must be >= 1 (1-based step), got " + t);
+    double c1 = 1 - Math.pow(beta1, t);
+    double c2 = 1 - Math.pow(beta2, t);
+    enter();
+    CUdeviceptr tab = table(List.of(params, grads, m, v));
+    int n = params.size();
+    long total = 0;
+    for (DeviceArray p : params) {
+      total += p.size();
+    }
+    long pt = (n + 1L) * Sizeof.LONG;
+    long step = (long) n * Sizeof.POINTER;
+    StepRecorder rec = rt.rec;
+    int slot = rec.dynamicSlot(8);
+    CUdeviceptr dyn = null;
+    float f1 = (float) c1;
+    float f2 = (float) c2;
+    if (slot >= 0) {  // graph: the bias corrections come from the parameter block, not frozen parameters
+      rec.staging.putFloat(slot, f1);
+      rec.staging.putFloat(slot + 4, f2);
+      dyn = dynBlock.ensure(StepRecorder.DYN_BYTES).withByteOffset(slot);
+      f1 = 1f;
+      f2 = 1f;
+    }
+    k.launchN(k.adamMulti, total, tab, tab.withByteOffset(pt), tab.withByteOffset(pt + step),
+        tab.withByteOffset(pt + 2 * step), tab.withByteOffset(pt + 3 * step), n, (float) lr, (float) beta1,
+        (float) beta2, (float) eps, f1, f2, dyn);
+  }
+
+  @Override
+  public void gatherBatch(DeviceArray features, DeviceArray labels, DeviceArray indices, int offset,
+      DeviceArray x, DeviceArray y) {
+    CudaArray S = arr("features", features);
+    CudaArray L = arr("labels", labels);
+    CudaArray I = arr("indices", indices);
+    CudaArray X = arr("x", x);
+    CudaArray Y = arr("y", y);
+    require(S.cols() == X.cols(), "x " + shape(X) + " must have the row length of features " + shape(S));
+    require(L.cols() == 1 && Y.cols() == 1 && Y.rows() == X.rows(), "labels " + shape(L) + " and y " + shape(Y)
+        + " must be columns, y with the rows of x " + shape(X));
+    require(offset >= 0 && (long) offset + X.rows() <= I.size(), "offset " + offset + " + x rows " + X.rows()
+        + " exceeds indices " + shape(I));
+    enter();
+    StepRecorder rec = rt.rec;
+    int slot = rec.dynamicSlot(4);
+    CUdeviceptr dyn = null;
+    int off = offset;
+    if (slot >= 0) {
+      rec.staging.putInt(slot, offset);
+      dyn = dynBlock.ensure(StepRecorder.DYN_BYTES).withByteOffset(slot);
+      off = 0;
+    }
+    k.launchN(k.gatherBatch, X.size() + X.rows(), S.ptr(), L.ptr(), I.ptr(), off, dyn, X.rows(), X.cols(), X.ptr(),
+        Y.ptr());
+  }
+
+  @Override
+  public void perNeuronMetricUpdateFromPreActivations(DeviceArray h, Activation act, DeviceArray a, double omega,
+      double lambda, DeviceArray nu, DeviceArray g) {
+    require(act != null, "act must not be null");
+    require(omega > 0, "omega must be > 0, got " + omega);
+    CudaArray H = arr("h", h);
+    CudaArray A = arr("a", a);
+    arr("nu", nu);
+    CudaArray G = arr("g", g);
+    enter();
+    rngd.perNeuronMetricUpdateAct(H, A, actCode(act), (float) act.negativeSlope(), (float) act.alpha(),
+        (float) omega, lambda, G);
+  }
+
   private static int actCode(Activation act) {
     return act.kind().ordinal();
   }
@@ -218,7 +415,7 @@ public final class CudaBackend implements Backend {
     require(src.length == d.size(), "src has " + src.length + " elements but dst " + shape(d) + " has " + d.size());
     enter();
     // Pageable host memory: a synchronous copy on the legacy stream, which our blocking stream orders with.
-    cuStreamSynchronize(rt.stream);
+    rt.hostSync("upload");
     cuMemcpyHtoD(d.ptr(), Pointer.to(src), (long) src.length * Sizeof.FLOAT);
   }
 
@@ -235,7 +432,7 @@ public final class CudaBackend implements Backend {
   private float[] downloadFloats(CudaArray s) {
     enter();
     float[] f = new float[(int) s.size()];
-    cuStreamSynchronize(rt.stream);
+    rt.hostSync("download");
     cuMemcpyDtoH(Pointer.to(f), s.ptr(), (long) f.length * Sizeof.FLOAT);
     return f;
   }
@@ -246,7 +443,7 @@ public final class CudaBackend implements Backend {
     CudaArray d = arr("dst", dst);
     sameSize("src", s, "dst", d);
     enter();
-    cuMemcpyDtoDAsync(d.ptr(), s.ptr(), s.size() * Sizeof.FLOAT, rt.stream);
+    rt.copyAsync(d.ptr(), s.ptr(), s.size() * Sizeof.FLOAT);
   }
 
   @Override
@@ -315,7 +512,7 @@ public final class CudaBackend implements Backend {
     CUdeviceptr ws = dotWs.ensure((long) Kernels.DOT_BLOCKS * Sizeof.FLOAT);
     k.launchGrid(k.dotPartial, blocks, Kernels.BLOCK, X.size(), X.ptr(), Y.ptr(), ws);
     float[] part = new float[blocks];
-    cuStreamSynchronize(rt.stream);
+    rt.hostSync("dot");
     cuMemcpyDtoH(Pointer.to(part), ws, (long) blocks * Sizeof.FLOAT);
     double s = 0;
     for (float v : part) {
@@ -556,6 +753,11 @@ public final class CudaBackend implements Backend {
       return;
     }
     rt.makeCurrent();
+    rt.rec.abort();
+    for (CudaGraphStep g : new ArrayList<>(graphs)) {
+      g.close();
+    }
+    graphs.clear();
     rt.synchronize();
     closed = true;
     ArrayList<CudaArray> arrays;
@@ -567,6 +769,9 @@ public final class CudaBackend implements Backend {
       cuMemFree(a.ptr());
     }
     dotWs.close();
+    dynBlock.close();
+    tables.values().forEach(DeviceBuffer::close);
+    tables.clear();
     rngd.close();
     solver.close();
     blas.close();

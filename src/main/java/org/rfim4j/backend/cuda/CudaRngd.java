@@ -1,9 +1,7 @@
 package org.rfim4j.backend.cuda;
 
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.rfim4j.backend.cuda.Checks.matrix;
 import static org.rfim4j.backend.cuda.Checks.require;
 import static org.rfim4j.backend.cuda.Checks.shape;
@@ -38,6 +36,8 @@ final class CudaRngd implements AutoCloseable {
   private final DeviceBuffer invPtrs = new DeviceBuffer("inverse-pointers");
   private final DeviceBuffer invWork = new DeviceBuffer("solver-work");
   private final DeviceBuffer epsWs = new DeviceBuffer("eps");
+  private final java.util.Map<CudaArray, EpsCache> epsCache = new java.util.IdentityHashMap<>();
+  private String ptrsKey;
 
   CudaRngd(CudaRuntime rt, Kernels k, Cublas blas, Cusolver solver) {
     this.rt = rt;
@@ -81,6 +81,29 @@ final class CudaRngd implements AutoCloseable {
     }
   }
 
+  /** perNeuronMetricUpdate with sqrt(nu_f(a)) computed inside the workspace kernel. */
+  void perNeuronMetricUpdateAct(CudaArray H, CudaArray A, int kind, float iota, float alpha, float omega,
+      double lambda, CudaArray G) {
+    int b = H.rows();
+    int n = H.cols();
+    int d = n + 1;
+    int[] gs = G.shape();
+    require(gs.length == 3 && gs[1] == d && gs[2] == d, "g must be m x " + d + " x " + d + " for h " + shape(H)
+        + " but is " + shape(G));
+    int m = gs[0];
+    require(A.rows() == b && A.cols() == m, "a " + shape(A) + " must be " + b + " x " + m + " (B x m for h "
+        + shape(H) + " and g " + shape(G) + ")");
+    long perNeuron = (long) b * d;
+    int chunk = (int) Math.max(1, Math.min(m, maxGramWorkspaceFloats / perNeuron));
+    CUdeviceptr ws = gramWs.ensure(chunk * perNeuron * Sizeof.FLOAT);
+    for (int i0 = 0; i0 < m; i0 += chunk) {
+      int c = Math.min(chunk, m - i0);
+      k.launchN(k.scaledHtildeAct, c * perNeuron, H.ptr(), A.ptr(), kind, iota, alpha, omega, b, n, m, i0, c, ws);
+      blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, ws, d, perNeuron, ws, d, perNeuron,
+          1 - lambda, G.ptr().withByteOffset((long) i0 * d * d * Sizeof.FLOAT), d, (long) d * d, c);
+    }
+  }
+
   void addDiagonal(CudaArray G, double value) {
     int m = Checks.stack("g", G);
     int d = G.cols();
@@ -99,9 +122,7 @@ final class CudaRngd implements AutoCloseable {
     for (int i = 0; i < eps.length; i++) {
       eps[i] = (float) epsRel[i];
     }
-    CUdeviceptr epsDev = epsWs.ensure((long) eps.length * Sizeof.FLOAT);
-    cuStreamSynchronize(rt.stream);
-    cuMemcpyHtoD(epsDev, Pointer.to(eps), (long) eps.length * Sizeof.FLOAT);
+    CUdeviceptr epsDev = epsFor(G, eps);
     CUdeviceptr a = invA.ensure(m * dd * Sizeof.FLOAT);
     CUdeviceptr info = invInfo.ensure((long) m * Sizeof.INT);
     boolean single = G.shape().length == 2;
@@ -122,13 +143,16 @@ final class CudaRngd implements AutoCloseable {
         } else {
           // potri wrote the column-major lower = row-major upper triangle.
           k.launchN(k.mirrorUpperToLower, dd, a, 1, d);
-          cuMemcpyDtoDAsync(GI.ptr(), a, dd * Sizeof.FLOAT, rt.stream);
+          rt.copyAsync(GI.ptr(), a, dd * Sizeof.FLOAT);
         }
       }
     } else {
       CUdeviceptr bws = invB.ensure(m * dd * Sizeof.FLOAT);
       k.launchGrid(k.symDamp, Math.min(m, 4096), Kernels.BLOCK, G.ptr(), m, d, epsDev, eps.length, (float) epsAbs, a,
           bws);
+      if (invPtrs.capacity() < 2L * m * Sizeof.POINTER) {
+        ptrsKey = null;
+      }
       CUdeviceptr aPtrs = invPtrs.ensure(2L * m * Sizeof.POINTER);
       CUdeviceptr bPtrs = aPtrs.withByteOffset((long) m * Sizeof.POINTER);
       CUdeviceptr[] pa = new CUdeviceptr[m];
@@ -137,9 +161,13 @@ final class CudaRngd implements AutoCloseable {
         pa[q] = a.withByteOffset(q * dd * Sizeof.FLOAT);
         pb[q] = bws.withByteOffset(q * dd * Sizeof.FLOAT);
       }
-      cuStreamSynchronize(rt.stream);
-      cuMemcpyHtoD(aPtrs, Pointer.to(pa), (long) m * Sizeof.POINTER);
-      cuMemcpyHtoD(bPtrs, Pointer.to(pb), (long) m * Sizeof.POINTER);
+      String key = a + " " + bws + " " + m;
+      if (!key.equals(ptrsKey)) {  // the pointer tables change only when the workspaces or m change
+        rt.hostSync("batchedInverse (pointer tables)");
+        cuMemcpyHtoD(aPtrs, Pointer.to(pa), (long) m * Sizeof.POINTER);
+        cuMemcpyHtoD(bPtrs, Pointer.to(pb), (long) m * Sizeof.POINTER);
+        ptrsKey = key;
+      }
       solver.potrfBatched(d, aPtrs, info, m);
       blas.trsmLowerBatched(false, d, aPtrs, bPtrs, m);  // B = L^{-1}
       blas.trsmLowerBatched(true, d, aPtrs, bPtrs, m);   // B = L^{-T} L^{-1} = (L L^T)^{-1}
@@ -150,9 +178,29 @@ final class CudaRngd implements AutoCloseable {
     return status;
   }
 
+  /**
+   * The damping factors of g on the device: one small buffer per metric, uploaded (a host synchronisation)
+   * only when the factors changed since the last inversion of that metric, i.e. after a failure.
+   */
+  private CUdeviceptr epsFor(CudaArray g, float[] eps) {
+    EpsCache c = epsCache.computeIfAbsent(g, x -> new EpsCache());
+    if (c.values == null || !Arrays.equals(c.values, eps)) {
+      CUdeviceptr p = c.buf.ensure((long) eps.length * Sizeof.FLOAT);
+      rt.hostSync("batchedInverse (damping upload)");
+      cuMemcpyHtoD(p, Pointer.to(eps), (long) eps.length * Sizeof.FLOAT);
+      c.values = eps.clone();
+    }
+    return c.buf.ensure((long) eps.length * Sizeof.FLOAT);
+  }
+
+  private static final class EpsCache {
+    final DeviceBuffer buf = new DeviceBuffer("eps");
+    float[] values;
+  }
+
   private int[] downloadInts(CUdeviceptr p, int n) {
     int[] out = new int[n];
-    cuStreamSynchronize(rt.stream);
+    rt.hostSync("batchedInverse (status readback)");
     cuMemcpyDtoH(Pointer.to(out), p, (long) n * Sizeof.INT);
     return out;
   }
@@ -176,7 +224,7 @@ final class CudaRngd implements AutoCloseable {
     CUdeviceptr g = GR.ptr();
     if (GR.overlaps(O)) {  // out may be grad itself: read from a copy
       g = gramWs.ensure(GR.size() * Sizeof.FLOAT);
-      cuMemcpyDtoDAsync(g, GR.ptr(), GR.size() * Sizeof.FLOAT, rt.stream);
+      rt.copyAsync(g, GR.ptr(), GR.size() * Sizeof.FLOAT);
     }
     // Column i of the row-major D x m gradient is the column-major 1 x D row at grad + i with ld m; the
     // row-major ginv_i is the column-major ginv_i^T, so out_i^T = grad_i^T ginv_i^T, one batch per neuron.
@@ -189,5 +237,7 @@ final class CudaRngd implements AutoCloseable {
     for (DeviceBuffer b : new DeviceBuffer[] {gramWs, invA, invB, invInfo, invPtrs, invWork, epsWs}) {
       b.close();
     }
+    epsCache.values().forEach(c -> c.buf.close());
+    epsCache.clear();
   }
 }

@@ -57,6 +57,8 @@ final class CudaRuntime implements AutoCloseable {
   final CUdevice device = new CUdevice();
   final CUcontext context = new CUcontext();
   final CUstream stream = new CUstream();
+  /** Operation counts and CUDA-graph capture/replay state (docs/cuda.md, Speed). */
+  final StepRecorder rec = new StepRecorder();
   final cudaStream_t cudaStream;
   final int ordinal;
   final int driverVersion;
@@ -102,10 +104,26 @@ final class CudaRuntime implements AutoCloseable {
 
   void synchronize() {
     makeCurrent();
+    rec.requireEager("synchronize");
+    rec.noteSync();
     cuStreamSynchronize(stream);
   }
 
   /** Loads every kernel module. */
+  /** A host synchronisation (counted; refused inside a captured step). */
+  void hostSync(String what) {
+    rec.requireEager(what);
+    rec.noteSync();
+    cuStreamSynchronize(stream);
+  }
+
+  /** Device-to-device async copy on the stream (counted; capturable). */
+  void copyAsync(jcuda.driver.CUdeviceptr dst, jcuda.driver.CUdeviceptr src, long bytes) {
+    if (rec.op(2, "copy", dst, src, bytes)) {
+      jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(dst, src, bytes, stream);
+    }
+  }
+
   void loadModules() {
     for (String m : MODULES) {
       modules.add(loadModule(m));

@@ -14,9 +14,11 @@ import jcuda.jcusolver.cusolverDnHandle;
  */
 final class Cusolver implements AutoCloseable {
   private final cusolverDnHandle handle = new cusolverDnHandle();
+  private final StepRecorder rec;
   private boolean closed;
 
   Cusolver(CudaRuntime rt) {
+    this.rec = rt.rec;
     JCusolver.setExceptionsEnabled(true);
     JCusolverDn.cusolverDnCreate(handle);
     JCusolverDn.cusolverDnSetStream(handle, rt.cudaStream);
@@ -40,16 +42,21 @@ final class Cusolver implements AutoCloseable {
 
   /** In-place Cholesky A = L L^T (lower); status into the device int {@code info}. */
   void potrf(int n, Pointer a, Pointer work, int lwork, Pointer info) {
+    rec.op(1);
     JCusolverDn.cusolverDnSpotrf(handle, LOWER, n, a, n, work, lwork, info);
   }
 
   /** In-place inverse from the lower Cholesky factor; only the lower (column-major) triangle is written. */
   void potri(int n, Pointer a, Pointer work, int lwork, Pointer info) {
+    rec.op(1);
     JCusolverDn.cusolverDnSpotri(handle, LOWER, n, a, n, work, lwork, info);
   }
 
   /** Batched in-place Cholesky of the matrices whose device pointers are in {@code aArray}. */
   void potrfBatched(int n, Pointer aArray, Pointer infoArray, int batch) {
+    if (!rec.op(1, "potrfBatched", n, aArray, infoArray, batch)) {
+      return;
+    }
     JCusolverDn.cusolverDnSpotrfBatched(handle, LOWER, n, aArray, n, infoArray, batch);
   }
 

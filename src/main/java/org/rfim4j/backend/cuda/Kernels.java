@@ -41,6 +41,10 @@ final class Kernels {
   final CUfunction symDamp;
   final CUfunction addDiagonal;
   final CUfunction copyOkSlices;
+  final CUfunction sgdMulti;
+  final CUfunction adamMulti;
+  final CUfunction gatherBatch;
+  final CUfunction scaledHtildeAct;
 
   /** Number of blocks of {@link #dotPartial} (size of its partial-sum workspace). */
   static final int DOT_BLOCKS = 256;
@@ -70,6 +74,10 @@ final class Kernels {
     symDamp = rt.function("rfim_sym_damp");
     addDiagonal = rt.function("rfim_add_diagonal");
     copyOkSlices = rt.function("rfim_copy_ok_slices");
+    sgdMulti = rt.function("rfim_sgd_multi");
+    adamMulti = rt.function("rfim_adam_multi");
+    gatherBatch = rt.function("rfim_gather_batch");
+    scaledHtildeAct = rt.function("rfim_scaled_htilde_act");
   }
 
   /** Grid size for a grid-stride kernel over {@code n} work items. */
@@ -85,6 +93,18 @@ final class Kernels {
 
   /** Launches with an explicit 1-D grid and block. */
   void launchGrid(CUfunction f, int grid, int block, Object... args) {
+    if (rt.rec.mode != StepRecorder.Mode.EAGER) {
+      Object[] sig = new Object[args.length + 3];
+      sig[0] = f;
+      sig[1] = grid;
+      sig[2] = block;
+      System.arraycopy(args, 0, sig, 3, args.length);
+      if (!rt.rec.op(0, sig)) {
+        return;
+      }
+    } else {
+      rt.rec.op(0);
+    }
     NativePointerObject[] ps = new NativePointerObject[args.length];
     for (int i = 0; i < args.length; i++) {
       Object a = args[i];
