@@ -1,6 +1,7 @@
 package org.rfim4j.backend.cpu;
 
 import dev.ludovic.netlib.blas.BLAS;
+import dev.ludovic.netlib.lapack.LAPACK;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.ForkJoinPool;
@@ -11,6 +12,7 @@ import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.ActivationMath;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.netlib.util.intW;
 
 /**
  * The float64 reference backend: arrays are {@code double[]} slices on the Java heap, every operation is
@@ -48,6 +50,10 @@ public final class CpuBackend implements Backend {
   private final int threads;
   private final ForkJoinPool pool;
   private final GemmPath gemmPath;
+  /** Native BLAS for the metric updates (NETLIB path and netlib loaded a native BLAS). */
+  private final boolean nativeBlas;
+  /** Native LAPACK for the batched inverse (NETLIB path and netlib loaded a native LAPACK). */
+  private final boolean nativeLapack;
   private final AtomicInteger live = new AtomicInteger();
   private volatile boolean closed;
 
@@ -77,6 +83,8 @@ public final class CpuBackend implements Backend {
     }
     this.threads = threads;
     this.gemmPath = gemmPath;
+    this.nativeBlas = gemmPath == GemmPath.NETLIB && NativeCheck.NATIVE;
+    this.nativeLapack = gemmPath == GemmPath.NETLIB && NativeCheck.NATIVE_LAPACK;
     this.pool = threads > 1 ? new ForkJoinPool(threads - 1) : null;
     this.scratch1 = new double[threads][];
     this.scratch2 = new double[threads][];
@@ -111,10 +119,19 @@ public final class CpuBackend implements Backend {
   /** Whether netlib loaded a native BLAS; checked once, on first use. */
   private static final class NativeCheck {
     static final boolean NATIVE = isNative();
+    static final boolean NATIVE_LAPACK = isNativeLapack();
 
     private static boolean isNative() {
       try {
         return BLAS.getInstance() instanceof dev.ludovic.netlib.blas.NativeBLAS;
+      } catch (LinkageError | RuntimeException e) {
+        return false;
+      }
+    }
+
+    private static boolean isNativeLapack() {
+      try {
+        return LAPACK.getInstance() instanceof dev.ludovic.netlib.lapack.NativeLAPACK;
       } catch (LinkageError | RuntimeException e) {
         return false;
       }
@@ -139,6 +156,16 @@ public final class CpuBackend implements Backend {
   /** The GEMM implementation in use. */
   public GemmPath gemmPath() {
     return gemmPath;
+  }
+
+  /** Whether the metric updates run on a native BLAS (the NETLIB path with a native BLAS loaded). */
+  public boolean nativeMetricUpdates() {
+    return nativeBlas;
+  }
+
+  /** Whether {@link #batchedInverse} factorises with a native LAPACK (NETLIB path, native LAPACK loaded). */
+  public boolean nativeInverse() {
+    return nativeLapack;
   }
 
   // =============================================================== validation helpers
@@ -746,16 +773,28 @@ public final class CpuBackend implements Backend {
     int r = Z.rows();
     double[] zd = Z.data;
     double[] bd = Bi.data;
+    int bo = Bi.offset;
+    boolean relu = act.kind() == Activation.Kind.RELU;
+    // One pass per row: bias, then the activation while the row is in cache (ReLU inlined).
     for (int i = 0; i < r; i++) {
       int row = Z.offset + i * n;
       for (int j = 0; j < n; j++) {
-        zd[row + j] += bd[Bi.offset + j];
+        zd[row + j] += bd[bo + j];
       }
-    }
-    if (H != null) {
+      if (H == null) {
+        continue;
+      }
       double[] hd = H.data;
-      for (int i = 0; i < Z.size; i++) {
-        hd[H.offset + i] = ActivationMath.f(act, zd[Z.offset + i]);
+      int hrow = H.offset + i * n;
+      if (relu) {
+        for (int j = 0; j < n; j++) {
+          double a = zd[row + j];
+          hd[hrow + j] = a > 0 ? a : 0.0;
+        }
+      } else {
+        for (int j = 0; j < n; j++) {
+          hd[hrow + j] = ActivationMath.f(act, zd[row + j]);
+        }
       }
     }
   }
@@ -770,8 +809,22 @@ public final class CpuBackend implements Backend {
     CpuArray DA = arr(dA, "activationBackward", "dA");
     sameShape("activationBackward", "a", A, "dH", DH);
     sameShape("activationBackward", "a", A, "dA", DA);
-    for (int i = 0; i < A.size; i++) {
-      DA.data[DA.offset + i] = DH.data[DH.offset + i] * ActivationMath.df(act, A.data[A.offset + i]);
+    double[] ad = A.data;
+    double[] hd = DH.data;
+    double[] od = DA.data;
+    int ao = A.offset;
+    int ho = DH.offset;
+    int oo = DA.offset;
+    if (act.kind() == Activation.Kind.RELU) {
+      // dH * (a > 0 ? 1 : 0), the same values (NaN and signed zeros included) without the call.
+      for (int i = 0, n = A.size; i < n; i++) {
+        double g = hd[ho + i];
+        od[oo + i] = ad[ao + i] > 0 ? g : g * 0.0;
+      }
+      return;
+    }
+    for (int i = 0, n = A.size; i < n; i++) {
+      od[oo + i] = hd[ho + i] * ActivationMath.df(act, ad[ao + i]);
     }
   }
 
@@ -988,13 +1041,23 @@ public final class CpuBackend implements Backend {
     }
     double c1 = 1 - Math.pow(beta1, t);
     double c2 = 1 - Math.pow(beta2, t);
-    for (int i = 0; i < P.size; i++) {
-      double g = G.data[G.offset + i];
-      double mi = beta1 * M.data[M.offset + i] + (1 - beta1) * g;
-      double vi = beta2 * V.data[V.offset + i] + (1 - beta2) * g * g;
-      M.data[M.offset + i] = mi;
-      V.data[V.offset + i] = vi;
-      P.data[P.offset + i] -= lr * (mi / c1) / (Math.sqrt(vi / c2) + eps);
+    double a1 = 1 - beta1;
+    double a2 = 1 - beta2;
+    double[] pd = P.data;
+    double[] gd = G.data;
+    double[] md = M.data;
+    double[] vd = V.data;
+    int po = P.offset;
+    int go = G.offset;
+    int mo = M.offset;
+    int vo = V.offset;
+    for (int i = 0, n = P.size; i < n; i++) {
+      double g = gd[go + i];
+      double mi = beta1 * md[mo + i] + a1 * g;
+      double vi = beta2 * vd[vo + i] + a2 * g * g;
+      md[mo + i] = mi;
+      vd[vo + i] = vi;
+      pd[po + i] -= lr * (mi / c1) / (Math.sqrt(vi / c2) + eps);
     }
   }
 
@@ -1032,9 +1095,13 @@ public final class CpuBackend implements Backend {
     if (G.size != d * d || G.cols() != d) {
       throw bad("sharedMetricUpdate", "g", G, "must be " + d + " x " + d + " for h " + shp(H));
     }
-    double[] ut = augmentTransposed(H);
     double keep = 1 - lambda;
     double add = lambda / b;
+    if (nativeBlas) {
+      sharedMetricNative(H, b, d, keep, add, G);
+      return;
+    }
+    double[] ut = augmentTransposed(H);
     int blocks = (d + 3) / 4;
     parallelBlocks(blocks, (long) b * d * d / 2,
         (ab, slot) -> gramEmaRowBlock(ab, d, b, ut, ut, keep, add, G.data, G.offset, tiles[slot]));
@@ -1056,9 +1123,13 @@ public final class CpuBackend implements Backend {
       throw bad("perNeuronMetricUpdate", "g", G, "must be " + m + " x " + d + " x " + d + " (one "
           + d + " x " + d + " matrix per column of nu " + shp(N) + ", h " + shp(H) + ")");
     }
-    double[] ut = augmentTransposed(H);
     double keep = 1 - lambda;
     double add = lambda / b;
+    if (nativeBlas) {
+      perNeuronMetricNative(H, N, b, d, m, keep, add, G);
+      return;
+    }
+    double[] ut = augmentTransposed(H);
     int blocks = (d + 3) / 4;
     parallelBlocks(m, (long) m * b * d * d / 2, (i, slot) -> {
       double[] tile = tiles[slot];
@@ -1078,6 +1149,100 @@ public final class CpuBackend implements Backend {
         }
       }
     });
+  }
+
+  /**
+   * Native shared update: M = H~^T H~ by one dsyrk into a scratch upper triangle, then G = keep G + add M
+   * on both triangles from that one triangle (so a symmetric G stays exactly symmetric, as on the Java
+   * path, which uses the same expression).
+   */
+  private void sharedMetricNative(CpuArray h, int b, int d, double keep, double add, CpuArray g) {
+    int n = d - 1;
+    double[] ht = growShared(b * d);
+    for (int k = 0; k < b; k++) {
+      System.arraycopy(h.data, h.offset + k * n, ht, k * d, n);
+      ht[k * d + n] = 1.0;
+    }
+    double[] s = growShared2(d * d);
+    // Row-major H~ (B x D) is the column-major D x B matrix X = H~^T; X X^T column-major lower is the
+    // row-major upper triangle of M. beta = 0 ignores the scratch's prior contents (NaN included).
+    BLAS.getInstance().dsyrk("L", "N", d, b, 1.0, ht, 0, d, 0.0, s, 0, d);
+    emaFromUpper(s, 0, d, keep, add, g.data, g.offset);
+  }
+
+  /**
+   * Native per-neuron update in Khatri-Rao form: Q (B x P, P = D(D+1)/2) holds the packed upper triangle
+   * of h~_k h~_k^T in row k; one dgemm gives M (m x P) = nu^T Q, the packed upper triangles of every
+   * neuron's sum_k nu[k][i] h~_k h~_k^T; then G[i] = keep G[i] + add M[i] on both triangles.
+   */
+  private void perNeuronMetricNative(CpuArray h, CpuArray nu, int b, int d, int m, double keep,
+      double add, CpuArray g) {
+    int n = d - 1;
+    int p = d * (d + 1) / 2;
+    double[] q = growShared(b * p);
+    double[] hd = h.data;
+    for (int k = 0; k < b; k++) {
+      int row = h.offset + k * n;
+      int o = k * p;
+      for (int x = 0; x < n; x++) {
+        double hx = hd[row + x];
+        for (int y = x; y < n; y++) {
+          q[o++] = hx * hd[row + y];
+        }
+        q[o++] = hx;
+      }
+      q[o] = 1.0;
+    }
+    double[] mp = growShared2(m * p);
+    // Row-major M (m x P) = nu^T (m x B) Q (B x P) is column-major M^T = Q^T nu: Q^T is row-major Q read
+    // column-major (ld P), nu is row-major nu (ld m) read column-major and transposed.
+    BLAS.getInstance().dgemm("N", "T", p, m, b, 1.0, q, 0, p, nu.data, nu.offset, m, 0.0, mp, 0, p);
+    int dd = d * d;
+    parallelBlocks(m, (long) m * dd, (i, slot) -> {
+      double[] gd = g.data;
+      int gOff = g.offset + i * dd;
+      int o = i * p;
+      for (int x = 0; x < d; x++) {
+        int gx = gOff + x * d;
+        double v = add * mp[o++];
+        gd[gx + x] = keep * gd[gx + x] + v;
+        for (int y = x + 1; y < d; y++) {
+          v = add * mp[o++];
+          gd[gx + y] = keep * gd[gx + y] + v;
+          int gy = gOff + y * d + x;
+          gd[gy] = keep * gd[gy] + v;
+        }
+      }
+    });
+  }
+
+  /** Square blocks of the EMA pass over a large matrix, so that the mirrored writes stay in cache. */
+  private static final int EMA_BLOCK = 64;
+
+  /**
+   * G[x][y] and G[y][x] = keep * G + add * M[x][y] for y >= x, from the upper triangle of M (row-major d x
+   * d at mOff), in EMA_BLOCK x EMA_BLOCK blocks.
+   */
+  private static void emaFromUpper(double[] mt, int mOff, int d, double keep, double add, double[] g,
+      int gOff) {
+    for (int x0 = 0; x0 < d; x0 += EMA_BLOCK) {
+      int x1 = Math.min(d, x0 + EMA_BLOCK);
+      for (int y0 = x0; y0 < d; y0 += EMA_BLOCK) {
+        int y1 = Math.min(d, y0 + EMA_BLOCK);
+        for (int x = x0; x < x1; x++) {
+          int gx = gOff + x * d;
+          int mx = mOff + x * d;
+          for (int y = Math.max(y0, x); y < y1; y++) {
+            double v = add * mt[mx + y];
+            g[gx + y] = keep * g[gx + y] + v;
+            if (y != x) {
+              int gy = gOff + y * d + x;
+              g[gy] = keep * g[gy] + v;
+            }
+          }
+        }
+      }
+    }
   }
 
   /**
@@ -1137,6 +1302,10 @@ public final class CpuBackend implements Backend {
           + (epsRel == null ? "null" : epsRel.length) + " but g " + shp(G) + " holds " + m + " matrices");
     }
     int[] status = new int[m];
+    if (nativeLapack) {
+      inverseNative(G, Gi, d, m, epsRel, epsAbs, status);
+      return status;
+    }
     long flops = (long) d * d * d / 2;
     if (m >= threads || pool == null || flops < PARALLEL_FLOPS) {
       // One matrix per block.
@@ -1172,6 +1341,84 @@ public final class CpuBackend implements Backend {
       }
     }
     return status;
+  }
+
+  /**
+   * LAPACK inversion: the symmetrised, damped lower triangle (as {@link #cholesky} builds it) is the
+   * column-major upper triangle, factorised by dpotrf and inverted by dpotri in place in scratch, then
+   * mirrored into ginv. A failing dpotrf reports its info (the 1-based pivot) and leaves ginv untouched.
+   * A matrix with a non-finite entry goes through the Java routines, whose pivot test also catches NaN.
+   */
+  private void inverseNative(CpuArray g, CpuArray gi, int d, int m, double[] epsRel, double epsAbs,
+      int[] status) {
+    LAPACK lapack = LAPACK.getInstance();
+    double[] l = grow(scratch1, 0, d * d);
+    intW info = new intW(0);
+    for (int i = 0; i < m; i++) {
+      int gOff = g.offset + i * d * d;
+      int oOff = gi.offset + i * d * d;
+      if (!lowerDamped(g.data, gOff, d, epsRel[i], epsAbs, l)) {
+        status[i] = cholesky(g.data, gOff, d, epsRel[i], epsAbs, l);
+        if (status[i] == 0) {
+          double[] x = grow(scratch2, 0, d * d);
+          invertLower(l, x, d, 0, d);
+          transpose(x, 0, d, d, d, l);
+          for (int ab = 0, blocks = (d + 3) / 4; ab < blocks; ab++) {
+            upperProductRowBlock(l, d, ab, tiles[0], gi.data, oOff);
+          }
+        }
+        continue;
+      }
+      info.val = 0;
+      lapack.dpotrf("U", d, l, 0, d, info);
+      if (info.val != 0) {
+        status[i] = info.val;
+        continue;
+      }
+      lapack.dpotri("U", d, l, 0, d, info);
+      if (info.val != 0) {
+        status[i] = info.val;
+        continue;
+      }
+      double[] o = gi.data;
+      for (int x0 = 0; x0 < d; x0 += EMA_BLOCK) {
+        int x1 = Math.min(d, x0 + EMA_BLOCK);
+        for (int y0 = 0; y0 <= x0; y0 += EMA_BLOCK) {
+          for (int x = x0; x < x1; x++) {
+            for (int y = y0, e = Math.min(x + 1, y0 + EMA_BLOCK); y < e; y++) {
+              double v = l[x * d + y];
+              o[oOff + x * d + y] = v;
+              o[oOff + y * d + x] = v;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Writes the lower triangle of sym(G) + (epsRel tr G + epsAbs) I into {@code l} (row-major d x d), as
+   * {@link #cholesky} does; returns false if an entry written or the damping is not finite.
+   */
+  private static boolean lowerDamped(double[] g, int gOff, int d, double epsRel, double epsAbs,
+      double[] l) {
+    double trace = 0;
+    for (int j = 0; j < d; j++) {
+      trace += g[gOff + j * d + j];
+    }
+    double damp = epsRel * trace + epsAbs;
+    double check = damp;
+    for (int i = 0; i < d; i++) {
+      for (int j = 0; j < i; j++) {
+        double v = 0.5 * (g[gOff + i * d + j] + g[gOff + j * d + i]);
+        l[i * d + j] = v;
+        check += v * 0;
+      }
+      double v = g[gOff + i * d + i] + damp;
+      l[i * d + i] = v;
+      check += v * 0;
+    }
+    return check == check && !Double.isInfinite(damp);
   }
 
   /** Column block width of the parallel triangular inverse. */

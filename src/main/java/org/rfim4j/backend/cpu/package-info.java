@@ -1,6 +1,43 @@
 /**
- * The pure-Java float64 reference {@link org.rfim4j.backend.Backend}: {@link
- * org.rfim4j.backend.cpu.CpuBackend}. Arrays are {@code double[]} slices on the heap; GEMM-shaped work
- * uses blocked Java kernels (or netlib BLAS where measured faster) and a small fork-join pool.
+ * The float64 reference {@link org.rfim4j.backend.Backend}: {@link org.rfim4j.backend.cpu.CpuBackend}.
+ * Arrays are {@code double[]} slices on the heap.
+ *
+ * <h2>What runs where</h2>
+ *
+ * <p>The backend has two paths, chosen once per instance ({@link
+ * org.rfim4j.backend.cpu.CpuBackend.GemmPath}):
+ *
+ * <ul>
+ *   <li><b>JAVA</b>: everything in Java: packed, register-tiled GEMM and Gram kernels, a row-oriented
+ *       Cholesky with a triangular inverse for {@code batchedInverse}, split over a small fork-join pool.
+ *       This is the default when netlib finds no native BLAS (netlib's own Java fallback measured
+ *       slower).
+ *   <li><b>NETLIB</b>: {@code dev.ludovic.netlib}. {@code gemm} calls {@code dgemm}. When netlib loaded a
+ *       native BLAS the metric updates use it too: the shared metric by one {@code dsyrk}, the per-neuron
+ *       metrics of a layer by one {@code dgemm} in Khatri-Rao form ({@code nu^T Q}, row k of Q the packed
+ *       upper triangle of {@code h~_k h~_k^T}); the moving average is then applied to both triangles from
+ *       the one computed triangle, so symmetric metrics stay exactly symmetric. When netlib loaded a
+ *       native LAPACK, {@code batchedInverse} uses {@code dpotrf} + {@code dpotri} (same symmetrisation,
+ *       damping, failure status and untouched-slice-on-failure as the Java path; a matrix with a
+ *       non-finite entry goes through the Java Cholesky). Without a native library these operations keep
+ *       the Java kernels. NETLIB is the default when a native BLAS loads.
+ * </ul>
+ *
+ * <p>The system property {@code rfim4j.cpu.gemm=java|netlib} overrides the default; {@code new
+ * CpuBackend(threads, GemmPath)} chooses explicitly. {@link
+ * org.rfim4j.backend.cpu.CpuBackend#nativeMetricUpdates()} and {@link
+ * org.rfim4j.backend.cpu.CpuBackend#nativeInverse()} tell what an instance uses.
+ *
+ * <h2>Enabling OpenBLAS</h2>
+ *
+ * <p>netlib loads the system's {@code libblas.so.3} and {@code liblapack.so.3}. On Debian or Ubuntu:
+ * {@code apt-get install libopenblas0-pthread} (it registers OpenBLAS as both through
+ * update-alternatives). To load another library, pass {@code
+ * -Ddev.ludovic.netlib.blas.nativeLib=libopenblas.so.0} (or {@code
+ * -Ddev.ludovic.netlib.blas.nativeLibPath=/full/path/libopenblas.so.0}), and likewise {@code
+ * dev.ludovic.netlib.lapack.nativeLib} / {@code nativeLibPath} for LAPACK. OpenBLAS runs its own
+ * threads; the environment variable {@code OPENBLAS_NUM_THREADS} sets their number (at batch 50 the
+ * GEMMs are small, and on a loaded machine {@code OPENBLAS_NUM_THREADS=1} avoids waiting for a
+ * descheduled BLAS thread).
  */
 package org.rfim4j.backend.cpu;

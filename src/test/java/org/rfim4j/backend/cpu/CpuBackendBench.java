@@ -9,7 +9,8 @@ import org.rfim4j.backend.DeviceArray;
 /**
  * A rough micro-benchmark of the CPU backend at the paper's shapes (not a test; run by hand):
  * {@code java -cp target/classes:target/test-classes:<netlib jar> org.rfim4j.backend.cpu.CpuBackendBench}.
- * Single-threaded timings use thread CPU time, multi-threaded ones wall time. Prints the 10th-percentile time (robust to other load on the machine) of each operation for the Java GEMM path on 1 and N threads and for netlib.
+ * Single-threaded timings use thread CPU time, multi-threaded ones wall time; run with
+ * {@code OPENBLAS_NUM_THREADS=1} so that native BLAS work is on the timed thread. Prints the 10th-percentile time (robust to other load on the machine) of each operation for the Java GEMM path on 1 and N threads and for netlib.
  */
 public final class CpuBackendBench {
   private CpuBackendBench() {}
@@ -84,7 +85,7 @@ public final class CpuBackendBench {
       }
       System.out.println(line);
     }
-    for (int bi = 0; bi < 2; bi++) {
+    for (int bi : new int[] {0, 2, 1}) {
       CpuBackend be = backends[bi];
       cpuClock = be.threads() == 1;
       Random r = new Random(2);
