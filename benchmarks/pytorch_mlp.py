@@ -14,6 +14,7 @@ Usage: pytorch_mlp.py --data-dir DIR/mnist [--optimizers sgd,adam] [--epochs 5] 
                       [--train-size N] [--seed 1] [--warmup-steps 200] [--json OUT.json]
 """
 import argparse
+import gzip
 import json
 import os
 import statistics
@@ -27,7 +28,11 @@ import torch.nn as nn
 
 
 def read_idx(path):
-    with open(path, "rb") as f:
+    """An unsigned-byte IDX file; PATH.gz when PATH is absent (the bundle ships MNIST gzipped)."""
+    opener = open
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        path, opener = path + ".gz", gzip.open
+    with opener(path, "rb") as f:
         zero, dtype, ndim = struct.unpack(">HBB", f.read(4))
         if zero != 0 or dtype != 0x08:
             raise SystemExit("error: %s is not an unsigned-byte IDX file" % path)
@@ -63,14 +68,15 @@ def make_model(seed):
     return nn.Sequential(*layers)
 
 
-def make_optimizer(name, model, lr):
+def make_optimizer(name, model, lr, **options):
+    """SGD or Adam with L2 1e-3 on the weights only; OPTIONS go to the torch constructor (e.g. fused=True)."""
     weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
     biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
     groups = [{"params": weights, "weight_decay": 1e-3}, {"params": biases, "weight_decay": 0.0}]
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr)
+        return torch.optim.SGD(groups, lr=lr, **options)
     if name == "adam":
-        return torch.optim.Adam(groups, lr=lr)
+        return torch.optim.Adam(groups, lr=lr, **options)
     raise SystemExit("error: unknown optimizer %r (expected sgd or adam)" % name)
 
 

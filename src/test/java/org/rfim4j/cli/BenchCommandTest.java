@@ -63,6 +63,27 @@ class BenchCommandTest {
   }
 
   @Test
+  void tf32IsAcceptedAndIgnoredOnTheCpu() {
+    SplittableRandom rng = new SplittableRandom(5);
+    Path mnist = dir.resolve("data/mnist");
+    try {
+      Files.createDirectories(mnist);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    writeSet(mnist, Datasets.TRAIN_IMAGES, Datasets.TRAIN_LABELS, Datasets.VALIDATION_SIZE + 60, rng);
+    writeSet(mnist, Datasets.TEST_IMAGES, Datasets.TEST_LABELS, 20, rng);
+    RfimCommandTest.Result r = RfimCommandTest.exec(new BenchCommand(), "--data-dir", dir.resolve("data").toString(),
+        "--device", "cpu", "--tf32", "--optimizers", "sgd", "--hidden", "4", "--epochs", "1", "--warmup-steps", "0",
+        "--train-size", "50", "--quiet");
+    assertEquals(0, r.code(), r.err());
+    for (String cmd : new String[] {"bench", "train"}) {
+      assertTrue(Main.commandLine().getSubcommands().get(cmd).getCommandSpec().options().stream()
+          .anyMatch(o -> o.longestName().equals("--tf32")), cmd + " has --tf32");
+    }
+  }
+
+  @Test
   void badTargetIsAnError() {
     RfimCommandTest.Result r = RfimCommandTest.exec(new BenchCommand(), "--target", "97", "--device", "cpu");
     assertTrue(r.code() != 0);

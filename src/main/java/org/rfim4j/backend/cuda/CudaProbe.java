@@ -26,6 +26,11 @@ public final class CudaProbe {
   public static final String LIBDIR_PROPERTY = "rfim4j.cuda.libdir";
   /** Environment variable naming an extra library directory searched after the property. */
   public static final String LIBDIR_ENV = "RFIM4J_CUDA_LIBDIR";
+  /**
+   * System property naming the directory searched for {@code nvidia<N>} device nodes instead of {@code /dev}:
+   * only for running the CLI on the CUDA simulator (docs/cudasim.md), which has no device node.
+   */
+  public static final String DEVDIR_PROPERTY = "rfim4j.cuda.devdir";
 
   static final String[] STANDARD_DIRS = {
     "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/local/cuda/lib64", "/usr/local/cuda/compat",
@@ -56,7 +61,7 @@ public final class CudaProbe {
   public static Diagnosis probe() {
     try {
       return probe(System.getProperty(LIBDIR_PROPERTY), System.getenv(LIBDIR_ENV),
-          System.getenv("LD_LIBRARY_PATH"), new File("/dev"));
+          System.getenv("LD_LIBRARY_PATH"), new File(System.getProperty(DEVDIR_PROPERTY, "/dev")));
     } catch (RuntimeException | Error e) {  // defensive: e.g. a SecurityManager refusing getenv
       return new Diagnosis(false, null, null, null, false, List.of(),
           "CUDA unavailable: the probe itself failed (" + e + ")");
