@@ -106,7 +106,8 @@ public final class ReproduceCommand implements Callable<Integer> {
             }
             sweepMd.append(String.format(Locale.ROOT, "| %s | %s | %s | %s |%n", arch, opt, lr,
                 Double.isFinite(err) ? String.format(Locale.ROOT, "%.2f", 100 * err) : "diverged"));
-            stdout.printf(Locale.ROOT, "sweep %s %s lr=%s: val error %.2f%%%n", arch, opt, lr, 100 * err);
+            stdout.println("sweep " + arch + " " + opt + " lr=" + lr + ": " + (Double.isFinite(err)
+                ? String.format(Locale.ROOT, "val error %.2f%%", 100 * err) : "diverged"));
             if (err < bestErr) {
               bestErr = err;
               best = lr;
