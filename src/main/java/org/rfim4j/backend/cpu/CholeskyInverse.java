@@ -49,14 +49,8 @@ final class CholeskyInverse {
       parallel.run(m, m * flops, (i, slot) -> {
         double[] l = scratch.slotA(slot, d * d);
         double[] x = scratch.slotB(slot, d * d);
-        status[i] = cholesky(G.data, G.offset + i * d * d, d, epsRel[i], epsAbs, l);
-        if (status[i] == 0) {
-          invertLower(l, x, d, 0, d);
-          transpose(x, 0, d, d, d, l);
-          for (int ab = 0, blocks = (d + 3) / 4; ab < blocks; ab++) {
-            upperProductRowBlock(l, d, ab, scratch.tile(slot), Gi.data, Gi.offset + i * d * d);
-          }
-        }
+        status[i] = invertJava(G.data, G.offset + i * d * d, d, epsRel[i], epsAbs, l, x,
+            scratch.tile(slot), Gi.data, Gi.offset + i * d * d);
       });
     } else {
       // Few large matrices: each phase after the (sequential) factorisation is split across threads.
@@ -95,15 +89,8 @@ final class CholeskyInverse {
       int gOff = g.offset + i * d * d;
       int oOff = gi.offset + i * d * d;
       if (!lowerDamped(g.data, gOff, d, epsRel[i], epsAbs, l)) {
-        status[i] = cholesky(g.data, gOff, d, epsRel[i], epsAbs, l);
-        if (status[i] == 0) {
-          double[] x = scratch.slotB(0, d * d);
-          invertLower(l, x, d, 0, d);
-          transpose(x, 0, d, d, d, l);
-          for (int ab = 0, blocks = (d + 3) / 4; ab < blocks; ab++) {
-            upperProductRowBlock(l, d, ab, scratch.tile(0), gi.data, oOff);
-          }
-        }
+        double[] x = scratch.slotB(0, d * d);
+        status[i] = invertJava(g.data, gOff, d, epsRel[i], epsAbs, l, x, scratch.tile(0), gi.data, oOff);
         continue;
       }
       info.val = 0;
@@ -134,8 +121,27 @@ final class CholeskyInverse {
   }
 
   /**
-   * Writes the lower triangle of sym(G) + (epsRel tr G + epsAbs) I into {@code l} (row-major d x d), as
-   * {@link #cholesky} does; returns false if an entry written or the damping is not finite.
+   * The Java inverse of one matrix on the calling thread: {@link #cholesky} into {@code l}, then, when it
+   * succeeds, X = L^-1 in {@code x} and out = X^T X (d x d at oOff). Returns 0 or the 1-based failing
+   * pivot (out is then left untouched).
+   */
+  private static int invertJava(double[] g, int gOff, int d, double epsRel, double epsAbs, double[] l,
+      double[] x, double[] tile, double[] out, int oOff) {
+    int status = cholesky(g, gOff, d, epsRel, epsAbs, l);
+    if (status == 0) {
+      invertLower(l, x, d, 0, d);
+      transpose(x, 0, d, d, d, l);
+      for (int ab = 0, blocks = (d + 3) / 4; ab < blocks; ab++) {
+        upperProductRowBlock(l, d, ab, tile, out, oOff);
+      }
+    }
+    return status;
+  }
+
+  /**
+   * Writes the lower triangle of sym(G) + (epsRel tr G + epsAbs) I into {@code l} (row-major d x d), the
+   * matrix that {@link #cholesky} factorises and dpotrf is given; returns false if an entry written or the
+   * damping is not finite.
    */
   private static boolean lowerDamped(double[] g, int gOff, int d, double epsRel, double epsAbs,
       double[] l) {
@@ -163,18 +169,8 @@ final class CholeskyInverse {
    * Returns 0 or the 1-based failing pivot.
    */
   private static int cholesky(double[] g, int gOff, int d, double epsRel, double epsAbs, double[] l) {
-    double trace = 0;
-    for (int j = 0; j < d; j++) {
-      trace += g[gOff + j * d + j];
-    }
-    double damp = epsRel * trace + epsAbs;
-    // Lower triangle of the symmetrised, damped matrix into l.
-    for (int i = 0; i < d; i++) {
-      for (int j = 0; j < i; j++) {
-        l[i * d + j] = 0.5 * (g[gOff + i * d + j] + g[gOff + j * d + i]);
-      }
-      l[i * d + i] = g[gOff + i * d + i] + damp;
-    }
+    // Lower triangle of the symmetrised, damped matrix into l; a non-finite entry fails the pivot test.
+    lowerDamped(g, gOff, d, epsRel, epsAbs, l);
     // Row-oriented, in place in the lower triangle.
     for (int j = 0; j < d; j++) {
       int rj = j * d;

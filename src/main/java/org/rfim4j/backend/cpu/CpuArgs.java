@@ -13,9 +13,7 @@ final class CpuArgs {
 
   /** {@code a} as a live {@link CpuArray} allocated by {@code owner}. */
   static CpuArray arr(CpuBackend owner, DeviceArray a, String op, String name) {
-    if (a == null) {
-      throw new IllegalArgumentException(op + ": " + name + " must not be null");
-    }
+    notNull(op, name, a);
     if (!(a instanceof CpuArray) || ((CpuArray) a).owner != owner) {
       throw new IllegalArgumentException(op + ": " + name + " was not allocated by this CpuBackend");
     }
@@ -25,6 +23,13 @@ final class CpuArgs {
           + " has been closed");
     }
     return c;
+  }
+
+  /** Throws "op: name must not be null" when {@code o} is null. */
+  static void notNull(String op, String name, Object o) {
+    if (o == null) {
+      throw new IllegalArgumentException(op + ": " + name + " must not be null");
+    }
   }
 
   static boolean overlaps(CpuArray x, CpuArray y) {
@@ -59,6 +64,11 @@ final class CpuArgs {
       throw new IllegalArgumentException(op + ": " + name + " has shape " + shp(a) + " but must have "
           + n + " elements (" + what + ")");
     }
+  }
+
+  /** Whether {@code v} is an integer index in [0, n). */
+  static boolean isIndex(double v, int n) {
+    return v >= 0 && v < n && v == Math.rint(v);
   }
 
   /** Number of matrices in a square stack of D x D matrices (m x D x D, or one D x D). */

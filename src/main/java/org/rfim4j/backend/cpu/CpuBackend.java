@@ -1,6 +1,8 @@
 package org.rfim4j.backend.cpu;
 
 import static org.rfim4j.backend.cpu.CpuArgs.bad;
+import static org.rfim4j.backend.cpu.CpuArgs.isIndex;
+import static org.rfim4j.backend.cpu.CpuArgs.notNull;
 import static org.rfim4j.backend.cpu.CpuArgs.overlaps;
 import static org.rfim4j.backend.cpu.CpuArgs.sameShape;
 import static org.rfim4j.backend.cpu.CpuArgs.sameSize;
@@ -149,6 +151,16 @@ public final class CpuBackend implements Backend {
     return CpuArgs.arr(this, a, op, name);
   }
 
+  /** The upload target, checked against the length of src ({@code srcNull}: src is null). */
+  private CpuArray uploadDst(DeviceArray dst, boolean srcNull, int srcLength) {
+    CpuArray d = arr(dst, "upload", "dst");
+    if (srcNull || srcLength != d.size) {
+      throw new IllegalArgumentException("upload: src has length " + (srcNull ? "null" : srcLength)
+          + " but dst " + shp(d) + " has " + d.size + " elements");
+    }
+    return d;
+  }
+
   // =============================================================== memory
 
   @Override
@@ -195,21 +207,13 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void upload(DeviceArray dst, double[] src) {
-    CpuArray d = arr(dst, "upload", "dst");
-    if (src == null || src.length != d.size) {
-      throw new IllegalArgumentException("upload: src has length " + (src == null ? "null" : src.length)
-          + " but dst " + shp(d) + " has " + d.size + " elements");
-    }
+    CpuArray d = uploadDst(dst, src == null, src == null ? 0 : src.length);
     System.arraycopy(src, 0, d.data, d.offset, d.size);
   }
 
   @Override
   public void upload(DeviceArray dst, float[] src) {
-    CpuArray d = arr(dst, "upload", "dst");
-    if (src == null || src.length != d.size) {
-      throw new IllegalArgumentException("upload: src has length " + (src == null ? "null" : src.length)
-          + " but dst " + shp(d) + " has " + d.size + " elements");
-    }
+    CpuArray d = uploadDst(dst, src == null, src == null ? 0 : src.length);
     double[] x = d.data;
     int o = d.offset;
     for (int i = 0; i < src.length; i++) {
@@ -323,7 +327,7 @@ public final class CpuBackend implements Backend {
     int sr = S.rows();
     for (int k = 0; k < rows; k++) {
       double v = I.data[I.offset + offset + k];
-      if (!(v >= 0 && v < sr && v == Math.rint(v))) {
+      if (!isIndex(v, sr)) {
         throw new IllegalArgumentException("gatherRows: indices[" + (offset + k) + "] = " + v
             + " is not a row index of src " + shp(S));
       }
@@ -337,9 +341,7 @@ public final class CpuBackend implements Backend {
   public void biasActivationForward(DeviceArray z, DeviceArray bias, Activation act, DeviceArray h) {
     CpuArray Z = arr(z, "biasActivationForward", "z");
     CpuArray Bi = arr(bias, "biasActivationForward", "bias");
-    if (act == null) {
-      throw new IllegalArgumentException("biasActivationForward: act must not be null");
-    }
+    notNull("biasActivationForward", "act", act);
     int n = Z.cols();
     vectorOf("biasActivationForward", "bias", Bi, n, "z.cols() of z " + shp(Z));
     CpuArray H = null;
@@ -352,9 +354,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void activationBackward(Activation act, DeviceArray a, DeviceArray dH, DeviceArray dA) {
-    if (act == null) {
-      throw new IllegalArgumentException("activationBackward: act must not be null");
-    }
+    notNull("activationBackward", "act", act);
     CpuArray A = arr(a, "activationBackward", "a");
     CpuArray DH = arr(dH, "activationBackward", "dH");
     CpuArray DA = arr(dA, "activationBackward", "dA");
@@ -382,7 +382,7 @@ public final class CpuBackend implements Backend {
     vectorOf(op, "stats", S, 2, "loss sum and error count");
     for (int k = 0; k < b; k++) {
       double v = Y.data[Y.offset + k];
-      if (!(v >= 0 && v < n && v == Math.rint(v))) {
+      if (!isIndex(v, n)) {
         throw new IllegalArgumentException(op + ": labels[" + k + "] = " + v + " is not a class index of "
             + n + " classes (logits " + shp(L) + ")");
       }
@@ -479,9 +479,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void nuCoefficients(Activation act, DeviceArray a, double omega, DeviceArray nu) {
-    if (act == null) {
-      throw new IllegalArgumentException("nuCoefficients: act must not be null");
-    }
+    notNull("nuCoefficients", "act", act);
     CpuArray A = arr(a, "nuCoefficients", "a");
     CpuArray N = arr(nu, "nuCoefficients", "nu");
     sameShape("nuCoefficients", "a", A, "nu", N);

@@ -141,17 +141,24 @@ final class MetricUpdates {
       int gOff = g.offset + i * dd;
       int o = i * p;
       for (int x = 0; x < d; x++) {
-        int gx = gOff + x * d;
-        double v = add * mp[o++];
-        gd[gx + x] = keep * gd[gx + x] + v;
-        for (int y = x + 1; y < d; y++) {
-          v = add * mp[o++];
-          gd[gx + y] = keep * gd[gx + y] + v;
-          int gy = gOff + y * d + x;
-          gd[gy] = keep * gd[gy] + v;
+        for (int y = x; y < d; y++) {
+          emaSymmetric(gd, gOff, d, x, y, keep, add * mp[o++]);
         }
       }
     });
+  }
+
+  /**
+   * G[x][y] = keep * G[x][y] + v and, when y != x, G[y][x] = keep * G[y][x] + v (G row-major d x d at
+   * gOff): one entry of the moving average, applied to both triangles.
+   */
+  private static void emaSymmetric(double[] g, int gOff, int d, int x, int y, double keep, double v) {
+    int gxy = gOff + x * d + y;
+    g[gxy] = keep * g[gxy] + v;
+    if (y != x) {
+      int gy = gOff + y * d + x;
+      g[gy] = keep * g[gy] + v;
+    }
   }
 
   /**
@@ -165,15 +172,9 @@ final class MetricUpdates {
       for (int y0 = x0; y0 < d; y0 += EMA_BLOCK) {
         int y1 = Math.min(d, y0 + EMA_BLOCK);
         for (int x = x0; x < x1; x++) {
-          int gx = gOff + x * d;
           int mx = mOff + x * d;
           for (int y = Math.max(y0, x); y < y1; y++) {
-            double v = add * mt[mx + y];
-            g[gx + y] = keep * g[gx + y] + v;
-            if (y != x) {
-              int gy = gOff + y * d + x;
-              g[gy] = keep * g[gy] + v;
-            }
+            emaSymmetric(g, gOff, d, x, y, keep, add * mt[mx + y]);
           }
         }
       }
@@ -193,18 +194,12 @@ final class MetricUpdates {
       dotTile(left, a0 * bsz, bsz, na, right, b0 * bsz, bsz, nb, bsz, tile);
       for (int r = 0; r < na; r++) {
         int x = a0 + r;
-        int gx = gOff + x * d;
         for (int q = 0; q < nb; q++) {
           int y = b0 + q;
           if (y < x) {
             continue;
           }
-          double v = add * tile[r * 4 + q];
-          g[gx + y] = keep * g[gx + y] + v;
-          if (y != x) {
-            int gy = gOff + y * d + x;
-            g[gy] = keep * g[gy] + v;
-          }
+          emaSymmetric(g, gOff, d, x, y, keep, add * tile[r * 4 + q]);
         }
       }
     }
