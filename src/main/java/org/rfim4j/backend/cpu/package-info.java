@@ -28,6 +28,24 @@
  * org.rfim4j.backend.cpu.CpuBackend#nativeMetricUpdates()} and {@link
  * org.rfim4j.backend.cpu.CpuBackend#nativeInverse()} tell what an instance uses.
  *
+ * <h2>Where the code is</h2>
+ *
+ * <p>{@link org.rfim4j.backend.cpu.CpuBackend} is the only public class: it checks every argument and
+ * delegates to package-private classes, one concern each:
+ *
+ * <ul>
+ *   <li>{@code GemmKernels}: {@code gemm}, the Java kernel and the netlib {@code dgemm} dispatch;
+ *       {@code TileKernels}: the transpose, 4 x 4 dot-product tile and dot product the Java kernels share.
+ *   <li>{@code MetricUpdates}: the shared and per-neuron metric updates (Java, native BLAS) and
+ *       {@code addDiagonal}; {@code CholeskyInverse}: {@code batchedInverse} (Java, native LAPACK);
+ *       {@code Preconditioner}: {@code perNeuronPrecondition}.
+ *   <li>{@code VectorOps}, {@code LayerOps}, {@code OptimizerOps}: the vector, layer (activation, nu
+ *       coefficients, softmax cross-entropy, batch normalisation) and optimizer (SGD, Adam) loops.
+ *   <li>{@code CpuArgs}: the argument checks; {@code ParallelBlocks}: the fork-join parallel-for;
+ *       {@code Scratch}: the reused scratch buffers; {@code NetlibNative}: whether netlib loaded a native
+ *       BLAS and LAPACK; {@code CpuArray}: the array type.
+ * </ul>
+ *
  * <h2>Enabling OpenBLAS</h2>
  *
  * <p>netlib loads the system's {@code libblas.so.3} and {@code liblapack.so.3}. On Debian or Ubuntu:

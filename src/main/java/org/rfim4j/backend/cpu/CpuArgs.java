@@ -1,0 +1,96 @@
+package org.rfim4j.backend.cpu;
+
+import java.util.Arrays;
+import org.rfim4j.backend.DeviceArray;
+
+/**
+ * Argument checks of the {@link CpuBackend} facade: each throws an {@link IllegalArgumentException} whose
+ * message names the operation, the argument and its shape.
+ */
+final class CpuArgs {
+
+  private CpuArgs() {}
+
+  /** {@code a} as a live {@link CpuArray} allocated by {@code owner}. */
+  static CpuArray arr(CpuBackend owner, DeviceArray a, String op, String name) {
+    notNull(op, name, a);
+    if (!(a instanceof CpuArray) || ((CpuArray) a).owner != owner) {
+      throw new IllegalArgumentException(op + ": " + name + " was not allocated by this CpuBackend");
+    }
+    CpuArray c = (CpuArray) a;
+    if (c.isClosed()) {
+      throw new IllegalArgumentException(op + ": " + name + " " + Arrays.toString(c.shapeRef())
+          + " has been closed");
+    }
+    return c;
+  }
+
+  /** Throws "op: name must not be null" when {@code o} is null. */
+  static void notNull(String op, String name, Object o) {
+    if (o == null) {
+      throw new IllegalArgumentException(op + ": " + name + " must not be null");
+    }
+  }
+
+  static boolean overlaps(CpuArray x, CpuArray y) {
+    return x.data == y.data && x.offset < y.offset + y.size && y.offset < x.offset + x.size;
+  }
+
+  static String shp(CpuArray a) {
+    return Arrays.toString(a.shapeRef());
+  }
+
+  static IllegalArgumentException bad(String op, String name, CpuArray a, String expected) {
+    return new IllegalArgumentException(
+        op + ": " + name + " has shape " + shp(a) + " but " + expected);
+  }
+
+  static void sameSize(String op, String nameA, CpuArray a, String nameB, CpuArray b) {
+    if (a.size != b.size) {
+      throw new IllegalArgumentException(op + ": " + nameB + " has shape " + shp(b) + " (size " + b.size
+          + ") but must have the size of " + nameA + " " + shp(a) + " (size " + a.size + ")");
+    }
+  }
+
+  static void sameShape(String op, String nameA, CpuArray a, String nameB, CpuArray b) {
+    if (a.rows() != b.rows() || a.cols() != b.cols()) {
+      throw new IllegalArgumentException(op + ": " + nameB + " has shape " + shp(b) + " but must be "
+          + a.rows() + " x " + a.cols() + " like " + nameA + " " + shp(a));
+    }
+  }
+
+  static void vectorOf(String op, String name, CpuArray a, int n, String what) {
+    if (a.size != n) {
+      throw new IllegalArgumentException(op + ": " + name + " has shape " + shp(a) + " but must have "
+          + n + " elements (" + what + ")");
+    }
+  }
+
+  /** Whether {@code v} is an integer index in [0, n). */
+  static boolean isIndex(double v, int n) {
+    return v >= 0 && v < n && v == Math.rint(v);
+  }
+
+  /** Number of matrices in a square stack of D x D matrices (m x D x D, or one D x D). */
+  static int stackCount(String op, String name, CpuArray a, int d) {
+    int[] s = a.shapeRef();
+    boolean ok;
+    int m;
+    if (s.length == 3) {
+      ok = s[1] == d && s[2] == d;
+      m = s[0];
+    } else if (s.length == 2) {
+      ok = s[0] == d && s[1] == d;
+      m = 1;
+    } else {
+      ok = false;
+      m = 0;
+    }
+    if (!ok) {
+      throw new IllegalArgumentException(op + ": " + name + " has shape " + Arrays.toString(s)
+          + " but must be a stack of " + d + " x " + d + " matrices (m x " + d + " x " + d + ", or "
+          + d + " x " + d + ")");
+    }
+    return m;
+  }
+}

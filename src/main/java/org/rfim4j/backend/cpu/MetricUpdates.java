@@ -1,0 +1,218 @@
+package org.rfim4j.backend.cpu;
+
+import static org.rfim4j.backend.cpu.TileKernels.dotTile;
+import static org.rfim4j.backend.cpu.TileKernels.transpose;
+
+import dev.ludovic.netlib.blas.BLAS;
+import java.util.Arrays;
+
+/**
+ * The RNGD metric updates of one {@link CpuBackend}, G = (1 - lambda) G + (lambda / B) M with M the Gram
+ * matrix of the augmented activations H~ = [h, 1] (shared metric) or of diag(nu_i) H~ and H~ (per-neuron
+ * metrics), and the damping {@code addDiagonal}. The Java kernels compute the upper triangle of M in 4 x 4
+ * tiles and apply the moving average to both triangles; with a native BLAS the Gram matrices come from
+ * one {@code dsyrk} (shared) or one {@code dgemm} in Khatri-Rao form (per-neuron). Arguments are checked
+ * by the facade.
+ */
+final class MetricUpdates {
+
+  /** Square blocks of the EMA pass over a large matrix, so that the mirrored writes stay in cache. */
+  static final int EMA_BLOCK = 64;
+
+  /** Native BLAS for the metric updates (NETLIB path and netlib loaded a native BLAS). */
+  private final boolean nativeBlas;
+  private final ParallelBlocks parallel;
+  private final Scratch scratch;
+
+  MetricUpdates(boolean nativeBlas, ParallelBlocks parallel, Scratch scratch) {
+    this.nativeBlas = nativeBlas;
+    this.parallel = parallel;
+    this.scratch = scratch;
+  }
+
+  /** Writes H~^T = [h, 1]^T ((n+1) x B, row-major) for h (B x n) into a shared buffer. */
+  private double[] augmentTransposed(CpuArray h) {
+    int b = h.rows();
+    int n = h.cols();
+    double[] ut = scratch.sharedA((n + 1) * b);
+    transpose(h.data, h.offset, n, b, n, ut);
+    Arrays.fill(ut, n * b, (n + 1) * b, 1.0);
+    return ut;
+  }
+
+  /** The shared metric update: g (D x D) from h (B x (D-1)). */
+  void shared(CpuArray H, double lambda, CpuArray G) {
+    int b = H.rows();
+    int d = H.cols() + 1;
+    double keep = 1 - lambda;
+    double add = lambda / b;
+    if (nativeBlas) {
+      sharedMetricNative(H, b, d, keep, add, G);
+      return;
+    }
+    double[] ut = augmentTransposed(H);
+    int blocks = (d + 3) / 4;
+    parallel.run(blocks, (long) b * d * d / 2,
+        (ab, slot) -> gramEmaRowBlock(ab, d, b, ut, ut, keep, add, G.data, G.offset, scratch.tile(slot)));
+  }
+
+  /** The per-neuron metric updates: g (m x D x D) from h (B x (D-1)) and nu (B x m). */
+  void perNeuron(CpuArray H, CpuArray N, double lambda, CpuArray G) {
+    int b = H.rows();
+    int d = H.cols() + 1;
+    int m = N.cols();
+    double keep = 1 - lambda;
+    double add = lambda / b;
+    if (nativeBlas) {
+      perNeuronMetricNative(H, N, b, d, m, keep, add, G);
+      return;
+    }
+    double[] ut = augmentTransposed(H);
+    int blocks = (d + 3) / 4;
+    parallel.run(m, (long) m * b * d * d / 2, (i, slot) -> {
+      double[] tile = scratch.tile(slot);
+      double[] tt = scratch.slotA(slot, d * b);
+      double[] nd = N.data;
+      {
+        // S^T = (diag(nu_i) H~)^T: column k of H~^T scaled by nu[k][i].
+        for (int a = 0; a < d; a++) {
+          int ra = a * b;
+          for (int k = 0; k < b; k++) {
+            tt[ra + k] = ut[ra + k] * nd[N.offset + k * m + i];
+          }
+        }
+        int gOff = G.offset + i * d * d;
+        for (int ab = 0; ab < blocks; ab++) {
+          gramEmaRowBlock(ab, d, b, tt, ut, keep, add, G.data, gOff, tile);
+        }
+      }
+    });
+  }
+
+  /**
+   * Native shared update: M = H~^T H~ by one dsyrk into a scratch upper triangle, then G = keep G + add M
+   * on both triangles from that one triangle (so a symmetric G stays exactly symmetric, as on the Java
+   * path, which uses the same expression).
+   */
+  private void sharedMetricNative(CpuArray h, int b, int d, double keep, double add, CpuArray g) {
+    int n = d - 1;
+    double[] ht = scratch.sharedA(b * d);
+    for (int k = 0; k < b; k++) {
+      System.arraycopy(h.data, h.offset + k * n, ht, k * d, n);
+      ht[k * d + n] = 1.0;
+    }
+    double[] s = scratch.sharedB(d * d);
+    // Row-major H~ (B x D) is the column-major D x B matrix X = H~^T; X X^T column-major lower is the
+    // row-major upper triangle of M. beta = 0 ignores the scratch's prior contents (NaN included).
+    BLAS.getInstance().dsyrk("L", "N", d, b, 1.0, ht, 0, d, 0.0, s, 0, d);
+    emaFromUpper(s, 0, d, keep, add, g.data, g.offset);
+  }
+
+  /**
+   * Native per-neuron update in Khatri-Rao form: Q (B x P, P = D(D+1)/2) holds the packed upper triangle
+   * of h~_k h~_k^T in row k; one dgemm gives M (m x P) = nu^T Q, the packed upper triangles of every
+   * neuron's sum_k nu[k][i] h~_k h~_k^T; then G[i] = keep G[i] + add M[i] on both triangles.
+   */
+  private void perNeuronMetricNative(CpuArray h, CpuArray nu, int b, int d, int m, double keep,
+      double add, CpuArray g) {
+    int n = d - 1;
+    int p = d * (d + 1) / 2;
+    double[] q = scratch.sharedA(b * p);
+    double[] hd = h.data;
+    for (int k = 0; k < b; k++) {
+      int row = h.offset + k * n;
+      int o = k * p;
+      for (int x = 0; x < n; x++) {
+        double hx = hd[row + x];
+        for (int y = x; y < n; y++) {
+          q[o++] = hx * hd[row + y];
+        }
+        q[o++] = hx;
+      }
+      q[o] = 1.0;
+    }
+    double[] mp = scratch.sharedB(m * p);
+    // Row-major M (m x P) = nu^T (m x B) Q (B x P) is column-major M^T = Q^T nu: Q^T is row-major Q read
+    // column-major (ld P), nu is row-major nu (ld m) read column-major and transposed.
+    BLAS.getInstance().dgemm("N", "T", p, m, b, 1.0, q, 0, p, nu.data, nu.offset, m, 0.0, mp, 0, p);
+    int dd = d * d;
+    parallel.run(m, (long) m * dd, (i, slot) -> {
+      double[] gd = g.data;
+      int gOff = g.offset + i * dd;
+      int o = i * p;
+      for (int x = 0; x < d; x++) {
+        for (int y = x; y < d; y++) {
+          emaSymmetric(gd, gOff, d, x, y, keep, add * mp[o++]);
+        }
+      }
+    });
+  }
+
+  /**
+   * G[x][y] = keep * G[x][y] + v and, when y != x, G[y][x] = keep * G[y][x] + v (G row-major d x d at
+   * gOff): one entry of the moving average, applied to both triangles.
+   */
+  private static void emaSymmetric(double[] g, int gOff, int d, int x, int y, double keep, double v) {
+    int gxy = gOff + x * d + y;
+    g[gxy] = keep * g[gxy] + v;
+    if (y != x) {
+      int gy = gOff + y * d + x;
+      g[gy] = keep * g[gy] + v;
+    }
+  }
+
+  /**
+   * G[x][y] and G[y][x] = keep * G + add * M[x][y] for y >= x, from the upper triangle of M (row-major d x
+   * d at mOff), in EMA_BLOCK x EMA_BLOCK blocks.
+   */
+  private static void emaFromUpper(double[] mt, int mOff, int d, double keep, double add, double[] g,
+      int gOff) {
+    for (int x0 = 0; x0 < d; x0 += EMA_BLOCK) {
+      int x1 = Math.min(d, x0 + EMA_BLOCK);
+      for (int y0 = x0; y0 < d; y0 += EMA_BLOCK) {
+        int y1 = Math.min(d, y0 + EMA_BLOCK);
+        for (int x = x0; x < x1; x++) {
+          int mx = mOff + x * d;
+          for (int y = Math.max(y0, x); y < y1; y++) {
+            emaSymmetric(g, gOff, d, x, y, keep, add * mt[mx + y]);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * For row block {@code ab} (rows 4ab..4ab+3) of the upper triangle: M_xy = dot(left[x], right[y]) over
+   * k < bsz (left, right: d x bsz row-major), then G_xy and G_yx = keep * G + add * M_xy for y >= x.
+   */
+  private static void gramEmaRowBlock(int ab, int d, int bsz, double[] left, double[] right, double keep,
+      double add, double[] g, int gOff, double[] tile) {
+    int a0 = ab * 4;
+    int na = Math.min(4, d - a0);
+    for (int b0 = a0; b0 < d; b0 += 4) {
+      int nb = Math.min(4, d - b0);
+      dotTile(left, a0 * bsz, bsz, na, right, b0 * bsz, bsz, nb, bsz, tile);
+      for (int r = 0; r < na; r++) {
+        int x = a0 + r;
+        for (int q = 0; q < nb; q++) {
+          int y = b0 + q;
+          if (y < x) {
+            continue;
+          }
+          emaSymmetric(g, gOff, d, x, y, keep, add * tile[r * 4 + q]);
+        }
+      }
+    }
+  }
+
+  /** Adds {@code value} to the diagonal of each of the m matrices of the stack g. */
+  static void addDiagonal(CpuArray G, int m, double value) {
+    int d = G.cols();
+    for (int i = 0; i < m; i++) {
+      int off = G.offset + i * d * d;
+      for (int j = 0; j < d; j++) {
+        G.data[off + j * d + j] += value;
+      }
+    }
+  }
+}

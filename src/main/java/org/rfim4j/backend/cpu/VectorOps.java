@@ -1,0 +1,73 @@
+package org.rfim4j.backend.cpu;
+
+import java.util.Arrays;
+
+/**
+ * The vector and row operations of the {@link CpuBackend}: axpy, scale, dot, column sums and row gather,
+ * sequential loops over the {@code double[]} slices. Arguments are checked by the facade.
+ */
+final class VectorOps {
+
+  private VectorOps() {}
+
+  /** y += alpha x (same size). */
+  static void axpy(double alpha, CpuArray X, CpuArray Y) {
+    double[] xd = X.data;
+    double[] yd = Y.data;
+    int xo = X.offset;
+    int yo = Y.offset;
+    for (int i = 0; i < X.size; i++) {
+      yd[yo + i] += alpha * xd[xo + i];
+    }
+  }
+
+  /** x *= alpha. */
+  static void scale(double alpha, CpuArray X) {
+    double[] xd = X.data;
+    for (int i = X.offset, e = X.offset + X.size; i < e; i++) {
+      xd[i] *= alpha;
+    }
+  }
+
+  /** The sequential sum of x[i] y[i] (same size). */
+  static double dot(CpuArray X, CpuArray Y) {
+    double s = 0;
+    double[] xd = X.data;
+    double[] yd = Y.data;
+    int xo = X.offset;
+    int yo = Y.offset;
+    for (int i = 0; i < X.size; i++) {
+      s += xd[xo + i] * yd[yo + i];
+    }
+    return s;
+  }
+
+  /** out = alpha (column sums of a) + beta out, summed row by row into {@code acc} (at least a.cols()). */
+  static void columnSums(CpuArray A, double alpha, double beta, CpuArray O, double[] acc) {
+    int r = A.rows();
+    int n = A.cols();
+    Arrays.fill(acc, 0, n, 0.0);
+    double[] ad = A.data;
+    for (int i = 0; i < r; i++) {
+      int row = A.offset + i * n;
+      for (int j = 0; j < n; j++) {
+        acc[j] += ad[row + j];
+      }
+    }
+    double[] od = O.data;
+    int oo = O.offset;
+    for (int j = 0; j < n; j++) {
+      od[oo + j] = beta == 0 ? alpha * acc[j] : alpha * acc[j] + beta * od[oo + j];
+    }
+  }
+
+  /** Row k of dst = row indices[offset + k] of src (indices already checked). */
+  static void gatherRows(CpuArray S, CpuArray I, int offset, CpuArray D) {
+    int rows = D.rows();
+    int n = S.cols();
+    for (int k = 0; k < rows; k++) {
+      int r = (int) I.data[I.offset + offset + k];
+      System.arraycopy(S.data, S.offset + r * n, D.data, D.offset + k * n, n);
+    }
+  }
+}
