@@ -67,17 +67,22 @@ final class CudaOptimizers implements AutoCloseable {
         (float) beta2, (float) eps, (float) c1, (float) c2);
   }
 
-  /** A device table [starts (count+1 longs)][count pointers per list] for a multi-tensor launch. */
-  private CUdeviceptr table(List<List<DeviceArray>> lists) {
+  /**
+   * The device table of a multi-tensor launch over {@code lists} (params first, then one list per other
+   * operand, all of the same length): [starts (count+1 longs)][count pointers per list], uploaded on first use
+   * (a host synchronisation) and cached by the identity of the arrays.
+   */
+  private MultiTensor table(List<List<DeviceArray>> lists) {
     List<DeviceArray> key = new ArrayList<>();
     lists.forEach(key::addAll);
     DeviceBuffer b = tables.get(key);
-    int count = lists.get(0).size();
+    List<DeviceArray> params = lists.get(0);
+    int count = params.size();
     long bytes = (count + 1L) * Sizeof.LONG + (long) lists.size() * count * Sizeof.POINTER;
     if (b == null) {
       long[] starts = new long[count + 1];
       for (int i = 0; i < count; i++) {
-        starts[i + 1] = starts[i] + lists.get(0).get(i).size();
+        starts[i + 1] = starts[i] + params.get(i).size();
       }
       b = new DeviceBuffer("multi-tensor table");
       CUdeviceptr p = b.ensure(bytes);
@@ -94,7 +99,19 @@ final class CudaOptimizers implements AutoCloseable {
       }
       tables.put(key, b);
     }
-    return b.ensure(bytes);
+    long total = 0;
+    for (DeviceArray p : params) {
+      total += p.size();
+    }
+    return new MultiTensor(b.ensure(bytes), count, total);
+  }
+
+  /** A multi-tensor table: its starts at {@code table}, then {@code count} pointers per list. */
+  private record MultiTensor(CUdeviceptr table, int count, long total) {
+    /** The pointers of list {@code i} (0: params). */
+    CUdeviceptr list(int i) {
+      return table.withByteOffset((count + 1L) * Sizeof.LONG + i * (long) count * Sizeof.POINTER);
+    }
   }
 
   private void sameLists(String what, List<DeviceArray> params, List<DeviceArray> other, String otherName) {
@@ -115,16 +132,9 @@ final class CudaOptimizers implements AutoCloseable {
     }
     backend.enter();
     List<List<DeviceArray>> lists = velocities == null ? List.of(params, grads) : List.of(params, grads, velocities);
-    CUdeviceptr t = table(lists);
-    int n = params.size();
-    long total = 0;
-    for (DeviceArray p : params) {
-      total += p.size();
-    }
-    long pt = (n + 1L) * Sizeof.LONG;
-    long step = (long) n * Sizeof.POINTER;
-    k.launchN(k.sgdMulti, total, t, t.withByteOffset(pt), t.withByteOffset(pt + step),
-        velocities == null ? null : t.withByteOffset(pt + 2 * step), n, (float) lr, (float) momentum);
+    MultiTensor t = table(lists);
+    k.launchN(k.sgdMulti, t.total(), t.table(), t.list(0), t.list(1), velocities == null ? null : t.list(2),
+        t.count(), (float) lr, (float) momentum);
   }
 
   void adamUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> m, List<DeviceArray> v,
@@ -137,14 +147,7 @@ final class CudaOptimizers implements AutoCloseable {
     double c1 = 1 - Math.pow(beta1, t);
     double c2 = 1 - Math.pow(beta2, t);
     backend.enter();
-    CUdeviceptr tab = table(List.of(params, grads, m, v));
-    int n = params.size();
-    long total = 0;
-    for (DeviceArray p : params) {
-      total += p.size();
-    }
-    long pt = (n + 1L) * Sizeof.LONG;
-    long step = (long) n * Sizeof.POINTER;
+    MultiTensor tab = table(List.of(params, grads, m, v));
     float f1 = (float) c1;
     float f2 = (float) c2;
     // graph: the bias corrections come from the parameter block, not frozen parameters
@@ -153,9 +156,8 @@ final class CudaOptimizers implements AutoCloseable {
       f1 = 1f;
       f2 = 1f;
     }
-    k.launchN(k.adamMulti, total, tab, tab.withByteOffset(pt), tab.withByteOffset(pt + step),
-        tab.withByteOffset(pt + 2 * step), tab.withByteOffset(pt + 3 * step), n, (float) lr, (float) beta1,
-        (float) beta2, (float) eps, f1, f2, dyn);
+    k.launchN(k.adamMulti, tab.total(), tab.table(), tab.list(0), tab.list(1), tab.list(2), tab.list(3),
+        tab.count(), (float) lr, (float) beta1, (float) beta2, (float) eps, f1, f2, dyn);
   }
 
   @Override
