@@ -25,8 +25,8 @@ final class CudaOptimizers implements AutoCloseable {
   private final CudaRuntime rt;
   private final Kernels k;
   private final GraphParameters graphParams;
-  /** Device tables of multi-tensor optimizer launches, by the identity of their arrays (uploaded once). */
-  private final Map<List<DeviceArray>, DeviceBuffer> tables = new HashMap<>();
+  /** Device tables of multi-tensor optimizer launches, by their lists of arrays (identity; uploaded once). */
+  private final Map<List<List<DeviceArray>>, DeviceBuffer> tables = new HashMap<>();
 
   CudaOptimizers(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, GraphParameters graphParams) {
     this.backend = backend;
@@ -70,11 +70,14 @@ final class CudaOptimizers implements AutoCloseable {
   /**
    * The device table of a multi-tensor launch over {@code lists} (params first, then one list per other
    * operand, all of the same length): [starts (count+1 longs)][count pointers per list], uploaded on first use
-   * (a host synchronisation) and cached by the identity of the arrays.
+   * (a host synchronisation) and cached per list of arrays (identity, in order): the same arrays split into
+   * lists differently have a different layout and get their own table.
    */
   private MultiTensor table(List<List<DeviceArray>> lists) {
-    List<DeviceArray> key = new ArrayList<>();
-    lists.forEach(key::addAll);
+    List<List<DeviceArray>> key = new ArrayList<>(lists.size());
+    for (List<DeviceArray> l : lists) {
+      key.add(List.copyOf(l));
+    }
     DeviceBuffer b = tables.get(key);
     List<DeviceArray> params = lists.get(0);
     int count = params.size();
