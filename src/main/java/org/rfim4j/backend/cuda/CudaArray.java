@@ -5,11 +5,12 @@ import jcuda.driver.CUdeviceptr;
 import org.rfim4j.backend.DeviceArray;
 
 /**
- * A float32 device array of a {@link CudaBackend}: an owned {@code cuMemAlloc} allocation, or a row view
- * (offset into its base's allocation, not owned, closing it does nothing).
+ * A float32 device array of a {@link CudaBackend} (made by its {@link CudaArrays}): an owned
+ * {@code cuMemAlloc} allocation, or a row view (offset into its base's allocation, not owned, closing it
+ * does nothing).
  */
 final class CudaArray implements DeviceArray {
-  final CudaBackend owner;
+  final CudaArrays owner;
   private final int[] shape;
   private final long size;
   private final CUdeviceptr ptr;
@@ -17,7 +18,7 @@ final class CudaArray implements DeviceArray {
   private final long offset;     // elements from the start of the root allocation
   private boolean closed;
 
-  CudaArray(CudaBackend owner, int[] shape, CUdeviceptr ptr, CudaArray base, long offset) {
+  CudaArray(CudaArrays owner, int[] shape, CUdeviceptr ptr, CudaArray base, long offset) {
     this.owner = owner;
     this.shape = shape.clone();
     long s = 1;

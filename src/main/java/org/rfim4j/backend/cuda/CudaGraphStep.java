@@ -65,7 +65,7 @@ final class CudaGraphStep implements ReplayableStep {
     if (closed) {
       throw new IllegalStateException("captured step '" + kind + "' is closed");
     }
-    backend.enterForGraph();
+    backend.enter();
     StepRecorder rec = rt.rec;
     if (rec.mode != StepRecorder.Mode.EAGER) {
       throw new IllegalStateException("captured steps cannot nest");
@@ -154,7 +154,7 @@ final class CudaGraphStep implements ReplayableStep {
     if (!backend.isOpen()) {
       return;
     }
-    backend.enterForGraph();
+    backend.enter();
     rt.synchronize();
     if (exec != null) {
       cuGraphExecDestroy(exec);

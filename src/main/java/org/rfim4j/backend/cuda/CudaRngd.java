@@ -10,13 +10,15 @@ import java.util.Arrays;
 import jcuda.Pointer;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
+import org.rfim4j.backend.Activation;
+import org.rfim4j.backend.DeviceArray;
 
 /**
  * The RNGD operations of {@link CudaBackend} (MATH.md section 8) with their owned, grow-only workspaces:
  * the weighted Gram updates (scaled-copy kernel + strided-batched SGEMM), batched inversion (symmetrise +
  * damp kernel, batched Cholesky, two batched triangular solves, guarded copy) and the per-neuron
- * preconditioning (one strided-batched SGEMM). Arguments arrive validated as this backend's arrays; shape
- * checks are here. The caller has made the context current.
+ * preconditioning (one strided-batched SGEMM). Each operation checks its arguments ({@link CudaArrays#arr},
+ * then the shapes) and makes the backend's context current.
  */
 final class CudaRngd implements AutoCloseable {
   /**
@@ -25,6 +27,8 @@ final class CudaRngd implements AutoCloseable {
    */
   static long maxGramWorkspaceFloats = 1L << 28;
 
+  private final CudaBackend backend;
+  private final CudaArrays arrays;
   private final CudaRuntime rt;
   private final Kernels k;
   private final Cublas blas;
@@ -39,14 +43,19 @@ final class CudaRngd implements AutoCloseable {
   private final java.util.Map<CudaArray, EpsCache> epsCache = new java.util.IdentityHashMap<>();
   private String ptrsKey;
 
-  CudaRngd(CudaRuntime rt, Kernels k, Cublas blas, Cusolver solver) {
+  CudaRngd(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, Cublas blas, Cusolver solver) {
+    this.backend = backend;
+    this.arrays = arrays;
     this.rt = rt;
     this.k = k;
     this.blas = blas;
     this.solver = solver;
   }
 
-  void sharedMetricUpdate(CudaArray H, double lambda, CudaArray G) {
+  void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g) {
+    CudaArray H = arrays.arr("h", h);
+    CudaArray G = arrays.arr("g", g);
+    backend.enter();
     int b = H.rows();
     int n = H.cols();
     int d = n + 1;
@@ -59,7 +68,11 @@ final class CudaRngd implements AutoCloseable {
         1 - lambda, G.ptr(), d, (long) d * d, 1);
   }
 
-  void perNeuronMetricUpdate(CudaArray H, CudaArray N, double lambda, CudaArray G) {
+  void perNeuronMetricUpdate(DeviceArray h, DeviceArray nu, double lambda, DeviceArray g) {
+    CudaArray H = arrays.arr("h", h);
+    CudaArray N = arrays.arr("nu", nu);
+    CudaArray G = arrays.arr("g", g);
+    backend.enter();
     int b = H.rows();
     int n = H.cols();
     int d = n + 1;
@@ -82,8 +95,15 @@ final class CudaRngd implements AutoCloseable {
   }
 
   /** perNeuronMetricUpdate with sqrt(nu_f(a)) computed inside the workspace kernel. */
-  void perNeuronMetricUpdateAct(CudaArray H, CudaArray A, int kind, float iota, float alpha, float omega,
-      double lambda, CudaArray G) {
+  void perNeuronMetricUpdateFromPreActivations(DeviceArray h, Activation act, DeviceArray a, double omega,
+      double lambda, DeviceArray nu, DeviceArray g) {
+    require(act != null, "act must not be null");
+    require(omega > 0, "omega must be > 0, got " + omega);
+    CudaArray H = arrays.arr("h", h);
+    CudaArray A = arrays.arr("a", a);
+    arrays.arr("nu", nu);
+    CudaArray G = arrays.arr("g", g);
+    backend.enter();
     int b = H.rows();
     int n = H.cols();
     int d = n + 1;
@@ -98,19 +118,25 @@ final class CudaRngd implements AutoCloseable {
     CUdeviceptr ws = gramWs.ensure(chunk * perNeuron * Sizeof.FLOAT);
     for (int i0 = 0; i0 < m; i0 += chunk) {
       int c = Math.min(chunk, m - i0);
-      k.launchN(k.scaledHtildeAct, c * perNeuron, H.ptr(), A.ptr(), kind, iota, alpha, omega, b, n, m, i0, c, ws);
+      k.launchN(k.scaledHtildeAct, c * perNeuron, H.ptr(), A.ptr(), CudaLayers.actCode(act),
+          (float) act.negativeSlope(), (float) act.alpha(), (float) omega, b, n, m, i0, c, ws);
       blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, ws, d, perNeuron, ws, d, perNeuron,
           1 - lambda, G.ptr().withByteOffset((long) i0 * d * d * Sizeof.FLOAT), d, (long) d * d, c);
     }
   }
 
-  void addDiagonal(CudaArray G, double value) {
+  void addDiagonal(DeviceArray g, double value) {
+    CudaArray G = arrays.arr("g", g);
+    backend.enter();
     int m = Checks.stack("g", G);
     int d = G.cols();
     k.launchN(k.addDiagonal, (long) m * d, G.ptr(), m, d, (float) value);
   }
 
-  int[] batchedInverse(CudaArray G, double[] epsRel, double epsAbs, CudaArray GI) {
+  int[] batchedInverse(DeviceArray g, double[] epsRel, double epsAbs, DeviceArray ginv) {
+    CudaArray G = arrays.arr("g", g);
+    CudaArray GI = arrays.arr("ginv", ginv);
+    backend.enter();
     int m = Checks.stack("g", G);
     int d = G.cols();
     require(Arrays.equals(G.shape(), GI.shape()), "ginv " + shape(GI) + " must have the shape of g " + shape(G));
@@ -214,7 +240,11 @@ final class CudaRngd implements AutoCloseable {
     }
   }
 
-  void perNeuronPrecondition(CudaArray GI, CudaArray GR, double alpha, double beta, CudaArray O) {
+  void perNeuronPrecondition(DeviceArray ginv, DeviceArray grad, double alpha, double beta, DeviceArray out) {
+    CudaArray GI = arrays.arr("ginv", ginv);
+    CudaArray GR = arrays.arr("grad", grad);
+    CudaArray O = arrays.arr("out", out);
+    backend.enter();
     int d = GR.rows();
     int m = GR.cols();
     int[] gs = GI.shape();

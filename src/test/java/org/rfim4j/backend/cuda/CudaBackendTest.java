@@ -407,6 +407,33 @@ class CudaBackendTest {
     }
   }
 
+  /**
+   * Multi-tensor tables are cached per list of arrays: the same arrays split into lists differently (here
+   * SGD's params [A, B] + grads [C, D], then Adam's [A] [B] [C] [D]) must get their own table, not the
+   * cached one of the other layout.
+   */
+  @Test
+  void multiTensorTablesAreKeyedByTheirLists() {
+    int n = 5;
+    double[] a = rnd(n), b = rnd(n), c = rnd(n), d = new double[n];
+    for (int i = 0; i < n; i++) {
+      d[i] = Math.abs(rnd(1)[0]);
+    }
+    DeviceArray A = dev(a, n), B = dev(b, n), C = dev(c, n), D = dev(d, n);
+    be.sgdUpdateAll(java.util.List.of(A, B), java.util.List.of(C, D), null, 0.1, 0);
+    double[] a1 = be.download(A), b1 = be.download(B);
+    DeviceArray A2 = dev(a1, n), B2 = dev(b1, n), C2 = dev(c, n), D2 = dev(d, n);
+    be.adamUpdateAll(java.util.List.of(A), java.util.List.of(B), java.util.List.of(C), java.util.List.of(D),
+        0.01, 0.9, 0.999, 1e-8, 2);
+    be.adamUpdate(A2, B2, C2, D2, 0.01, 0.9, 0.999, 1e-8, 2);
+    near(be.download(A2), be.download(A), 1e-6, "adam param through its own table");
+    near(be.download(C2), be.download(C), 1e-6, "adam m through its own table");
+    near(be.download(D2), be.download(D), 1e-6, "adam v through its own table");
+    for (DeviceArray x : new DeviceArray[] {A, B, C, D, A2, B2, C2, D2}) {
+      x.close();
+    }
+  }
+
   static double[] htilde(double[] h, int b, int n) {
     double[] t = new double[b * (n + 1)];
     for (int k = 0; k < b; k++) {

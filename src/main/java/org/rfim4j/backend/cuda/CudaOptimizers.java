@@ -1,0 +1,171 @@
+package org.rfim4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static org.rfim4j.backend.cuda.Checks.require;
+import static org.rfim4j.backend.cuda.Checks.sameSize;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.Pointer;
+import jcuda.Sizeof;
+import jcuda.driver.CUdeviceptr;
+import org.rfim4j.backend.DeviceArray;
+
+/**
+ * The first-order optimizer updates of {@link CudaBackend}: per-tensor SGD (with or without momentum) and
+ * Adam, and their multi-tensor forms, one launch over every tensor of a parameter list through a device
+ * table [starts][pointers per list] that is uploaded once per list of arrays and kept until close. In
+ * graph mode Adam's bias corrections go through the {@link GraphParameters} block.
+ */
+final class CudaOptimizers implements AutoCloseable {
+  private final CudaBackend backend;
+  private final CudaArrays arrays;
+  private final CudaRuntime rt;
+  private final Kernels k;
+  private final GraphParameters graphParams;
+  /** Device tables of multi-tensor optimizer launches, by their lists of arrays (identity; uploaded once). */
+  private final Map<List<List<DeviceArray>>, DeviceBuffer> tables = new HashMap<>();
+
+  CudaOptimizers(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, GraphParameters graphParams) {
+    this.backend = backend;
+    this.arrays = arrays;
+    this.rt = rt;
+    this.k = k;
+    this.graphParams = graphParams;
+  }
+
+  void sgdUpdate(DeviceArray param, DeviceArray grad, DeviceArray velocity, double lr, double momentum) {
+    CudaArray P = arrays.arr("param", param);
+    CudaArray G = arrays.arr("grad", grad);
+    CudaArray V = arrays.optArr("velocity", velocity);
+    sameSize("param", P, "grad", G);
+    backend.enter();
+    if (V == null) {
+      k.launchN(k.sgd, P.size(), P.size(), P.ptr(), G.ptr(), (float) lr);
+    } else {
+      sameSize("param", P, "velocity", V);
+      k.launchN(k.sgdMomentum, P.size(), P.size(), P.ptr(), G.ptr(), V.ptr(), (float) lr, (float) momentum);
+    }
+  }
+
+  void adamUpdate(DeviceArray param, DeviceArray grad, DeviceArray m, DeviceArray v, double lr, double beta1,
+      double beta2, double eps, long t) {
+    CudaArray P = arrays.arr("param", param);
+    CudaArray G = arrays.arr("grad", grad);
+    CudaArray M = arrays.arr("m", m);
+    CudaArray V = arrays.arr("v", v);
+    sameSize("param", P, "grad", G);
+    sameSize("param", P, "m", M);
+    sameSize("param", P, "v", V);
+    require(t >= 1, "t must be >= 1 (1-based step), got " + t);
+    double c1 = 1 - Math.pow(beta1, t);
+    double c2 = 1 - Math.pow(beta2, t);
+    backend.enter();
+    k.launchN(k.adam, P.size(), P.size(), P.ptr(), G.ptr(), M.ptr(), V.ptr(), (float) lr, (float) beta1,
+        (float) beta2, (float) eps, (float) c1, (float) c2);
+  }
+
+  /**
+   * The device table of a multi-tensor launch over {@code lists} (params first, then one list per other
+   * operand, all of the same length): [starts (count+1 longs)][count pointers per list], uploaded on first use
+   * (a host synchronisation) and cached per list of arrays (identity, in order): the same arrays split into
+   * lists differently have a different layout and get their own table.
+   */
+  private MultiTensor table(List<List<DeviceArray>> lists) {
+    List<List<DeviceArray>> key = new ArrayList<>(lists.size());
+    for (List<DeviceArray> l : lists) {
+      key.add(List.copyOf(l));
+    }
+    DeviceBuffer b = tables.get(key);
+    List<DeviceArray> params = lists.get(0);
+    int count = params.size();
+    long bytes = (count + 1L) * Sizeof.LONG + (long) lists.size() * count * Sizeof.POINTER;
+    if (b == null) {
+      long[] starts = new long[count + 1];
+      for (int i = 0; i < count; i++) {
+        starts[i + 1] = starts[i] + params.get(i).size();
+      }
+      b = new DeviceBuffer("multi-tensor table");
+      CUdeviceptr p = b.ensure(bytes);
+      rt.hostSync("multi-tensor table upload");
+      cuMemcpyHtoD(p, Pointer.to(starts), starts.length * (long) Sizeof.LONG);
+      long at = starts.length * (long) Sizeof.LONG;
+      for (List<DeviceArray> l : lists) {
+        CUdeviceptr[] ptrs = new CUdeviceptr[count];
+        for (int i = 0; i < count; i++) {
+          ptrs[i] = ((CudaArray) l.get(i)).ptr();
+        }
+        cuMemcpyHtoD(p.withByteOffset(at), Pointer.to(ptrs), (long) count * Sizeof.POINTER);
+        at += (long) count * Sizeof.POINTER;
+      }
+      tables.put(key, b);
+    }
+    long total = 0;
+    for (DeviceArray p : params) {
+      total += p.size();
+    }
+    return new MultiTensor(b.ensure(bytes), count, total);
+  }
+
+  /** A multi-tensor table: its starts at {@code table}, then {@code count} pointers per list. */
+  private record MultiTensor(CUdeviceptr table, int count, long total) {
+    /** The pointers of list {@code i} (0: params). */
+    CUdeviceptr list(int i) {
+      return table.withByteOffset((count + 1L) * Sizeof.LONG + i * (long) count * Sizeof.POINTER);
+    }
+  }
+
+  private void sameLists(String what, List<DeviceArray> params, List<DeviceArray> other, String otherName) {
+    require(other != null && other.size() == params.size(), otherName + " must have one array per param ("
+        + params.size() + ")");
+    for (int i = 0; i < params.size(); i++) {
+      sameSize(what + "[" + i + "]", arrays.arr(what + "[" + i + "]", params.get(i)), otherName + "[" + i + "]",
+          arrays.arr(otherName + "[" + i + "]", other.get(i)));
+    }
+  }
+
+  void sgdUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> velocities, double lr,
+      double momentum) {
+    require(params != null && !params.isEmpty(), "params must not be empty");
+    sameLists("params", params, grads, "grads");
+    if (velocities != null) {
+      sameLists("params", params, velocities, "velocities");
+    }
+    backend.enter();
+    List<List<DeviceArray>> lists = velocities == null ? List.of(params, grads) : List.of(params, grads, velocities);
+    MultiTensor t = table(lists);
+    k.launchN(k.sgdMulti, t.total(), t.table(), t.list(0), t.list(1), velocities == null ? null : t.list(2),
+        t.count(), (float) lr, (float) momentum);
+  }
+
+  void adamUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> m, List<DeviceArray> v,
+      double lr, double beta1, double beta2, double eps, long t) {
+    require(params != null && !params.isEmpty(), "params must not be empty");
+    sameLists("params", params, grads, "grads");
+    sameLists("params", params, m, "m");
+    sameLists("params", params, v, "v");
+    require(t >= 1, "t must be >= 1 (1-based step), got " + t);
+    double c1 = 1 - Math.pow(beta1, t);
+    double c2 = 1 - Math.pow(beta2, t);
+    backend.enter();
+    MultiTensor tab = table(List.of(params, grads, m, v));
+    float f1 = (float) c1;
+    float f2 = (float) c2;
+    // graph: the bias corrections come from the parameter block, not frozen parameters
+    CUdeviceptr dyn = graphParams.stageFloats(f1, f2);
+    if (dyn != null) {
+      f1 = 1f;
+      f2 = 1f;
+    }
+    k.launchN(k.adamMulti, tab.total(), tab.table(), tab.list(0), tab.list(1), tab.list(2), tab.list(3),
+        tab.count(), (float) lr, (float) beta1, (float) beta2, (float) eps, f1, f2, dyn);
+  }
+
+  @Override
+  public void close() {
+    tables.values().forEach(DeviceBuffer::close);
+    tables.clear();
+  }
+}
