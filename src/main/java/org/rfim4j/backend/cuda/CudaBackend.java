@@ -58,13 +58,16 @@ public final class CudaBackend implements Backend {
       b = new Cublas(r);
       s = new Cusolver(r);
     } catch (RuntimeException | Error e) {
-      if (b != null) {
-        b.close();
-      }
-      try {
-        r.close();
-      } catch (RuntimeException suppressed) {
-        e.addSuppressed(suppressed);
+      // release what was made, in reverse order; a failing close must not skip the ones after it
+      for (AutoCloseable c : new AutoCloseable[] {s, b, r}) {
+        if (c == null) {
+          continue;
+        }
+        try {
+          c.close();
+        } catch (Exception suppressed) {
+          e.addSuppressed(suppressed);
+        }
       }
       throw e;
     }

@@ -39,7 +39,6 @@ final class CudaRngd implements AutoCloseable {
   private final DeviceBuffer invInfo = new DeviceBuffer("inverse-info");
   private final DeviceBuffer invPtrs = new DeviceBuffer("inverse-pointers");
   private final DeviceBuffer invWork = new DeviceBuffer("solver-work");
-  private final DeviceBuffer epsWs = new DeviceBuffer("eps");
   private final java.util.Map<CudaArray, EpsCache> epsCache = new java.util.IdentityHashMap<>();
   private String ptrsKey;
 
@@ -264,7 +263,7 @@ final class CudaRngd implements AutoCloseable {
 
   @Override
   public void close() {
-    for (DeviceBuffer b : new DeviceBuffer[] {gramWs, invA, invB, invInfo, invPtrs, invWork, epsWs}) {
+    for (DeviceBuffer b : new DeviceBuffer[] {gramWs, invA, invB, invInfo, invPtrs, invWork}) {
       b.close();
     }
     epsCache.values().forEach(c -> c.buf.close());
