@@ -158,6 +158,7 @@ final class CudaArrays {
       }
     }
     rt.makeCurrent();
+    backend.released(a);  // drop the device-side caches that refer to it
     cuMemFree(ptr);
   }
 

@@ -130,6 +130,17 @@ public final class CudaBackend implements Backend {
     return !closed;
   }
 
+  /** An owned array was closed by its user: evict the cached device tables that refer to its storage. */
+  void released(CudaArray root) {
+    optimizers.evict(root);
+    rngd.evict(root);
+  }
+
+  /** Small device buffers held by per-array caches (multi-tensor tables, damping factors); for leak tests. */
+  int cachedDeviceBuffers() {
+    return optimizers.cachedTables() + rngd.cachedDampings();
+  }
+
   /**
    * Operation counts since the backend opened (or the last {@link #resetCounts()}): kernel launches, cuBLAS
    * and cuSOLVER calls, async copies (device-to-device and parameter-block uploads), host synchronisations and

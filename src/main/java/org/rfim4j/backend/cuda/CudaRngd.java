@@ -39,7 +39,8 @@ final class CudaRngd implements AutoCloseable {
   private final DeviceBuffer invInfo = new DeviceBuffer("inverse-info");
   private final DeviceBuffer invPtrs = new DeviceBuffer("inverse-pointers");
   private final DeviceBuffer invWork = new DeviceBuffer("solver-work");
-  private final java.util.Map<CudaArray, EpsCache> epsCache = new java.util.IdentityHashMap<>();
+  /** Damping factors on the device per metric, by its storage (equal views share one); see {@link #epsFor}. */
+  private final java.util.Map<CudaArray.Storage, EpsCache> epsCache = new java.util.HashMap<>();
   private String ptrsKey;
 
   CudaRngd(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, Cublas blas, Cusolver solver) {
@@ -207,8 +208,8 @@ final class CudaRngd implements AutoCloseable {
    * The damping factors of g on the device: one small buffer per metric, uploaded (a host synchronisation)
    * only when the factors changed since the last inversion of that metric, i.e. after a failure.
    */
-  private CUdeviceptr epsFor(CudaArray g, float[] eps) {
-    EpsCache c = epsCache.computeIfAbsent(g, x -> new EpsCache());
+  private synchronized CUdeviceptr epsFor(CudaArray g, float[] eps) {
+    EpsCache c = epsCache.computeIfAbsent(g.storage(), x -> new EpsCache());
     if (c.values == null || !Arrays.equals(c.values, eps)) {
       CUdeviceptr p = c.buf.ensure((long) eps.length * Sizeof.FLOAT);
       rt.hostSync("batchedInverse (damping upload)");
@@ -216,6 +217,21 @@ final class CudaRngd implements AutoCloseable {
       c.values = eps.clone();
     }
     return c.buf.ensure((long) eps.length * Sizeof.FLOAT);
+  }
+
+  /** Frees the damping factors of metrics stored in {@code root} (it is being closed). */
+  synchronized void evict(CudaArray root) {
+    epsCache.entrySet().removeIf(e -> {
+      if (e.getKey().root() != root) {
+        return false;
+      }
+      e.getValue().buf.close();
+      return true;
+    });
+  }
+
+  synchronized int cachedDampings() {
+    return epsCache.size();
   }
 
   private static final class EpsCache {
@@ -262,7 +278,7 @@ final class CudaRngd implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     for (DeviceBuffer b : new DeviceBuffer[] {gramWs, invA, invB, invInfo, invPtrs, invWork}) {
       b.close();
     }
