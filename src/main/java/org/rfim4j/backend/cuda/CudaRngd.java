@@ -41,7 +41,10 @@ final class CudaRngd implements AutoCloseable {
   private final DeviceBuffer invWork = new DeviceBuffer("solver-work");
   /** Damping factors on the device per metric, by its storage (equal views share one); see {@link #epsFor}. */
   private final java.util.Map<CudaArray.Storage, EpsCache> epsCache = new java.util.HashMap<>();
-  private String ptrsKey;
+  /** The workspaces and batch size the pointer tables in invPtrs were written for (null: none). */
+  private CUdeviceptr ptrsA;
+  private CUdeviceptr ptrsB;
+  private int ptrsM;
 
   CudaRngd(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, Cublas blas, Cusolver solver) {
     this.backend = backend;
@@ -177,22 +180,25 @@ final class CudaRngd implements AutoCloseable {
       k.launchGrid(k.symDamp, Math.min(m, 4096), Kernels.BLOCK, G.ptr(), m, d, epsDev, eps.length, (float) epsAbs, a,
           bws);
       if (invPtrs.capacity() < 2L * m * Sizeof.POINTER) {
-        ptrsKey = null;
+        ptrsA = null;  // invPtrs is reallocated below: its tables are gone
       }
       CUdeviceptr aPtrs = invPtrs.ensure(2L * m * Sizeof.POINTER);
       CUdeviceptr bPtrs = aPtrs.withByteOffset((long) m * Sizeof.POINTER);
-      CUdeviceptr[] pa = new CUdeviceptr[m];
-      CUdeviceptr[] pb = new CUdeviceptr[m];
-      for (int q = 0; q < m; q++) {
-        pa[q] = a.withByteOffset(q * dd * Sizeof.FLOAT);
-        pb[q] = bws.withByteOffset(q * dd * Sizeof.FLOAT);
-      }
-      String key = a + " " + bws + " " + m;
-      if (!key.equals(ptrsKey)) {  // the pointer tables change only when the workspaces or m change
+      // The pointer tables change only when the workspaces (a new pointer object on growth) or m change.
+      if (a != ptrsA || bws != ptrsB || m != ptrsM) {
+        CUdeviceptr[] pa = new CUdeviceptr[m];
+        CUdeviceptr[] pb = new CUdeviceptr[m];
+        for (int q = 0; q < m; q++) {
+          pa[q] = a.withByteOffset(q * dd * Sizeof.FLOAT);
+          pb[q] = bws.withByteOffset(q * dd * Sizeof.FLOAT);
+        }
+        ptrsA = null;
         rt.hostSync("batchedInverse (pointer tables)");
         cuMemcpyHtoD(aPtrs, Pointer.to(pa), (long) m * Sizeof.POINTER);
         cuMemcpyHtoD(bPtrs, Pointer.to(pb), (long) m * Sizeof.POINTER);
-        ptrsKey = key;
+        ptrsA = a;
+        ptrsB = bws;
+        ptrsM = m;
       }
       solver.potrfBatched(d, aPtrs, info, m);
       blas.trsmLowerBatched(false, d, aPtrs, bPtrs, m);  // B = L^{-1}
