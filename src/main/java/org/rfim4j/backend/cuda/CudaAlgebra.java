@@ -113,6 +113,7 @@ final class CudaAlgebra implements AutoCloseable {
     CudaArray X = arrays.arr("x", x);
     CudaArray Y = arrays.arr("y", y);
     require(S.cols() == X.cols(), "x " + shape(X) + " must have the row length of features " + shape(S));
+    require(L.rows() == S.rows(), "labels " + shape(L) + " must have one row per row of features " + shape(S));
     require(L.cols() == 1 && Y.cols() == 1 && Y.rows() == X.rows(), "labels " + shape(L) + " and y " + shape(Y)
         + " must be columns, y with the rows of x " + shape(X));
     require(offset >= 0 && (long) offset + X.rows() <= I.size(), "offset " + offset + " + x rows " + X.rows()

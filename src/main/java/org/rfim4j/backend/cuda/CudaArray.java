@@ -41,6 +41,18 @@ final class CudaArray implements DeviceArray {
     return offset;
   }
 
+  /**
+   * Where an array's elements are: its owning allocation (by identity), the element offset in it and the
+   * element count. Equal for equal views made separately (e.g. a fresh {@code rows()} view every step), so
+   * device-side caches keyed by it survive view churn; {@code root} lets them drop entries when the
+   * allocation is closed.
+   */
+  record Storage(CudaArray root, long offset, long size) {}
+
+  Storage storage() {
+    return new Storage(root(), offset, size);
+  }
+
   /** Whether the storage of the two arrays intersects. */
   boolean overlaps(CudaArray o) {
     return root() == o.root() && offset < o.offset + o.size && o.offset < offset + size;

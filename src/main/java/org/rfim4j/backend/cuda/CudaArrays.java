@@ -65,7 +65,13 @@ final class CudaArrays {
     Checks.checkedInt(n, "array");
     backend.enter();
     CUdeviceptr ptr = new CUdeviceptr();
-    cuMemAlloc(ptr, n * Sizeof.FLOAT);
+    try {
+      cuMemAlloc(ptr, n * Sizeof.FLOAT);
+    } catch (RuntimeException e) {
+      throw new IllegalStateException("cannot allocate a CUDA array of shape " + Arrays.toString(shape) + " ("
+          + n * Sizeof.FLOAT + " bytes; " + DeviceBuffer.freeMemory() + ", " + liveArrays() + " arrays live): "
+          + e.getMessage(), e);
+    }
     CudaArray a = new CudaArray(this, shape, ptr, null, 0);
     synchronized (live) {
       live.put(a, Boolean.TRUE);
@@ -152,6 +158,7 @@ final class CudaArrays {
       }
     }
     rt.makeCurrent();
+    backend.released(a);  // drop the device-side caches that refer to it
     cuMemFree(ptr);
   }
 

@@ -58,13 +58,16 @@ public final class CudaBackend implements Backend {
       b = new Cublas(r);
       s = new Cusolver(r);
     } catch (RuntimeException | Error e) {
-      if (b != null) {
-        b.close();
-      }
-      try {
-        r.close();
-      } catch (RuntimeException suppressed) {
-        e.addSuppressed(suppressed);
+      // release what was made, in reverse order; a failing close must not skip the ones after it
+      for (AutoCloseable c : new AutoCloseable[] {s, b, r}) {
+        if (c == null) {
+          continue;
+        }
+        try {
+          c.close();
+        } catch (Exception suppressed) {
+          e.addSuppressed(suppressed);
+        }
       }
       throw e;
     }
@@ -125,6 +128,17 @@ public final class CudaBackend implements Backend {
 
   boolean isOpen() {
     return !closed;
+  }
+
+  /** An owned array was closed by its user: evict the cached device tables that refer to its storage. */
+  void released(CudaArray root) {
+    optimizers.evict(root);
+    rngd.evict(root);
+  }
+
+  /** Small device buffers held by per-array caches (multi-tensor tables, damping factors); for leak tests. */
+  int cachedDeviceBuffers() {
+    return optimizers.cachedTables() + rngd.cachedDampings();
   }
 
   /**

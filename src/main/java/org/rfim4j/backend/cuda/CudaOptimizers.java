@@ -5,9 +5,12 @@ import static org.rfim4j.backend.cuda.Checks.require;
 import static org.rfim4j.backend.cuda.Checks.sameSize;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import jcuda.Pointer;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
@@ -16,7 +19,8 @@ import org.rfim4j.backend.DeviceArray;
 /**
  * The first-order optimizer updates of {@link CudaBackend}: per-tensor SGD (with or without momentum) and
  * Adam, and their multi-tensor forms, one launch over every tensor of a parameter list through a device
- * table [starts][pointers per list] that is uploaded once per list of arrays and kept until close. In
+ * table [starts][pointers per list] that is uploaded once per list of storages and kept until one of
+ * its arrays is closed. In
  * graph mode Adam's bias corrections go through the {@link GraphParameters} block.
  */
 final class CudaOptimizers implements AutoCloseable {
@@ -25,8 +29,12 @@ final class CudaOptimizers implements AutoCloseable {
   private final CudaRuntime rt;
   private final Kernels k;
   private final GraphParameters graphParams;
-  /** Device tables of multi-tensor optimizer launches, by their lists of arrays (identity; uploaded once). */
-  private final Map<List<List<DeviceArray>>, DeviceBuffer> tables = new HashMap<>();
+  /** Device tables of multi-tensor optimizer launches, by their lists of storages (uploaded once). */
+  private final Map<List<List<CudaArray.Storage>>, Table> tables = new HashMap<>();
+  /** The tables pointing into each allocation, for eviction when it is closed. */
+  private final Map<CudaArray, List<Table>> byRoot = new IdentityHashMap<>();
+  private final Memo sgdMemo = new Memo();
+  private final Memo adamMemo = new Memo();
 
   CudaOptimizers(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, GraphParameters graphParams) {
     this.backend = backend;
@@ -70,43 +78,160 @@ final class CudaOptimizers implements AutoCloseable {
   /**
    * The device table of a multi-tensor launch over {@code lists} (params first, then one list per other
    * operand, all of the same length): [starts (count+1 longs)][count pointers per list], uploaded on first use
-   * (a host synchronisation) and cached per list of arrays (identity, in order): the same arrays split into
-   * lists differently have a different layout and get their own table.
+   * (a host synchronisation) and cached per list of storages ({@link CudaArray.Storage}, in order): equal
+   * views made afresh share a table, while the same arrays split into lists differently have a different
+   * layout and get their own. A table is freed when any array it points into is closed ({@link #evict}).
+   * {@code memo} remembers the lists (by identity) its call site passed last, so a training loop that passes
+   * the same lists every step finds its table without building a key.
    */
-  private MultiTensor table(List<List<DeviceArray>> lists) {
-    List<List<DeviceArray>> key = new ArrayList<>(lists.size());
-    for (List<DeviceArray> l : lists) {
-      key.add(List.copyOf(l));
+  private synchronized MultiTensor table(Memo memo, List<List<DeviceArray>> lists) {
+    Table t = memo.table;
+    if (t != null && memo.matches(lists)) {
+      return t.mt;
     }
-    DeviceBuffer b = tables.get(key);
+    List<List<CudaArray.Storage>> key = new ArrayList<>(lists.size());
+    for (List<DeviceArray> l : lists) {
+      List<CudaArray.Storage> sl = new ArrayList<>(l.size());
+      for (DeviceArray a : l) {
+        sl.add(((CudaArray) a).storage());
+      }
+      key.add(sl);
+    }
+    t = tables.get(key);
+    if (t == null) {
+      t = upload(key, lists);
+      tables.put(key, t);
+      for (CudaArray r : t.roots) {
+        byRoot.computeIfAbsent(r, x -> new ArrayList<>()).add(t);
+      }
+    }
+    memo.remember(lists, t);
+    return t.mt;
+  }
+
+  private Table upload(List<List<CudaArray.Storage>> key, List<List<DeviceArray>> lists) {
     List<DeviceArray> params = lists.get(0);
     int count = params.size();
     long bytes = (count + 1L) * Sizeof.LONG + (long) lists.size() * count * Sizeof.POINTER;
-    if (b == null) {
-      long[] starts = new long[count + 1];
-      for (int i = 0; i < count; i++) {
-        starts[i + 1] = starts[i] + params.get(i).size();
-      }
-      b = new DeviceBuffer("multi-tensor table");
-      CUdeviceptr p = b.ensure(bytes);
+    long[] starts = new long[count + 1];
+    for (int i = 0; i < count; i++) {
+      starts[i + 1] = starts[i] + params.get(i).size();
+    }
+    Set<CudaArray> roots = Collections.newSetFromMap(new IdentityHashMap<>());
+    DeviceBuffer b = new DeviceBuffer("multi-tensor table");
+    try {
       rt.hostSync("multi-tensor table upload");
+      CUdeviceptr p = b.ensure(bytes);
       cuMemcpyHtoD(p, Pointer.to(starts), starts.length * (long) Sizeof.LONG);
       long at = starts.length * (long) Sizeof.LONG;
       for (List<DeviceArray> l : lists) {
         CUdeviceptr[] ptrs = new CUdeviceptr[count];
         for (int i = 0; i < count; i++) {
-          ptrs[i] = ((CudaArray) l.get(i)).ptr();
+          CudaArray a = (CudaArray) l.get(i);
+          ptrs[i] = a.ptr();
+          roots.add(a.root());
         }
         cuMemcpyHtoD(p.withByteOffset(at), Pointer.to(ptrs), (long) count * Sizeof.POINTER);
         at += (long) count * Sizeof.POINTER;
       }
-      tables.put(key, b);
+      return new Table(key, b, new MultiTensor(p, count, starts[count]), roots);
+    } catch (RuntimeException | Error e) {
+      try {
+        b.close();
+      } catch (RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
     }
-    long total = 0;
-    for (DeviceArray p : params) {
-      total += p.size();
+  }
+
+  /**
+   * Frees the tables that point into {@code root}'s storage (it is being closed), so models and optimizers
+   * built and closed on one backend do not accumulate tables.
+   */
+  synchronized void evict(CudaArray root) {
+    List<Table> ts = byRoot.remove(root);
+    if (ts == null) {
+      return;
     }
-    return new MultiTensor(b.ensure(bytes), count, total);
+    for (Table t : ts) {
+      tables.remove(t.key);
+      t.buf.close();
+      for (CudaArray r : t.roots) {
+        List<Table> other = byRoot.get(r);
+        if (other != null) {
+          other.remove(t);
+          if (other.isEmpty()) {
+            byRoot.remove(r);
+          }
+        }
+      }
+      for (Memo m : new Memo[] {sgdMemo, adamMemo}) {
+        if (m.table == t) {
+          m.forget();
+        }
+      }
+    }
+  }
+
+  synchronized int cachedTables() {
+    return tables.size();
+  }
+
+  /**
+   * A cached multi-tensor table: its key, device buffer, launch view and the allocations it points into
+   * (compared by identity).
+   */
+  private static final class Table {
+    final List<List<CudaArray.Storage>> key;
+    final DeviceBuffer buf;
+    final MultiTensor mt;
+    final Set<CudaArray> roots;
+
+    Table(List<List<CudaArray.Storage>> key, DeviceBuffer buf, MultiTensor mt, Set<CudaArray> roots) {
+      this.key = key;
+      this.buf = buf;
+      this.mt = mt;
+      this.roots = roots;
+    }
+  }
+
+  /** The lists one call site passed last (elements by identity) and their table. */
+  private static final class Memo {
+    private DeviceArray[][] lists;
+    private Table table;
+
+    boolean matches(List<List<DeviceArray>> l) {
+      if (lists == null || l.size() != lists.length) {
+        return false;
+      }
+      for (int i = 0; i < lists.length; i++) {
+        List<DeviceArray> li = l.get(i);
+        DeviceArray[] mi = lists[i];
+        if (li.size() != mi.length) {
+          return false;
+        }
+        for (int j = 0; j < mi.length; j++) {
+          if (li.get(j) != mi[j]) {
+            return false;
+          }
+        }
+      }
+      return true;
+    }
+
+    void remember(List<List<DeviceArray>> l, Table t) {
+      lists = new DeviceArray[l.size()][];
+      for (int i = 0; i < lists.length; i++) {
+        lists[i] = l.get(i).toArray(new DeviceArray[0]);
+      }
+      table = t;
+    }
+
+    void forget() {
+      lists = null;
+      table = null;
+    }
   }
 
   /** A multi-tensor table: its starts at {@code table}, then {@code count} pointers per list. */
@@ -135,7 +260,7 @@ final class CudaOptimizers implements AutoCloseable {
     }
     backend.enter();
     List<List<DeviceArray>> lists = velocities == null ? List.of(params, grads) : List.of(params, grads, velocities);
-    MultiTensor t = table(lists);
+    MultiTensor t = table(sgdMemo, lists);
     k.launchN(k.sgdMulti, t.total(), t.table(), t.list(0), t.list(1), velocities == null ? null : t.list(2),
         t.count(), (float) lr, (float) momentum);
   }
@@ -150,7 +275,7 @@ final class CudaOptimizers implements AutoCloseable {
     double c1 = 1 - Math.pow(beta1, t);
     double c2 = 1 - Math.pow(beta2, t);
     backend.enter();
-    MultiTensor tab = table(List.of(params, grads, m, v));
+    MultiTensor tab = table(adamMemo, List.of(params, grads, m, v));
     float f1 = (float) c1;
     float f2 = (float) c2;
     // graph: the bias corrections come from the parameter block, not frozen parameters
@@ -164,8 +289,11 @@ final class CudaOptimizers implements AutoCloseable {
   }
 
   @Override
-  public void close() {
-    tables.values().forEach(DeviceBuffer::close);
+  public synchronized void close() {
+    tables.values().forEach(t -> t.buf.close());
     tables.clear();
+    byRoot.clear();
+    sgdMemo.forget();
+    adamMemo.forget();
   }
 }

@@ -39,9 +39,12 @@ final class CudaRngd implements AutoCloseable {
   private final DeviceBuffer invInfo = new DeviceBuffer("inverse-info");
   private final DeviceBuffer invPtrs = new DeviceBuffer("inverse-pointers");
   private final DeviceBuffer invWork = new DeviceBuffer("solver-work");
-  private final DeviceBuffer epsWs = new DeviceBuffer("eps");
-  private final java.util.Map<CudaArray, EpsCache> epsCache = new java.util.IdentityHashMap<>();
-  private String ptrsKey;
+  /** Damping factors on the device per metric, by its storage (equal views share one); see {@link #epsFor}. */
+  private final java.util.Map<CudaArray.Storage, EpsCache> epsCache = new java.util.HashMap<>();
+  /** The workspaces and batch size the pointer tables in invPtrs were written for (null: none). */
+  private CUdeviceptr ptrsA;
+  private CUdeviceptr ptrsB;
+  private int ptrsM;
 
   CudaRngd(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, Cublas blas, Cusolver solver) {
     this.backend = backend;
@@ -177,22 +180,25 @@ final class CudaRngd implements AutoCloseable {
       k.launchGrid(k.symDamp, Math.min(m, 4096), Kernels.BLOCK, G.ptr(), m, d, epsDev, eps.length, (float) epsAbs, a,
           bws);
       if (invPtrs.capacity() < 2L * m * Sizeof.POINTER) {
-        ptrsKey = null;
+        ptrsA = null;  // invPtrs is reallocated below: its tables are gone
       }
       CUdeviceptr aPtrs = invPtrs.ensure(2L * m * Sizeof.POINTER);
       CUdeviceptr bPtrs = aPtrs.withByteOffset((long) m * Sizeof.POINTER);
-      CUdeviceptr[] pa = new CUdeviceptr[m];
-      CUdeviceptr[] pb = new CUdeviceptr[m];
-      for (int q = 0; q < m; q++) {
-        pa[q] = a.withByteOffset(q * dd * Sizeof.FLOAT);
-        pb[q] = bws.withByteOffset(q * dd * Sizeof.FLOAT);
-      }
-      String key = a + " " + bws + " " + m;
-      if (!key.equals(ptrsKey)) {  // the pointer tables change only when the workspaces or m change
+      // The pointer tables change only when the workspaces (a new pointer object on growth) or m change.
+      if (a != ptrsA || bws != ptrsB || m != ptrsM) {
+        CUdeviceptr[] pa = new CUdeviceptr[m];
+        CUdeviceptr[] pb = new CUdeviceptr[m];
+        for (int q = 0; q < m; q++) {
+          pa[q] = a.withByteOffset(q * dd * Sizeof.FLOAT);
+          pb[q] = bws.withByteOffset(q * dd * Sizeof.FLOAT);
+        }
+        ptrsA = null;
         rt.hostSync("batchedInverse (pointer tables)");
         cuMemcpyHtoD(aPtrs, Pointer.to(pa), (long) m * Sizeof.POINTER);
         cuMemcpyHtoD(bPtrs, Pointer.to(pb), (long) m * Sizeof.POINTER);
-        ptrsKey = key;
+        ptrsA = a;
+        ptrsB = bws;
+        ptrsM = m;
       }
       solver.potrfBatched(d, aPtrs, info, m);
       blas.trsmLowerBatched(false, d, aPtrs, bPtrs, m);  // B = L^{-1}
@@ -208,8 +214,8 @@ final class CudaRngd implements AutoCloseable {
    * The damping factors of g on the device: one small buffer per metric, uploaded (a host synchronisation)
    * only when the factors changed since the last inversion of that metric, i.e. after a failure.
    */
-  private CUdeviceptr epsFor(CudaArray g, float[] eps) {
-    EpsCache c = epsCache.computeIfAbsent(g, x -> new EpsCache());
+  private synchronized CUdeviceptr epsFor(CudaArray g, float[] eps) {
+    EpsCache c = epsCache.computeIfAbsent(g.storage(), x -> new EpsCache());
     if (c.values == null || !Arrays.equals(c.values, eps)) {
       CUdeviceptr p = c.buf.ensure((long) eps.length * Sizeof.FLOAT);
       rt.hostSync("batchedInverse (damping upload)");
@@ -217,6 +223,21 @@ final class CudaRngd implements AutoCloseable {
       c.values = eps.clone();
     }
     return c.buf.ensure((long) eps.length * Sizeof.FLOAT);
+  }
+
+  /** Frees the damping factors of metrics stored in {@code root} (it is being closed). */
+  synchronized void evict(CudaArray root) {
+    epsCache.entrySet().removeIf(e -> {
+      if (e.getKey().root() != root) {
+        return false;
+      }
+      e.getValue().buf.close();
+      return true;
+    });
+  }
+
+  synchronized int cachedDampings() {
+    return epsCache.size();
   }
 
   private static final class EpsCache {
@@ -263,8 +284,8 @@ final class CudaRngd implements AutoCloseable {
   }
 
   @Override
-  public void close() {
-    for (DeviceBuffer b : new DeviceBuffer[] {gramWs, invA, invB, invInfo, invPtrs, invWork, epsWs}) {
+  public synchronized void close() {
+    for (DeviceBuffer b : new DeviceBuffer[] {gramWs, invA, invB, invInfo, invPtrs, invWork}) {
       b.close();
     }
     epsCache.values().forEach(c -> c.buf.close());

@@ -42,13 +42,17 @@ final class Cusolver implements AutoCloseable {
 
   /** In-place Cholesky A = L L^T (lower); status into the device int {@code info}. */
   void potrf(int n, Pointer a, Pointer work, int lwork, Pointer info) {
-    rec.op(1);
+    if (!rec.op(1, "potrf", n, a, work, lwork, info)) {
+      return;
+    }
     JCusolverDn.cusolverDnSpotrf(handle, LOWER, n, a, n, work, lwork, info);
   }
 
   /** In-place inverse from the lower Cholesky factor; only the lower (column-major) triangle is written. */
   void potri(int n, Pointer a, Pointer work, int lwork, Pointer info) {
-    rec.op(1);
+    if (!rec.op(1, "potri", n, a, work, lwork, info)) {
+      return;
+    }
     JCusolverDn.cusolverDnSpotri(handle, LOWER, n, a, n, work, lwork, info);
   }
 

@@ -2,6 +2,7 @@ package org.rfim4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 
 import jcuda.driver.CUdeviceptr;
 
@@ -30,13 +31,28 @@ final class DeviceBuffer implements AutoCloseable {
       try {
         cuMemAlloc(p, bytes);
       } catch (RuntimeException e) {
-        throw new IllegalStateException("cannot allocate " + bytes + " bytes of CUDA workspace '" + name + "': " + e
-            .getMessage(), e);
+        throw new IllegalStateException("cannot allocate " + bytes + " bytes of CUDA workspace '" + name + "' ("
+            + freeMemory() + "): " + e.getMessage(), e);
       }
       ptr = p;
       capacity = bytes;
     }
     return ptr;
+  }
+
+  /**
+   * The device's free and total memory in words, for allocation-failure messages (context current); never
+   * throws.
+   */
+  static String freeMemory() {
+    try {
+      long[] free = {0};
+      long[] total = {0};
+      cuMemGetInfo(free, total);
+      return (free[0] >> 20) + " MiB free of " + (total[0] >> 20) + " MiB";
+    } catch (RuntimeException | LinkageError e) {
+      return "free memory unknown: " + e.getMessage();
+    }
   }
 
   long capacity() {

@@ -434,6 +434,28 @@ class CudaBackendTest {
     }
   }
 
+  @Test
+  void gatherBatchChecksLabelRows() {
+    double[] f = rnd(6 * 4);
+    DeviceArray F = dev(f, 6, 4), L = dev(new double[] {0, 1, 2, 3, 4, 5}, 6, 1),
+        I = dev(new double[] {3, 1, 5}, 3), X = be.allocate(3, 4), Y = be.allocate(3, 1),
+        shortLabels = be.allocate(5, 1);
+    be.gatherBatch(F, L, I, 0, X, Y);
+    double[] ex = new double[12];
+    int[] rows = {3, 1, 5};
+    for (int k = 0; k < 3; k++) {
+      System.arraycopy(f, rows[k] * 4, ex, k * 4, 4);
+    }
+    near(ex, be.download(X), 1e-7, "gatherBatch features");
+    near(new double[] {3, 1, 5}, be.download(Y), 0, "gatherBatch labels");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> be.gatherBatch(F, shortLabels, I, 0, X, Y));
+    assertTrue(e.getMessage().contains("[5, 1]") && e.getMessage().contains("[6, 4]"), e.getMessage());
+    for (DeviceArray a : new DeviceArray[] {F, L, I, X, Y, shortLabels}) {
+      a.close();
+    }
+  }
+
   static double[] htilde(double[] h, int b, int n) {
     double[] t = new double[b * (n + 1)];
     for (int k = 0; k < b; k++) {
