@@ -54,11 +54,11 @@ public final class ProfilingBackend implements Backend {
     for (long[] a : totals.values()) {
       all += a[0];
     }
-    StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-24s %10s %10s %7s%n", "operation", "calls",
+    StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-40s %10s %10s %7s%n", "operation", "calls",
         "seconds", "share"));
     final long sum = Math.max(all, 1);
     totals.entrySet().stream().sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0])).forEach(e ->
-        sb.append(String.format(Locale.ROOT, "%-24s %10d %10.3f %6.1f%%%n", e.getKey(), e.getValue()[1],
+        sb.append(String.format(Locale.ROOT, "%-40s %10d %10.3f %6.1f%%%n", e.getKey(), e.getValue()[1],
             e.getValue()[0] * 1e-9, 100.0 * e.getValue()[0] / sum)));
     return sb.toString();
   }
@@ -272,5 +272,41 @@ public final class ProfilingBackend implements Backend {
   @Override
   public void close() {
     inner.close();
+  }
+
+  // Fused operations: forwarded as one call so the wrapped backend keeps its fused path. captureStep is
+  // not forwarded: a profiled step runs eagerly (synchronising after every call would break a capture).
+
+  @Override
+  public void sgdUpdateAll(java.util.List<DeviceArray> params, java.util.List<DeviceArray> grads,
+      java.util.List<DeviceArray> velocities, double lr, double momentum) {
+    long t0 = start();
+    inner.sgdUpdateAll(params, grads, velocities, lr, momentum);
+    stop("sgdUpdateAll", t0);
+  }
+
+  @Override
+  public void adamUpdateAll(java.util.List<DeviceArray> params, java.util.List<DeviceArray> grads,
+      java.util.List<DeviceArray> m, java.util.List<DeviceArray> v, double lr, double beta1, double beta2,
+      double eps, long t) {
+    long t0 = start();
+    inner.adamUpdateAll(params, grads, m, v, lr, beta1, beta2, eps, t);
+    stop("adamUpdateAll", t0);
+  }
+
+  @Override
+  public void gatherBatch(DeviceArray features, DeviceArray labels, DeviceArray indices, int offset,
+      DeviceArray x, DeviceArray y) {
+    long t0 = start();
+    inner.gatherBatch(features, labels, indices, offset, x, y);
+    stop("gatherBatch", t0);
+  }
+
+  @Override
+  public void perNeuronMetricUpdateFromPreActivations(DeviceArray h, Activation act, DeviceArray a,
+      double omega, double lambda, DeviceArray nu, DeviceArray g) {
+    long t0 = start();
+    inner.perNeuronMetricUpdateFromPreActivations(h, act, a, omega, lambda, nu, g);
+    stop("perNeuronMetricUpdateFromPreActivations", t0);
   }
 }
