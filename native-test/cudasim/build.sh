@@ -46,7 +46,9 @@ make_ptx() {  # CU -> OUT/ptx/NAME.ptx
   cu=$1; base=$(basename "$cu" .cu); ptx="$out/ptx/$base.ptx"
   if [ -x "$NVCC" ]; then
     if ! uptodate "$ptx" "$cu" "$root/kernels/common.cuh" "$NVCC"; then
-      "$NVCC" -ptx -arch=compute_90 -I"$root/kernels" -o "$ptx.tmp" "$cu" && mv "$ptx.tmp" "$ptx"
+      # from the repository root with a relative source path, so __FILE__ strings in the PTX (asserts)
+      # do not depend on where the checkout lives and the committed ptx-cache compares equal
+      (cd "$root" && "$NVCC" -ptx -arch=compute_90 -I"$root/kernels" -o "$ptx.tmp" "${cu#"$root"/}") && mv "$ptx.tmp" "$ptx"
     fi
     return 0
   fi
