@@ -72,29 +72,9 @@ final class CudaRngd implements AutoCloseable {
   }
 
   void perNeuronMetricUpdate(DeviceArray h, DeviceArray nu, double lambda, DeviceArray g) {
-    CudaArray H = arrays.arr("h", h);
     CudaArray N = arrays.arr("nu", nu);
-    CudaArray G = arrays.arr("g", g);
-    backend.enter();
-    int b = H.rows();
-    int n = H.cols();
-    int d = n + 1;
-    int[] gs = G.shape();
-    require(gs.length == 3 && gs[1] == d && gs[2] == d, "g must be m x " + d + " x " + d + " for h " + shape(H)
-        + " but is " + shape(G));
-    int m = gs[0];
-    require(N.rows() == b && N.cols() == m, "nu " + shape(N) + " must be " + b + " x " + m + " (B x m for h "
-        + shape(H) + " and g " + shape(G) + ")");
-    long perNeuron = (long) b * d;
-    int chunk = (int) Math.max(1, Math.min(m, maxGramWorkspaceFloats / perNeuron));
-    CUdeviceptr ws = gramWs.ensure(chunk * perNeuron * Sizeof.FLOAT);
-    for (int i0 = 0; i0 < m; i0 += chunk) {
-      int c = Math.min(chunk, m - i0);
-      k.launchN(k.scaledHtilde, c * perNeuron, H.ptr(), N.ptr(), b, n, m, i0, c, ws);
-      // Column-major, S_q (row-major b x d) is X_q = S_q^T (d x b, ld d): X_q X_q^T = S_q^T S_q.
-      blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, ws, d, perNeuron, ws, d, perNeuron,
-          1 - lambda, G.ptr().withByteOffset((long) i0 * d * d * Sizeof.FLOAT), d, (long) d * d, c);
-    }
+    perNeuronGram(h, "nu", N, lambda, g, (H, n, m, i0, c, ws) ->
+        k.launchN(k.scaledHtilde, (long) c * H.rows() * (n + 1), H.ptr(), N.ptr(), H.rows(), n, m, i0, c, ws));
   }
 
   /** perNeuronMetricUpdate with sqrt(nu_f(a)) computed inside the workspace kernel. */
@@ -102,9 +82,26 @@ final class CudaRngd implements AutoCloseable {
       double lambda, DeviceArray nu, DeviceArray g) {
     require(act != null, "act must not be null");
     require(omega > 0, "omega must be > 0, got " + omega);
-    CudaArray H = arrays.arr("h", h);
     CudaArray A = arrays.arr("a", a);
     arrays.arr("nu", nu);
+    perNeuronGram(h, "a", A, lambda, g, (H, n, m, i0, c, ws) ->
+        k.launchN(k.scaledHtildeAct, (long) c * H.rows() * (n + 1), H.ptr(), A.ptr(), CudaLayers.actCode(act),
+            (float) act.negativeSlope(), (float) act.alpha(), (float) omega, H.rows(), n, m, i0, c, ws));
+  }
+
+  /** Writes the nu-scaled copies of H~ for neurons [i0, i0 + c) into the workspace. */
+  private interface ScaledCopies {
+    void fill(CudaArray h, int n, int m, int i0, int c, CUdeviceptr ws);
+  }
+
+  /**
+   * The weighted Gram update shared by both entry points: validates the shapes (coefficients B x m for
+   * h B x n and g m x (n+1) x (n+1)), then per chunk of neurons fills the workspace and runs one strided
+   * batched GEMM G_i = (1 - lambda) G_i + lambda / B S_i^T S_i.
+   */
+  private void perNeuronGram(DeviceArray h, String coeffName, CudaArray coeff, double lambda, DeviceArray g,
+      ScaledCopies copies) {
+    CudaArray H = arrays.arr("h", h);
     CudaArray G = arrays.arr("g", g);
     backend.enter();
     int b = H.rows();
@@ -114,15 +111,15 @@ final class CudaRngd implements AutoCloseable {
     require(gs.length == 3 && gs[1] == d && gs[2] == d, "g must be m x " + d + " x " + d + " for h " + shape(H)
         + " but is " + shape(G));
     int m = gs[0];
-    require(A.rows() == b && A.cols() == m, "a " + shape(A) + " must be " + b + " x " + m + " (B x m for h "
-        + shape(H) + " and g " + shape(G) + ")");
+    require(coeff.rows() == b && coeff.cols() == m, coeffName + " " + shape(coeff) + " must be " + b + " x " + m
+        + " (B x m for h " + shape(H) + " and g " + shape(G) + ")");
     long perNeuron = (long) b * d;
     int chunk = (int) Math.max(1, Math.min(m, maxGramWorkspaceFloats / perNeuron));
     CUdeviceptr ws = gramWs.ensure(chunk * perNeuron * Sizeof.FLOAT);
     for (int i0 = 0; i0 < m; i0 += chunk) {
       int c = Math.min(chunk, m - i0);
-      k.launchN(k.scaledHtildeAct, c * perNeuron, H.ptr(), A.ptr(), CudaLayers.actCode(act),
-          (float) act.negativeSlope(), (float) act.alpha(), (float) omega, b, n, m, i0, c, ws);
+      copies.fill(H, n, m, i0, c, ws);
+      // Column-major, S_q (row-major b x d) is X_q = S_q^T (d x b, ld d): X_q X_q^T = S_q^T S_q.
       blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, ws, d, perNeuron, ws, d, perNeuron,
           1 - lambda, G.ptr().withByteOffset((long) i0 * d * d * Sizeof.FLOAT), d, (long) d * d, c);
     }
