@@ -18,17 +18,6 @@ public final class Main implements Runnable {
   /** Exit code for bad input (arguments, files) and failed runs. */
   public static final int USAGE = 2;
 
-  /**
-   * dev.ludovic.netlib logs a warning for every BLAS implementation it probes and skips (e.g. the
-   * incubator VectorBLAS); the CPU backend reports its own choice, so the CLI keeps those quiet. Held in a
-   * field because java.util.logging keeps loggers only weakly.
-   */
-  private static final java.util.logging.Logger NETLIB_LOG = java.util.logging.Logger.getLogger("dev.ludovic.netlib");
-
-  static {
-    NETLIB_LOG.setLevel(java.util.logging.Level.SEVERE);
-  }
-
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
