@@ -109,9 +109,12 @@ public final class CpuBackend implements Backend {
     }
   }
 
+  /** {@code cpu (native BLAS, 2 threads)} or {@code cpu (Java kernels, 2 threads)}: what this instance uses. */
   @Override
   public String name() {
-    return "cpu";
+    boolean nativeBlas = gemmPath == GemmPath.NETLIB && NetlibNative.NATIVE;
+    return "cpu (" + (nativeBlas ? "native BLAS" : gemmPath == GemmPath.NETLIB ? "netlib Java BLAS" : "Java kernels")
+        + ", " + threads() + (threads() == 1 ? " thread)" : " threads)");
   }
 
   @Override
