@@ -58,7 +58,7 @@ public final class BenchCommand implements Callable<Integer> {
       description = "optimizers in the race (default: ${DEFAULT-VALUE})")
   List<String> optimizers;
 
-  @Option(names = "--lr", split = ",", description = "learning rates as name=value (default sgd=0.1,adam=0.001,rngd=0.1)")
+  @Option(names = "--lr", split = ",", description = "learning rates as name=value (default sgd=0.1,adam=0.001,rngd=0.03)")
   Map<String, Double> lr = new LinkedHashMap<>();
 
   @Option(names = "--seed", defaultValue = "1", description = "initialisation and shuffling seed shared by all (default: ${DEFAULT-VALUE})")

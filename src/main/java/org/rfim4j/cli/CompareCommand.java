@@ -34,7 +34,7 @@ public final class CompareCommand implements Callable<Integer> {
       description = "optimizers to compare (default: ${DEFAULT-VALUE})")
   List<String> optimizers;
 
-  @Option(names = "--lr", split = ",", description = "learning rates as name=value, e.g. sgd=0.1,adam=0.001,rngd=0.1")
+  @Option(names = "--lr", split = ",", description = "learning rates as name=value, e.g. sgd=0.1,adam=0.001,rngd=0.03")
   Map<String, Double> lr = new LinkedHashMap<>();
 
   @Option(names = "--seeds", defaultValue = "1", split = ",", description = "seeds (default: ${DEFAULT-VALUE})")
