@@ -59,7 +59,7 @@ class BenchCommandTest {
       assertTrue(Files.exists(out.resolve(o.get("optimizer").asText()).resolve("curve.csv")));
     }
     assertEquals(1.0, json.get("optimizers").get(1).get("ratioToAdam").asDouble(), 1e-12);
-    assertTrue(Files.readString(out.resolve("race.md")).contains("| rngd lr=0.1 |"));
+    assertTrue(Files.readString(out.resolve("race.md")).contains("| rngd lr=" + TrainCommand.defaultLr("rngd") + " |"));
   }
 
   @Test
