@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -21,6 +20,7 @@ import org.rfim4j.optim.Optimizer;
 import org.rfim4j.optim.OptimizerSpec;
 import org.rfim4j.train.AtomicFiles;
 import org.rfim4j.train.DivergenceStop;
+import org.rfim4j.train.Curves;
 import org.rfim4j.train.EpochResult;
 import org.rfim4j.train.Trainer;
 import org.rfim4j.train.TrainerConfig;
@@ -202,28 +202,6 @@ public final class BenchCommand implements Callable<Integer> {
 
   // ------------------------------------------------------------------ statistics (package-private for tests)
 
-  /** Seconds of each epoch from a cumulative curve. */
-  static List<Double> epochSeconds(List<EpochResult> curve) {
-    List<Double> s = new ArrayList<>();
-    double last = 0;
-    for (EpochResult r : curve) {
-      s.add(r.seconds() - last);
-      last = r.seconds();
-    }
-    return s;
-  }
-
-  /** Median, NaN for an empty list. */
-  static double median(List<Double> values) {
-    if (values.isEmpty()) {
-      return Double.NaN;
-    }
-    List<Double> s = new ArrayList<>(values);
-    Collections.sort(s);
-    int n = s.size();
-    return n % 2 == 1 ? s.get(n / 2) : 0.5 * (s.get(n / 2 - 1) + s.get(n / 2));
-  }
-
   /** The first epoch whose validation accuracy is at least {@code target}, or null. */
   static EpochResult firstReaching(List<EpochResult> curve, double target) {
     for (EpochResult r : curve) {
@@ -240,14 +218,14 @@ public final class BenchCommand implements Callable<Integer> {
 
   static String markdown(String title, List<Lane> lanes, int steps, double target) {
     Lane adam = adam(lanes);
-    double adamMedian = adam == null ? Double.NaN : median(epochSeconds(adam.curve()));
+    double adamMedian = adam == null ? Double.NaN : Curves.median(Curves.secondsPerEpoch(adam.curve()));
     StringBuilder sb = new StringBuilder();
     sb.append("# Optimizer race: ").append(title).append("\n\n");
     sb.append(String.format(Locale.ROOT, "| optimizer | epochs | s/epoch (median) | steps/s | x adam | best val acc | "
         + "time to %.1f%% val acc |%n", 100 * target));
     sb.append("|---|---:|---:|---:|---:|---:|---|\n");
     for (Lane l : lanes) {
-      double med = median(epochSeconds(l.curve()));
+      double med = Curves.median(Curves.secondsPerEpoch(l.curve()));
       double best = l.curve().stream().mapToDouble(r -> 1 - r.valError()).max().orElse(Double.NaN);
       EpochResult hit = firstReaching(l.curve(), target);
       String tt = hit == null ? "not reached" : String.format(Locale.ROOT, "%.1f s (epoch %d)", hit.seconds(), hit.epoch());
@@ -259,10 +237,10 @@ public final class BenchCommand implements Callable<Integer> {
     Lane rngd = lanes.stream().filter(l -> l.optimizer().equals("rngd")).findFirst().orElse(null);
     sb.append('\n');
     if (adam != null && rngd != null) {
-      sb.append(String.format(Locale.ROOT, "RNGD/Adam seconds per epoch: %.2f%n", median(epochSeconds(rngd.curve())) / adamMedian));
+      sb.append(String.format(Locale.ROOT, "RNGD/Adam seconds per epoch: %.2f%n", Curves.median(Curves.secondsPerEpoch(rngd.curve())) / adamMedian));
     }
     if (adam != null && sgd != null) {
-      sb.append(String.format(Locale.ROOT, "SGD/Adam seconds per epoch: %.2f%n", median(epochSeconds(sgd.curve())) / adamMedian));
+      sb.append(String.format(Locale.ROOT, "SGD/Adam seconds per epoch: %.2f%n", Curves.median(Curves.secondsPerEpoch(sgd.curve())) / adamMedian));
     }
     sb.append("\nSeconds are training steps only (validation excluded); epochs interleaved round-robin; time to target "
         + "is cumulative training time at the end of the first epoch reaching it.\n");
@@ -272,7 +250,7 @@ public final class BenchCommand implements Callable<Integer> {
   static String json(String title, String backend, MlpConfig model, List<Lane> lanes, int steps, double target,
       int epochs, int warmupSteps) throws Exception {
     Lane adam = adam(lanes);
-    double adamMedian = adam == null ? Double.NaN : median(epochSeconds(adam.curve()));
+    double adamMedian = adam == null ? Double.NaN : Curves.median(Curves.secondsPerEpoch(adam.curve()));
     Map<String, Object> root = new LinkedHashMap<>();
     root.put("title", title);
     root.put("backend", backend);
@@ -285,11 +263,11 @@ public final class BenchCommand implements Callable<Integer> {
     List<Map<String, Object>> list = new ArrayList<>();
     for (Lane l : lanes) {
       Map<String, Object> m = new LinkedHashMap<>();
-      double med = median(epochSeconds(l.curve()));
+      double med = Curves.median(Curves.secondsPerEpoch(l.curve()));
       EpochResult hit = firstReaching(l.curve(), target);
       m.put("optimizer", l.optimizer());
       m.put("label", l.label());
-      m.put("secondsPerEpoch", epochSeconds(l.curve()));
+      m.put("secondsPerEpoch", Curves.secondsPerEpoch(l.curve()));
       m.put("medianSecondsPerEpoch", finite(med));
       m.put("stepsPerSecond", finite(steps / med));
       m.put("ratioToAdam", finite(med / adamMedian));

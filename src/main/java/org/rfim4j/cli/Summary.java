@@ -1,10 +1,10 @@
 package org.rfim4j.cli;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.rfim4j.train.Curves;
 import org.rfim4j.train.EpochResult;
 
 /** Markdown tables of learning curves: mean and spread over seeds. */
@@ -33,14 +33,6 @@ public final class Summary {
     return Math.sqrt(s / (v.size() - 1));
   }
 
-  /** Median of the values. */
-  public static double median(List<Double> v) {
-    List<Double> s = new ArrayList<>(v);
-    Collections.sort(s);
-    int n = s.size();
-    return n % 2 == 1 ? s.get(n / 2) : 0.5 * (s.get(n / 2 - 1) + s.get(n / 2));
-  }
-
   /**
    * A table with one row per optimizer: final validation error (mean +- std over seeds), best validation
    * error, final training error, median seconds per epoch; then validation error per epoch.
@@ -67,17 +59,13 @@ public final class Summary {
         fin.add(100 * last.valError());
         train.add(100 * last.trainError());
         best.add(100 * r.stream().mapToDouble(EpochResult::valError).min().orElse(Double.NaN));
-        double prev = 0;
-        for (EpochResult x : r) {
-          spe.add(x.seconds() - prev);
-          prev = x.seconds();
-        }
+        spe.addAll(Curves.secondsPerEpoch(r));
         epochs = Math.min(epochs, r.size());
       }
       maxEpochs = Math.max(maxEpochs, epochs);
       sb.append(String.format(Locale.ROOT, "| %s | %d | %d | %.2f ± %.2f | %.2f ± %.2f | %.2f ± %.2f | %.2f |\n",
           e.getKey(), runs.size(), epochs, mean(fin), std(fin), mean(best), std(best), mean(train), std(train),
-          median(spe)));
+          Curves.median(spe)));
     }
     sb.append("\nValidation error % per epoch (mean ± std over seeds):\n\n| epoch |");
     for (String k : curves.keySet()) {

@@ -545,19 +545,25 @@ public abstract class BackendContractTest {
     assertRejects(() -> backend.activationBackward(Activation.RELU, a, a, d), "dA", "[4, 3]");
   }
 
+  /** log sum_j exp(z[k][j]) of row k, shifted by the row maximum so large logits stay finite. */
+  private static double logSumExp(double[] z, int k, int n) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (int j = 0; j < n; j++) {
+      max = Math.max(max, z[k * n + j]);
+    }
+    double s = 0;
+    for (int j = 0; j < n; j++) {
+      s += Math.exp(z[k * n + j] - max);
+    }
+    return max + Math.log(s);
+  }
+
   private static double[] softmaxRef(double[] z, int b, int n) {
     double[] p = new double[b * n];
     for (int k = 0; k < b; k++) {
-      double max = Double.NEGATIVE_INFINITY;
+      double lse = logSumExp(z, k, n);
       for (int j = 0; j < n; j++) {
-        max = Math.max(max, z[k * n + j]);
-      }
-      double s = 0;
-      for (int j = 0; j < n; j++) {
-        s += Math.exp(z[k * n + j] - max);
-      }
-      for (int j = 0; j < n; j++) {
-        p[k * n + j] = Math.exp(z[k * n + j] - max) / s;
+        p[k * n + j] = Math.exp(z[k * n + j] - lse);
       }
     }
     return p;
@@ -566,15 +572,7 @@ public abstract class BackendContractTest {
   private static double lossRef(double[] z, double[] y, int b, int n) {
     double loss = 0;
     for (int k = 0; k < b; k++) {
-      double max = Double.NEGATIVE_INFINITY;
-      for (int j = 0; j < n; j++) {
-        max = Math.max(max, z[k * n + j]);
-      }
-      double s = 0;
-      for (int j = 0; j < n; j++) {
-        s += Math.exp(z[k * n + j] - max);
-      }
-      loss += max + Math.log(s) - z[k * n + (int) y[k]];
+      loss += logSumExp(z, k, n) - z[k * n + (int) y[k]];
     }
     return loss;
   }

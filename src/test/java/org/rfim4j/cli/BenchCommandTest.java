@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rfim4j.data.Datasets;
 import org.rfim4j.data.Idx;
+import org.rfim4j.train.Curves;
 import org.rfim4j.train.EpochResult;
 
 /** The bench (optimizer race) command: its statistics, and one tiny end-to-end race on synthetic IDX data. */
@@ -25,10 +26,10 @@ class BenchCommandTest {
   void statistics() {
     List<EpochResult> curve = List.of(new EpochResult(1, 1, 0.5, 1, 0.10, 2.0),
         new EpochResult(2, 1, 0.5, 1, 0.04, 5.0), new EpochResult(3, 1, 0.5, 1, 0.02, 6.0));
-    assertEquals(List.of(2.0, 3.0, 1.0), BenchCommand.epochSeconds(curve));
-    assertEquals(2.0, BenchCommand.median(BenchCommand.epochSeconds(curve)));
-    assertEquals(2.5, BenchCommand.median(List.of(3.0, 1.0, 2.0, 4.0)));
-    assertTrue(Double.isNaN(BenchCommand.median(List.of())));
+    assertEquals(List.of(2.0, 3.0, 1.0), Curves.secondsPerEpoch(curve));
+    assertEquals(2.0, Curves.median(Curves.secondsPerEpoch(curve)));
+    assertEquals(2.5, Curves.median(List.of(3.0, 1.0, 2.0, 4.0)));
+    assertTrue(Double.isNaN(Curves.median(List.of())));
     assertEquals(2, BenchCommand.firstReaching(curve, 0.96).epoch());
     assertEquals(1, BenchCommand.firstReaching(curve, 0.90).epoch());
     assertNull(BenchCommand.firstReaching(curve, 0.99));
