@@ -871,6 +871,84 @@ public abstract class BackendContractTest {
     assertRejects(() -> backend.adamUpdate(p, g, bad, v, lr, b1, b2, eps, 3), "m", "[" + (n + 2) + "]");
   }
 
+  /**
+   * The multi-tensor updates against the element-wise formulas: tensors of several sizes (one above the
+   * CPU's 8192-element chunk, so it is split across threads), one parameter a view at an offset (the
+   * unaligned loop), and every tensor checked before any is changed.
+   */
+  @Test
+  void multiTensorUpdates() {
+    Random r = new Random(23);
+    int[] sizes = {20011, 7, 640};
+    double lr = 0.01;
+    double b1 = 0.9;
+    double b2 = 0.999;
+    double eps = 1e-8;
+    double mom = 0.9;
+    java.util.List<DeviceArray> p = new java.util.ArrayList<>();
+    java.util.List<DeviceArray> g = new java.util.ArrayList<>();
+    java.util.List<DeviceArray> m = new java.util.ArrayList<>();
+    java.util.List<DeviceArray> v = new java.util.ArrayList<>();
+    java.util.List<DeviceArray> sp = new java.util.ArrayList<>();
+    java.util.List<DeviceArray> vel = new java.util.ArrayList<>();
+    double[][] pe = new double[sizes.length][];
+    double[][] me = new double[sizes.length][];
+    double[][] ve = new double[sizes.length][];
+    double[][] spe = new double[sizes.length][];
+    double[][] vele = new double[sizes.length][];
+    for (int k = 0; k < sizes.length; k++) {
+      int n = sizes[k];
+      double[] p0 = rand(r, n);
+      // the second parameter is a view at an offset into a larger array
+      p.add(k == 1 ? backend.rows(up(concat(rand(r, 3), p0), n + 3), 3, n + 3) : up(p0, n));
+      g.add(alloc(n));
+      m.add(alloc(n));
+      v.add(alloc(n));
+      sp.add(up(p0, n));
+      vel.add(alloc(n));
+      pe[k] = p0.clone();
+      spe[k] = p0.clone();
+      me[k] = new double[n];
+      ve[k] = new double[n];
+      vele[k] = new double[n];
+    }
+    for (int t = 1; t <= 2; t++) {
+      for (int k = 0; k < sizes.length; k++) {
+        backend.upload(g.get(k), rand(r, sizes[k]));
+        double[] gv = dl(g.get(k));
+        for (int i = 0; i < sizes[k]; i++) {
+          me[k][i] = b1 * me[k][i] + (1 - b1) * gv[i];
+          ve[k][i] = b2 * ve[k][i] + (1 - b2) * gv[i] * gv[i];
+          pe[k][i] -= lr * (me[k][i] / (1 - Math.pow(b1, t))) / (Math.sqrt(ve[k][i] / (1 - Math.pow(b2, t))) + eps);
+          vele[k][i] = mom * vele[k][i] + gv[i];
+          spe[k][i] -= lr * vele[k][i];
+        }
+      }
+      backend.adamUpdateAll(p, g, m, v, lr, b1, b2, eps, t);
+      backend.sgdUpdateAll(sp, g, vel, lr, mom);
+      for (int k = 0; k < sizes.length; k++) {
+        assertClose("adamUpdateAll m, tensor " + k + ", step " + t, me[k], dl(m.get(k)));
+        assertClose("adamUpdateAll v, tensor " + k + ", step " + t, ve[k], dl(v.get(k)));
+        assertClose("adamUpdateAll param, tensor " + k + ", step " + t, pe[k], dl(p.get(k)));
+        assertClose("sgdUpdateAll velocity, tensor " + k + ", step " + t, vele[k], dl(vel.get(k)));
+        assertClose("sgdUpdateAll param, tensor " + k + ", step " + t, spe[k], dl(sp.get(k)));
+      }
+    }
+    // A mismatched tensor: an error naming it, and no tensor changed.
+    java.util.List<DeviceArray> badM = new java.util.ArrayList<>(m);
+    badM.set(2, alloc(sizes[2] + 1));
+    double[] before = dl(p.get(0));
+    assertThrows(IllegalArgumentException.class,
+        () -> backend.adamUpdateAll(p, g, badM, v, lr, b1, b2, eps, 3));
+    assertArrayEquals(before, dl(p.get(0)), 0.0, "adamUpdateAll changed a tensor before rejecting another");
+  }
+
+  private static double[] concat(double[] a, double[] b) {
+    double[] c = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, c, a.length, b.length);
+    return c;
+  }
+
   // =============================================================== RNGD
 
   @Test
@@ -934,6 +1012,34 @@ public abstract class BackendContractTest {
       double[] e = metricRef(dl(g), dl(h), b, n, ones, lambda);
       backend.sharedMetricUpdate(h, lambda, g);
       assertClose("shared metric " + Arrays.toString(s), e, dl(g), 1);
+    }
+    // An image-like batch: most columns are zero in every row (the CPU's column-compressed path), the
+    // others sparse; as a view at an offset into a larger array.
+    {
+      int b = 50;
+      int n = 120;
+      int d = n + 1;
+      double[] x = rand(r, (b + 3) * n);
+      for (int k = 0; k < b + 3; k++) {
+        for (int c = 0; c < n; c++) {
+          if (c % 5 != 2 || r.nextDouble() < 0.6) {
+            x[k * n + c] = 0;
+          }
+        }
+      }
+      DeviceArray hs = backend.rows(up(x, b + 3, n), 3, b + 3);
+      DeviceArray gs = up(randSpd(r, d), d, d);
+      double[] ones = new double[b];
+      Arrays.fill(ones, 1);
+      double[] e = metricRef(dl(gs), dl(hs), b, n, ones, 0.01);
+      backend.sharedMetricUpdate(hs, 0.01, gs);
+      double[] got = dl(gs);
+      assertClose("shared metric, sparse columns", e, got, 1);
+      for (int i = 0; i < d; i++) {
+        for (int j = 0; j < i; j++) {
+          assertEquals(got[i * d + j], got[j * d + i], 0.0, "shared metric, sparse columns: symmetric");
+        }
+      }
     }
     // h as a view with an offset
     DeviceArray big = up(rand(r, 20 * 4), 20, 4);

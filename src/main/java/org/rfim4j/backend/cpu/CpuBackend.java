@@ -11,6 +11,7 @@ import static org.rfim4j.backend.cpu.CpuArgs.stackCount;
 import static org.rfim4j.backend.cpu.CpuArgs.vectorOf;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.rfim4j.backend.Activation;
@@ -451,31 +452,128 @@ public final class CpuBackend implements Backend {
   @Override
   public void sgdUpdate(DeviceArray param, DeviceArray grad, DeviceArray velocity, double lr,
       double momentum) {
-    CpuArray P = arr(param, "sgdUpdate", "param");
-    CpuArray G = arr(grad, "sgdUpdate", "grad");
-    sameSize("sgdUpdate", "param", P, "grad", G);
+    CpuArray[] a = sgdArgs(param, grad, velocity, "sgdUpdate");
+    OptimizerOps.sgd(a[0], a[1], a[2], lr, momentum);
+  }
+
+  private CpuArray[] sgdArgs(DeviceArray param, DeviceArray grad, DeviceArray velocity, String op) {
+    CpuArray P = arr(param, op, "param");
+    CpuArray G = arr(grad, op, "grad");
+    sameSize(op, "param", P, "grad", G);
     CpuArray V = null;
     if (velocity != null) {
-      V = arr(velocity, "sgdUpdate", "velocity");
-      sameSize("sgdUpdate", "param", P, "velocity", V);
+      V = arr(velocity, op, "velocity");
+      sameSize(op, "param", P, "velocity", V);
     }
-    OptimizerOps.sgd(P, G, V, lr, momentum);
+    return new CpuArray[] {P, G, V};
+  }
+
+  /**
+   * All parameters in one call: every tensor is checked first (nothing is updated when one is bad), then
+   * the elements are updated in chunks on the backend's threads, with the same result as one
+   * {@link #sgdUpdate} per tensor.
+   */
+  @Override
+  public void sgdUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> velocities,
+      double lr, double momentum) {
+    int n = listSizes("sgdUpdateAll", params, grads, velocities == null ? null : velocities, null);
+    CpuArray[][] a = new CpuArray[n][];
+    for (int k = 0; k < n; k++) {
+      a[k] = sgdArgs(params.get(k), grads.get(k), velocities == null ? null : velocities.get(k),
+          "sgdUpdateAll[" + k + "]");
+    }
+    OptimizerOps.Chunks ch = chunks(a);
+    // Memory-bound (one multiply-add per element): threads pay only for very large models.
+    parallel.run(ch.count(), elements(a) * 2L, (c, slot) -> {
+      CpuArray[] t = a[ch.tensor[c]];
+      OptimizerOps.sgdRange(t[0], t[1], t[2], lr, momentum, ch.from[c], ch.to[c]);
+    });
   }
 
   @Override
   public void adamUpdate(DeviceArray param, DeviceArray grad, DeviceArray m, DeviceArray v, double lr,
       double beta1, double beta2, double eps, long t) {
-    CpuArray P = arr(param, "adamUpdate", "param");
-    CpuArray G = arr(grad, "adamUpdate", "grad");
-    CpuArray M = arr(m, "adamUpdate", "m");
-    CpuArray V = arr(v, "adamUpdate", "v");
-    sameSize("adamUpdate", "param", P, "grad", G);
-    sameSize("adamUpdate", "param", P, "m", M);
-    sameSize("adamUpdate", "param", P, "v", V);
+    CpuArray[] a = adamArgs(param, grad, m, v, t, "adamUpdate");
+    OptimizerOps.adam(a[0], a[1], a[2], a[3], lr, beta1, beta2, eps, t);
+  }
+
+  private CpuArray[] adamArgs(DeviceArray param, DeviceArray grad, DeviceArray m, DeviceArray v, long t,
+      String op) {
+    CpuArray P = arr(param, op, "param");
+    CpuArray G = arr(grad, op, "grad");
+    CpuArray M = arr(m, op, "m");
+    CpuArray V = arr(v, op, "v");
+    sameSize(op, "param", P, "grad", G);
+    sameSize(op, "param", P, "m", M);
+    sameSize(op, "param", P, "v", V);
     if (t < 1) {
-      throw new IllegalArgumentException("adamUpdate: step t must be >= 1 (1-based), got " + t);
+      throw new IllegalArgumentException(op + ": step t must be >= 1 (1-based), got " + t);
     }
-    OptimizerOps.adam(P, G, M, V, lr, beta1, beta2, eps, t);
+    return new CpuArray[] {P, G, M, V};
+  }
+
+  /**
+   * All parameters in one call: every tensor is checked first (nothing is updated when one is bad), then
+   * the elements are updated in chunks on the backend's threads, with the same result as one
+   * {@link #adamUpdate} per tensor.
+   */
+  @Override
+  public void adamUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> m,
+      List<DeviceArray> v, double lr, double beta1, double beta2, double eps, long t) {
+    int n = listSizes("adamUpdateAll", params, grads, m, v);
+    CpuArray[][] a = new CpuArray[n][];
+    for (int k = 0; k < n; k++) {
+      a[k] = adamArgs(params.get(k), grads.get(k), m.get(k), v.get(k), t, "adamUpdateAll[" + k + "]");
+    }
+    OptimizerOps.Chunks ch = chunks(a);
+    parallel.run(ch.count(), elements(a) * 16L, (c, slot) -> {
+      CpuArray[] x = a[ch.tensor[c]];
+      OptimizerOps.adamRange(x[0], x[1], x[2], x[3], lr, beta1, beta2, eps, t, ch.from[c], ch.to[c]);
+    });
+  }
+
+  /** The common length of the lists of a multi-tensor update (null lists are skipped). */
+  private static int listSizes(String op, List<DeviceArray> params, List<DeviceArray> grads,
+      List<DeviceArray> s1, List<DeviceArray> s2) {
+    if (params == null || grads == null) {
+      throw new IllegalArgumentException(op + ": params and grads must not be null");
+    }
+    int n = params.size();
+    for (List<DeviceArray> l : Arrays.asList(grads, s1, s2)) {
+      if (l != null && l.size() != n) {
+        throw new IllegalArgumentException(op + ": the lists differ in length: " + n + " params but "
+            + l.size() + " in another list");
+      }
+    }
+    return n;
+  }
+
+  private static long elements(CpuArray[][] a) {
+    long n = 0;
+    for (CpuArray[] t : a) {
+      n += t[0].size;
+    }
+    return n;
+  }
+
+  /** The last chunking, reused while the tensor sizes stay the same (no allocation per step). */
+  private int[] chunkSizes = new int[0];
+  private OptimizerOps.Chunks chunkCache;
+
+  private OptimizerOps.Chunks chunks(CpuArray[][] a) {
+    boolean same = chunkCache != null && chunkSizes.length == a.length;
+    for (int k = 0; same && k < a.length; k++) {
+      same = chunkSizes[k] == a[k][0].size;
+    }
+    if (!same) {
+      int[] sizes = new int[a.length];
+      for (int k = 0; k < a.length; k++) {
+        sizes[k] = a[k][0].size;
+      }
+      chunkSizes = sizes;
+      chunkCache = OptimizerOps.Chunks.of(sizes);
+    }
+    return chunkCache;
   }
 
   // =============================================================== RNGD

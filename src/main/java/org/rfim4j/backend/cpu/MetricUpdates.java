@@ -92,10 +92,18 @@ final class MetricUpdates {
   /**
    * Native shared update: M = H~^T H~ by one dsyrk into a scratch upper triangle, then G = keep G + add M
    * on both triangles from that one triangle (so a symmetric G stays exactly symmetric, as on the Java
-   * path, which uses the same expression).
+   * path, which uses the same expression). When many columns of h are zero in every row of the batch (a
+   * mini-batch of images: about 40% of MNIST's pixels are 0 in all 50 images), M is zero outside the
+   * columns that are not, so the dsyrk runs on those columns only ({@link #sharedMetricSparse}).
    */
   private void sharedMetricNative(CpuArray h, int b, int d, double keep, double add, CpuArray g) {
     int n = d - 1;
+    int[] cols = scratch.ints(2 * d);
+    int u = columnSupport(h, b, n, cols);
+    if (u <= SUPPORT_FRACTION * d) {
+      sharedMetricSparse(h, b, d, cols, u, keep, add, g);
+      return;
+    }
     double[] ht = scratch.sharedA(b * d);
     for (int k = 0; k < b; k++) {
       System.arraycopy(h.data, h.offset + k * n, ht, k * d, n);
@@ -106,6 +114,82 @@ final class MetricUpdates {
     // row-major upper triangle of M. beta = 0 ignores the scratch's prior contents (NaN included).
     BLAS.getInstance().dsyrk("L", "N", d, b, 1.0, ht, 0, d, 0.0, s, 0, d);
     emaFromUpper(s, 0, d, keep, add, g.data, g.offset);
+  }
+
+  /** The column-compressed shared update runs when at most this fraction of the columns are non-zero. */
+  static final double SUPPORT_FRACTION = 0.8;
+
+  /**
+   * Writes to cols the ascending indices of the columns of H~ = [h, 1] with a non-zero (or NaN) entry in
+   * some row, the constant column n last; returns their number. cols holds at least 2 (n + 1) entries;
+   * the second half marks the columns seen.
+   */
+  private static int columnSupport(CpuArray h, int b, int n, int[] cols) {
+    int seen = n + 1;
+    Arrays.fill(cols, seen, seen + n, 0);
+    double[] hd = h.data;
+    for (int k = 0; k < b; k++) {
+      int row = h.offset + k * n;
+      for (int x = 0; x < n; x++) {
+        if (hd[row + x] != 0) {
+          cols[seen + x] = 1;
+        }
+      }
+    }
+    int u = 0;
+    for (int x = 0; x < n; x++) {
+      if (cols[seen + x] != 0) {
+        cols[u++] = x;
+      }
+    }
+    cols[u++] = n;
+    return u;
+  }
+
+  /**
+   * The shared update on the u support columns {@code cols} of H~: M_U = H~_U^T H~_U by dsyrk, then G =
+   * keep G everywhere and G[x][y] += add M[x][y] on U x U. Entries outside U x U of M are exact zeros, and
+   * keep G + add M is evaluated as round(round(keep G) + add M) either way, so G is the same as with the
+   * dense update (up to the summation order inside the dsyrk, and the sign of a zero).
+   */
+  private void sharedMetricSparse(CpuArray h, int b, int d, int[] cols, int u, double keep, double add,
+      CpuArray g) {
+    int n = d - 1;
+    double[] hu = scratch.sharedA(b * u);
+    double[] hd = h.data;
+    for (int k = 0; k < b; k++) {
+      int row = h.offset + k * n;
+      int o = k * u;
+      for (int c = 0; c < u - 1; c++) {
+        hu[o + c] = hd[row + cols[c]];
+      }
+      hu[o + u - 1] = 1.0;
+    }
+    double[] s = scratch.sharedB(u * u);
+    BLAS.getInstance().dsyrk("L", "N", u, b, 1.0, hu, 0, u, 0.0, s, 0, u);
+    double[] gd = g.data;
+    int go = g.offset;
+    for (int i = go, e = go + d * d; i < e; i++) {
+      gd[i] = keep * gd[i];
+    }
+    for (int c0 = 0; c0 < u; c0 += EMA_BLOCK) {
+      int c1 = Math.min(u, c0 + EMA_BLOCK);
+      for (int r0 = c0; r0 < u; r0 += EMA_BLOCK) {
+        int r1 = Math.min(u, r0 + EMA_BLOCK);
+        for (int ci = c0; ci < c1; ci++) {
+          int x = cols[ci];
+          int sx = ci * u;
+          for (int cj = Math.max(r0, ci); cj < r1; cj++) {
+            int y = cols[cj];
+            double v = add * s[sx + cj];
+            gd[go + x * d + y] += v;
+            if (y != x) {
+              gd[go + y * d + x] += v;
+            }
+          }
+        }
+      }
+    }
   }
 
   /**

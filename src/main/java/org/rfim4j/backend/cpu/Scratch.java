@@ -11,6 +11,7 @@ final class Scratch {
   private final double[][] slotC;
   private final double[][] shared = {new double[0], new double[0]};
   private final double[][] tiles;
+  private int[] ints = new int[0];
 
   Scratch(int threads) {
     this.slotA = new double[threads][];
@@ -52,6 +53,14 @@ final class Scratch {
   /** Second buffer of the calling thread, at least {@code len} long. */
   double[] sharedB(int len) {
     return grow(shared, 1, len);
+  }
+
+  /** An int buffer of the calling thread, at least {@code len} long. */
+  int[] ints(int len) {
+    if (ints.length < len) {
+      ints = new int[len];
+    }
+    return ints;
   }
 
   private static double[] grow(double[][] slots, int slot, int len) {

@@ -16,6 +16,13 @@ final class VectorOps {
     double[] yd = Y.data;
     int xo = X.offset;
     int yo = Y.offset;
+    if (xo == yo) {
+      // One index for both arrays: the loop shape C2 compiles to SIMD code (same result).
+      for (int i = xo, e = xo + X.size; i < e; i++) {
+        yd[i] += alpha * xd[i];
+      }
+      return;
+    }
     for (int i = 0; i < X.size; i++) {
       yd[yo + i] += alpha * xd[xo + i];
     }
