@@ -27,10 +27,14 @@ final class CholeskyInverse {
   private final ParallelBlocks parallel;
   private final Scratch scratch;
 
-  CholeskyInverse(boolean nativeLapack, ParallelBlocks parallel, Scratch scratch) {
+  /** LAPACK calls for a stack run one matrix per thread (the LAPACK is single-threaded; see SplitBlas). */
+  private final boolean parallelNative;
+
+  CholeskyInverse(boolean nativeLapack, ParallelBlocks parallel, Scratch scratch, boolean parallelNative) {
     this.nativeLapack = nativeLapack;
     this.parallel = parallel;
     this.scratch = scratch;
+    this.parallelNative = parallelNative;
   }
 
   /**
@@ -83,26 +87,25 @@ final class CholeskyInverse {
   private void inverseNative(CpuArray g, CpuArray gi, int d, int m, double[] epsRel, double epsAbs,
       int[] status) {
     LAPACK lapack = LAPACK.getInstance();
-    double[] l = scratch.slotA(0, d * d);
-    intW info = new intW(0);
-    for (int i = 0; i < m; i++) {
+    ParallelBlocks.BlockBody one = (i, slot) -> {
+      double[] l = scratch.slotA(slot, d * d);
       int gOff = g.offset + i * d * d;
       int oOff = gi.offset + i * d * d;
       if (!lowerDamped(g.data, gOff, d, epsRel[i], epsAbs, l)) {
-        double[] x = scratch.slotB(0, d * d);
-        status[i] = invertJava(g.data, gOff, d, epsRel[i], epsAbs, l, x, scratch.tile(0), gi.data, oOff);
-        continue;
+        double[] x = scratch.slotB(slot, d * d);
+        status[i] = invertJava(g.data, gOff, d, epsRel[i], epsAbs, l, x, scratch.tile(slot), gi.data, oOff);
+        return;
       }
-      info.val = 0;
+      intW info = new intW(0);
       lapack.dpotrf("U", d, l, 0, d, info);
       if (info.val != 0) {
         status[i] = info.val;
-        continue;
+        return;
       }
       lapack.dpotri("U", d, l, 0, d, info);
       if (info.val != 0) {
         status[i] = info.val;
-        continue;
+        return;
       }
       double[] o = gi.data;
       for (int x0 = 0; x0 < d; x0 += EMA_BLOCK) {
@@ -116,6 +119,13 @@ final class CholeskyInverse {
             }
           }
         }
+      }
+    };
+    if (parallelNative) {
+      parallel.run(m, (long) m * d * d * d / 2, one);
+    } else {
+      for (int i = 0; i < m; i++) {
+        one.run(i, 0);
       }
     }
   }

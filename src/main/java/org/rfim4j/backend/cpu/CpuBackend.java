@@ -59,6 +59,7 @@ public final class CpuBackend implements Backend {
   private final ParallelBlocks parallel;
   /** Scratch buffers, reused across calls. */
   private final Scratch scratch;
+  private final SplitBlas splitBlas;
   private final GemmKernels gemmKernels;
   private final MetricUpdates metricUpdates;
   private final CholeskyInverse inverse;
@@ -74,6 +75,14 @@ public final class CpuBackend implements Backend {
    * @param gemmPath the GEMM implementation
    */
   public CpuBackend(int threads, GemmPath gemmPath) {
+    this(threads, gemmPath, SplitBlas.blasSingleThreaded());
+  }
+
+  /**
+   * @param split split large native BLAS calls over the threads (see {@link #splitsBlas()}); the public
+   *     constructors take it from {@code OPENBLAS_NUM_THREADS} and {@code rfim4j.cpu.splitBlas}
+   */
+  CpuBackend(int threads, GemmPath gemmPath, boolean split) {
     if (threads < 1) {
       throw new IllegalArgumentException("threads must be >= 1, got " + threads);
     }
@@ -85,9 +94,10 @@ public final class CpuBackend implements Backend {
     this.nativeLapack = gemmPath == GemmPath.NETLIB && NetlibNative.NATIVE_LAPACK;
     this.parallel = new ParallelBlocks(threads);
     this.scratch = new Scratch(threads);
-    this.gemmKernels = new GemmKernels(gemmPath, parallel, scratch);
-    this.metricUpdates = new MetricUpdates(nativeBlas, parallel, scratch);
-    this.inverse = new CholeskyInverse(nativeLapack, parallel, scratch);
+    this.splitBlas = new SplitBlas(parallel, nativeBlas && split);
+    this.gemmKernels = new GemmKernels(gemmPath, parallel, scratch, splitBlas);
+    this.metricUpdates = new MetricUpdates(nativeBlas, parallel, scratch, splitBlas);
+    this.inverse = new CholeskyInverse(nativeLapack, parallel, scratch, splitBlas.splits());
     this.preconditioner = new Preconditioner(parallel, scratch);
   }
 
@@ -110,11 +120,15 @@ public final class CpuBackend implements Backend {
     }
   }
 
-  /** {@code cpu (native BLAS, 2 threads)} or {@code cpu (Java kernels, 2 threads)}: what this instance uses. */
+  /**
+   * {@code cpu (native BLAS, 2 threads)}, {@code cpu (native BLAS split over threads, 2 threads)} or
+   * {@code cpu (Java kernels, 2 threads)}: what this instance uses.
+   */
   @Override
   public String name() {
     boolean nativeBlas = gemmPath == GemmPath.NETLIB && NetlibNative.NATIVE;
-    return "cpu (" + (nativeBlas ? "native BLAS" : gemmPath == GemmPath.NETLIB ? "netlib Java BLAS" : "Java kernels")
+    return "cpu (" + (nativeBlas ? (splitsBlas() ? "native BLAS split over threads" : "native BLAS")
+        : gemmPath == GemmPath.NETLIB ? "netlib Java BLAS" : "Java kernels")
         + ", " + threads() + (threads() == 1 ? " thread)" : " threads)");
   }
 
@@ -136,6 +150,17 @@ public final class CpuBackend implements Backend {
   /** Whether the metric updates run on a native BLAS (the NETLIB path with a native BLAS loaded). */
   public boolean nativeMetricUpdates() {
     return nativeBlas;
+  }
+
+  /**
+   * Whether large native BLAS calls (GEMMs, the metric updates' dsyrk and dgemm) are split into blocks
+   * run on this backend's threads, and the batched inverse's LAPACK calls run one matrix per thread: the
+   * case when the BLAS itself is single-threaded, {@code OPENBLAS_NUM_THREADS=1} (which the {@code
+   * ./rfim4j} launcher sets unless told otherwise) or the system property {@code
+   * rfim4j.cpu.splitBlas=true}. With a multi-threaded BLAS every call goes to it whole.
+   */
+  public boolean splitsBlas() {
+    return splitBlas.splits();
   }
 
   /** Whether {@link #batchedInverse} factorises with a native LAPACK (NETLIB path, native LAPACK loaded). */

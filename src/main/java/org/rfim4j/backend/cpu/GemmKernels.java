@@ -3,7 +3,6 @@ package org.rfim4j.backend.cpu;
 import static org.rfim4j.backend.cpu.TileKernels.dotTile;
 import static org.rfim4j.backend.cpu.TileKernels.transpose;
 
-import dev.ludovic.netlib.blas.BLAS;
 import org.rfim4j.backend.cpu.CpuBackend.GemmPath;
 
 /**
@@ -15,11 +14,13 @@ final class GemmKernels {
   private final GemmPath gemmPath;
   private final ParallelBlocks parallel;
   private final Scratch scratch;
+  private final SplitBlas blas;
 
-  GemmKernels(GemmPath gemmPath, ParallelBlocks parallel, Scratch scratch) {
+  GemmKernels(GemmPath gemmPath, ParallelBlocks parallel, Scratch scratch, SplitBlas blas) {
     this.gemmPath = gemmPath;
     this.parallel = parallel;
     this.scratch = scratch;
+    this.blas = blas;
   }
 
   /** Row-major GEMM on raw storage. C must not overlap A or B. */
@@ -28,8 +29,8 @@ final class GemmKernels {
     if (gemmPath == GemmPath.NETLIB) {
       // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major X is a
       // column-major X^T with the same leading dimension: swap the operands, keep the flags.
-      BLAS.getInstance().dgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k, alpha, b, bOff, ldb, a,
-          aOff, lda, beta, c, cOff, ldc);
+      blas.dgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k, alpha, b, bOff, ldb, a, aOff, lda, beta, c,
+          cOff, ldc);
       return;
     }
     // Java path: C[i][j] = alpha * dot(op(A) row i, op(B) column j) + beta * C[i][j], with both operands

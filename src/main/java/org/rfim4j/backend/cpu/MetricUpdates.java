@@ -3,7 +3,6 @@ package org.rfim4j.backend.cpu;
 import static org.rfim4j.backend.cpu.TileKernels.dotTile;
 import static org.rfim4j.backend.cpu.TileKernels.transpose;
 
-import dev.ludovic.netlib.blas.BLAS;
 import java.util.Arrays;
 
 /**
@@ -23,11 +22,13 @@ final class MetricUpdates {
   private final boolean nativeBlas;
   private final ParallelBlocks parallel;
   private final Scratch scratch;
+  private final SplitBlas blas;
 
-  MetricUpdates(boolean nativeBlas, ParallelBlocks parallel, Scratch scratch) {
+  MetricUpdates(boolean nativeBlas, ParallelBlocks parallel, Scratch scratch, SplitBlas blas) {
     this.nativeBlas = nativeBlas;
     this.parallel = parallel;
     this.scratch = scratch;
+    this.blas = blas;
   }
 
   /** Writes H~^T = [h, 1]^T ((n+1) x B, row-major) for h (B x n) into a shared buffer. */
@@ -104,15 +105,15 @@ final class MetricUpdates {
       sharedMetricSparse(h, b, d, cols, u, keep, add, g);
       return;
     }
-    double[] ht = scratch.sharedA(b * d);
+    double[] ht = scratch.sharedA(b * d + d);  // + d: room for SplitBlas's blocks
     for (int k = 0; k < b; k++) {
       System.arraycopy(h.data, h.offset + k * n, ht, k * d, n);
       ht[k * d + n] = 1.0;
     }
-    double[] s = scratch.sharedB(d * d);
+    double[] s = scratch.sharedB(d * d + d);
     // Row-major H~ (B x D) is the column-major D x B matrix X = H~^T; X X^T column-major lower is the
     // row-major upper triangle of M. beta = 0 ignores the scratch's prior contents (NaN included).
-    BLAS.getInstance().dsyrk("L", "N", d, b, 1.0, ht, 0, d, 0.0, s, 0, d);
+    blas.dsyrkLower(d, b, ht, 0, d, s, 0, d);
     emaFromUpper(s, 0, d, keep, add, g.data, g.offset);
   }
 
@@ -155,7 +156,7 @@ final class MetricUpdates {
   private void sharedMetricSparse(CpuArray h, int b, int d, int[] cols, int u, double keep, double add,
       CpuArray g) {
     int n = d - 1;
-    double[] hu = scratch.sharedA(b * u);
+    double[] hu = scratch.sharedA(b * u + u);  // + u: room for SplitBlas's blocks
     double[] hd = h.data;
     for (int k = 0; k < b; k++) {
       int row = h.offset + k * n;
@@ -165,29 +166,34 @@ final class MetricUpdates {
       }
       hu[o + u - 1] = 1.0;
     }
-    double[] s = scratch.sharedB(u * u);
-    BLAS.getInstance().dsyrk("L", "N", u, b, 1.0, hu, 0, u, 0.0, s, 0, u);
-    double[] gd = g.data;
-    int go = g.offset;
-    for (int i = go, e = go + d * d; i < e; i++) {
-      gd[i] = keep * gd[i];
-    }
+    double[] s = scratch.sharedB(u * u + u);
+    blas.dsyrkLower(u, b, hu, 0, u, s, 0, u);
+    // Mirror M_U's upper triangle into its lower one (u x u, small), so that each row of G below reads
+    // one row of M_U.
     for (int c0 = 0; c0 < u; c0 += EMA_BLOCK) {
-      int c1 = Math.min(u, c0 + EMA_BLOCK);
       for (int r0 = c0; r0 < u; r0 += EMA_BLOCK) {
-        int r1 = Math.min(u, r0 + EMA_BLOCK);
-        for (int ci = c0; ci < c1; ci++) {
-          int x = cols[ci];
-          int sx = ci * u;
-          for (int cj = Math.max(r0, ci); cj < r1; cj++) {
-            int y = cols[cj];
-            double v = add * s[sx + cj];
-            gd[go + x * d + y] += v;
-            if (y != x) {
-              gd[go + y * d + x] += v;
-            }
+        for (int ci = c0, c1 = Math.min(u, c0 + EMA_BLOCK); ci < c1; ci++) {
+          for (int cj = Math.max(r0, ci + 1), r1 = Math.min(u, r0 + EMA_BLOCK); cj < r1; cj++) {
+            s[cj * u + ci] = s[ci * u + cj];
           }
         }
+      }
+    }
+    // One streaming pass over G, row by row: keep G, then + add M on the support columns of support rows.
+    double[] gd = g.data;
+    int go = g.offset;
+    int next = 0;
+    for (int x = 0; x < d; x++) {
+      int row = go + x * d;
+      for (int i = row, e = row + d; i < e; i++) {
+        gd[i] = keep * gd[i];
+      }
+      if (next < u && cols[next] == x) {
+        int sx = next * u;
+        for (int cj = 0; cj < u; cj++) {
+          gd[row + cols[cj]] += add * s[sx + cj];
+        }
+        next++;
       }
     }
   }
@@ -218,18 +224,55 @@ final class MetricUpdates {
     double[] mp = scratch.sharedB(m * p);
     // Row-major M (m x P) = nu^T (m x B) Q (B x P) is column-major M^T = Q^T nu: Q^T is row-major Q read
     // column-major (ld P), nu is row-major nu (ld m) read column-major and transposed.
-    BLAS.getInstance().dgemm("N", "T", p, m, b, 1.0, q, 0, p, nu.data, nu.offset, m, 0.0, mp, 0, p);
+    double[] nd = nu.data;
+    int no = nu.offset;
+    if (blas.splits()) {
+      // A copy with m spare entries, so that SplitBlas can split the neurons into blocks.
+      nd = scratch.slotC(0, b * m + m);
+      System.arraycopy(nu.data, nu.offset, nd, 0, b * m);
+      no = 0;
+    }
+    blas.dgemm("N", "T", p, m, b, 1.0, q, 0, p, nd, no, m, 0.0, mp, 0, p);
     int dd = d * d;
-    parallel.run(m, (long) m * dd, (i, slot) -> {
-      double[] gd = g.data;
-      int gOff = g.offset + i * dd;
-      int o = i * p;
-      for (int x = 0; x < d; x++) {
-        for (int y = x; y < d; y++) {
-          emaSymmetric(gd, gOff, d, x, y, keep, add * mp[o++]);
-        }
+    int[] off = packedRowStarts(d);
+    parallel.run(m, (long) m * dd, (i, slot) -> emaFromPacked(mp, i * p, off, d, keep, add, g.data,
+        g.offset + i * dd));
+  }
+
+  /** Row starts of packed upper triangles, grown on demand (see {@link #packedRowStarts}). */
+  private int[] packedOff = new int[0];
+
+  /** off[x] = the packed index of (x, x) in the row-major packed upper triangle of a d x d matrix. */
+  private int[] packedRowStarts(int d) {
+    if (packedOff.length < d) {
+      packedOff = new int[d];
+    }
+    int o = 0;
+    for (int x = 0; x < d; x++) {
+      packedOff[x] = o;
+      o += d - x;
+    }
+    return packedOff;
+  }
+
+  /**
+   * G = keep G + add M for one matrix (d x d at gOff) from its packed upper triangle M (at mOff, row
+   * starts off[x]), streaming through G row by row: the entry (x, y) of either triangle takes the packed
+   * value of (min, max), so both triangles get the same expression as {@link #emaSymmetric}.
+   */
+  private static void emaFromPacked(double[] mp, int mOff, int[] off, int d, double keep, double add,
+      double[] g, int gOff) {
+    for (int x = 0; x < d; x++) {
+      int row = gOff + x * d;
+      int mx = mOff + x;
+      for (int y = 0; y < x; y++) {
+        g[row + y] = keep * g[row + y] + add * mp[mx + off[y] - y];
       }
-    });
+      int base = mOff + off[x] - x;
+      for (int y = x; y < d; y++) {
+        g[row + y] = keep * g[row + y] + add * mp[base + y];
+      }
+    }
   }
 
   /**

@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.rfim4j.backend.DeviceArray;
 
 /**
@@ -74,22 +76,39 @@ class CpuBackendNativeAgreementTest {
     }
   }
 
-  @Test
-  void metricUpdatesAgreeWithJava() {
-    try (CpuBackend nat = new CpuBackend(2, CpuBackend.GemmPath.NETLIB);
+  /**
+   * With {@code split}, the native backend splits large BLAS calls over its two threads (as with
+   * OPENBLAS_NUM_THREADS=1); the {1, 50, 784, 80} shape is an image-like batch whose all-zero columns take
+   * the column-compressed shared update.
+   */
+  @ParameterizedTest(name = "split BLAS {0}")
+  @ValueSource(booleans = {false, true})
+  void metricUpdatesAgreeWithJava(boolean split) {
+    try (CpuBackend nat = new CpuBackend(2, CpuBackend.GemmPath.NETLIB, split);
         CpuBackend jav = new CpuBackend(1, CpuBackend.GemmPath.JAVA)) {
       assumeTrue(nat.nativeMetricUpdates(), "no native BLAS");
       assertFalse(jav.nativeMetricUpdates());
+      assertEquals(split, nat.splitsBlas());
       Random r = new Random(5);
-      int[][] shapes = {{50, 784, 80}, {50, 80, 80}, {50, 80, 10}, {7, 3, 2}, {1, 1, 1}};
+      int[][] shapes = {{0, 50, 784, 80}, {1, 50, 784, 80}, {0, 50, 80, 80}, {0, 50, 80, 10}, {0, 7, 3, 2},
+          {0, 1, 1, 1}};
       for (int[] s : shapes) {
-        int b = s[0];
-        int n = s[1];
-        int m = s[2];
+        boolean images = s[0] == 1;
+        int b = s[1];
+        int n = s[2];
+        int m = s[3];
         int d = n + 1;
         double[] h = rand(r, (b + 3) * n);
         for (int i = 0; i < h.length; i += 4) {
           h[i] = 0; // ReLU-like zeros
+        }
+        if (images) {
+          // 40% of the columns zero in every row, the rest 80% zeros
+          for (int i = 0; i < h.length; i++) {
+            if (i % n < 0.4 * n || r.nextDouble() < 0.8) {
+              h[i] = 0;
+            }
+          }
         }
         double[] nu = rand(r, b * m);
         for (int i = 0; i < nu.length; i++) {
@@ -156,9 +175,51 @@ class CpuBackendNativeAgreementTest {
     }
   }
 
+  /**
+   * The GEMM shapes of a training step and RNGD's input-layer step, every transpose combination, on the
+   * native backend splitting its calls over two threads, against the Java kernels.
+   */
   @Test
-  void inverseAgreesWithJava() {
-    try (CpuBackend nat = new CpuBackend(2, CpuBackend.GemmPath.NETLIB);
+  void splitGemmAgreesWithJava() {
+    try (CpuBackend nat = new CpuBackend(2, CpuBackend.GemmPath.NETLIB, true);
+        CpuBackend jav = new CpuBackend(1, CpuBackend.GemmPath.JAVA)) {
+      assumeTrue(nat.nativeMetricUpdates(), "no native BLAS");
+      assertTrue(nat.splitsBlas());
+      Random r = new Random(8);
+      int[][] shapes = {{785, 785, 80}, {50, 784, 80}, {784, 50, 80}, {80, 50, 785}};
+      for (int[] s : shapes) {
+        int m = s[0];
+        int k = s[1];
+        int n = s[2];
+        for (int t = 0; t < 4; t++) {
+          boolean ta = (t & 1) != 0;
+          boolean tb = (t & 2) != 0;
+          double[] a = rand(r, m * k);
+          double[] b = rand(r, k * n);
+          double[] c = rand(r, m * n);
+          double[][] res = new double[2][];
+          CpuBackend[] both = {jav, nat};
+          for (int bi = 0; bi < 2; bi++) {
+            CpuBackend be = both[bi];
+            DeviceArray da = ta ? up(be, a, k, m) : up(be, a, m, k);
+            DeviceArray db = tb ? up(be, b, n, k) : up(be, b, k, n);
+            DeviceArray dc = up(be, c, m, n);
+            be.gemm(ta, tb, -0.7, da, db, 0.9, dc);
+            res[bi] = be.download(dc);
+            da.close();
+            db.close();
+            dc.close();
+          }
+          close("split gemm " + Arrays.toString(s) + (ta ? " T" : " N") + (tb ? "T" : "N"), res[0], res[1]);
+        }
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "split BLAS {0}")
+  @ValueSource(booleans = {false, true})
+  void inverseAgreesWithJava(boolean split) {
+    try (CpuBackend nat = new CpuBackend(2, CpuBackend.GemmPath.NETLIB, split);
         CpuBackend jav = new CpuBackend(1, CpuBackend.GemmPath.JAVA)) {
       assumeTrue(nat.nativeInverse(), "no native LAPACK");
       Random r = new Random(6);

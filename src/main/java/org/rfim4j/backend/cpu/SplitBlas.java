@@ -1,0 +1,112 @@
+package org.rfim4j.backend.cpu;
+
+import dev.ludovic.netlib.blas.BLAS;
+import java.util.Locale;
+
+/**
+ * Native BLAS calls of one {@link CpuBackend}, split across the backend's threads when the BLAS itself
+ * runs on one thread.
+ *
+ * <p>A multi-threaded OpenBLAS hands every call to its own threads, which then spin waiting for the next
+ * call while the backend's Java work runs: on a small machine the two sets of threads compete for the
+ * cores, and at the paper's shapes (a 50 x 784 x 80 GEMM is 3 million multiply-adds) the hand-off costs
+ * more than it saves. Measured on 2 cores, an Adam epoch ran 25-40% faster with
+ * {@code OPENBLAS_NUM_THREADS=1}, but RNGD's large products then ran on one core. So when the BLAS is
+ * single-threaded ({@link #blasSingleThreaded()}), large calls are split here into independent
+ * sub-calls (column blocks of C; the triangle of a dsyrk as two dsyrk and one dgemm) run on the backend's
+ * threads; otherwise each call goes to the BLAS whole. Every entry of C still sums the same products;
+ * only the BLAS kernel's blocking, and so the rounding, can differ from the whole call (as it does
+ * between OpenBLAS thread counts). The split depends on the thread count only, never on timing.
+ */
+final class SplitBlas {
+
+  /** Calls below this many multiply-adds are never split. */
+  static final long SPLIT_FLOPS = 1L << 22;
+
+  private final ParallelBlocks parallel;
+  private final boolean split;
+
+  SplitBlas(ParallelBlocks parallel, boolean split) {
+    this.parallel = parallel;
+    this.split = split && parallel.hasPool();
+  }
+
+  /** Whether large calls are split across the backend's threads. */
+  boolean splits() {
+    return split;
+  }
+
+  /**
+   * Whether the native BLAS runs each call on the calling thread only: {@code OPENBLAS_NUM_THREADS} (or,
+   * when unset, {@code OMP_NUM_THREADS}) is 1; the system property {@code rfim4j.cpu.splitBlas}
+   * ({@code true} / {@code false}) overrides.
+   */
+  static boolean blasSingleThreaded() {
+    String prop = System.getProperty("rfim4j.cpu.splitBlas");
+    if (prop != null && !prop.isBlank()) {
+      String p = prop.trim().toLowerCase(Locale.ROOT);
+      if (!p.equals("true") && !p.equals("false")) {
+        throw new IllegalArgumentException(
+            "system property rfim4j.cpu.splitBlas must be 'true' or 'false', got '" + prop + "'");
+      }
+      return p.equals("true");
+    }
+    String env = System.getenv("OPENBLAS_NUM_THREADS");
+    if (env == null || env.isBlank()) {
+      env = System.getenv("OMP_NUM_THREADS");
+    }
+    return env != null && env.trim().equals("1");
+  }
+
+  /**
+   * Column-major {@code C = alpha op(A) op(B) + beta C} (BLAS dgemm); when large, split into column blocks
+   * of op(B) and C. netlib checks every operand as if it were {@code ld x (columns)} from its offset, so a
+   * block of a transposed B (which starts inside the leading dimension) needs {@code from} spare entries
+   * after the array's last element; without them the call is not split.
+   */
+  void dgemm(String ta, String tb, int m, int n, int k, double alpha, double[] a, int aOff, int lda,
+      double[] b, int bOff, int ldb, double beta, double[] c, int cOff, int ldc) {
+    BLAS blas = BLAS.getInstance();
+    int parts = split && (long) m * n * k >= SPLIT_FLOPS ? Math.min(parallel.threads(), n / 8) : 1;
+    boolean bTrans = !tb.equals("N");
+    if (parts >= 2 && bTrans && (long) bOff + n + (long) k * ldb > b.length) {
+      parts = 1;
+    }
+    if (parts < 2) {
+      blas.dgemm(ta, tb, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+      return;
+    }
+    final int np = parts;
+    parallel.run(np, Long.MAX_VALUE, (part, slot) -> {
+      int from = (int) ((long) n * part / np);
+      int to = (int) ((long) n * (part + 1) / np);
+      int bo = bOff + (bTrans ? from : from * ldb);
+      blas.dgemm(ta, tb, m, to - from, k, alpha, a, aOff, lda, b, bo, ldb, beta, c, cOff + from * ldc, ldc);
+    });
+  }
+
+  /**
+   * Column-major lower triangle {@code C = A A^T} (dsyrk "L", "N", alpha 1, beta 0) for A (n x k, leading
+   * dimension lda) into C (n x n, leading dimension ldc). When split: rows [0, h) and [h, n) with h =
+   * 0.29 n (equal work): C11 = A1 A1^T and C21 = A2 A1^T on one thread, C22 = A2 A2^T on the other. The
+   * blocks of A2 and C22 start inside the leading dimension, so A and C need n spare entries after their
+   * last element (see {@link #dgemm}); without them the call is not split.
+   */
+  void dsyrkLower(int n, int k, double[] a, int aOff, int lda, double[] c, int cOff, int ldc) {
+    BLAS blas = BLAS.getInstance();
+    if (!split || (long) n * n * k / 2 < SPLIT_FLOPS || n < 32 || (long) aOff + n + (long) k * lda > a.length
+        || (long) cOff + n + (long) n * ldc > c.length) {
+      blas.dsyrk("L", "N", n, k, 1.0, a, aOff, lda, 0.0, c, cOff, ldc);
+      return;
+    }
+    int h = (int) Math.round(n * (1 - Math.sqrt(0.5)));
+    parallel.run(2, Long.MAX_VALUE, (part, slot) -> {
+      if (part == 0) {
+        blas.dsyrk("L", "N", h, k, 1.0, a, aOff, lda, 0.0, c, cOff, ldc);
+        blas.dgemm("N", "T", n - h, h, k, 1.0, a, aOff + h, lda, a, aOff, lda, 0.0, c, cOff + h, ldc);
+      } else {
+        blas.dsyrk("L", "N", n - h, k, 1.0, a, aOff + h, lda, 0.0, c, cOff + h * ldc + h, ldc);
+      }
+    });
+  }
+}
