@@ -23,8 +23,11 @@ final class LayerOps {
     // One pass per row: bias, then the activation while the row is in cache (ReLU inlined).
     for (int i = 0; i < r; i++) {
       int row = Z.offset + i * n;
-      for (int j = 0; j < n; j++) {
-        zd[row + j] += bd[bo + j];
+      int end = row + n;
+      // One induction variable per loop (bias and h at a fixed distance from z): C2 vectorises this shape.
+      int toBias = bo - row;
+      for (int j = row; j < end; j++) {
+        zd[j] += bd[j + toBias];
       }
       if (H == null) {
         continue;
@@ -32,9 +35,10 @@ final class LayerOps {
       double[] hd = H.data;
       int hrow = H.offset + i * n;
       if (relu) {
-        for (int j = 0; j < n; j++) {
-          double a = zd[row + j];
-          hd[hrow + j] = a > 0 ? a : 0.0;
+        int toH = hrow - row;
+        for (int j = row; j < end; j++) {
+          double a = zd[j];
+          hd[j + toH] = a > 0 ? a : 0.0;
         }
       } else {
         for (int j = 0; j < n; j++) {

@@ -41,7 +41,7 @@
  *       {@code Preconditioner}: {@code perNeuronPrecondition}.
  *   <li>{@code VectorOps}, {@code LayerOps}, {@code OptimizerOps}: the vector, layer (activation, nu
  *       coefficients, softmax cross-entropy, batch normalisation) and optimizer (SGD, Adam) loops.
- *   <li>{@code CpuArgs}: the argument checks; {@code ParallelBlocks}: the fork-join parallel-for;
+ *   <li>{@code CpuArgs}: the argument checks; {@code ParallelBlocks}: the parallel-for (spinning workers); {@code SplitBlas}: native BLAS calls split over the threads;
  *       {@code Scratch}: the reused scratch buffers; {@code NetlibNative}: whether netlib loaded a native
  *       BLAS and LAPACK; {@code CpuArray}: the array type.
  * </ul>
