@@ -25,7 +25,7 @@ import org.rfim4j.backend.DeviceArray;
  * <p>GEMM-shaped work (gemm, the metric updates, the batched inverse and the preconditioning) runs in
  * Java kernels: operands are packed so that the summation index is contiguous and 4 x 4 output tiles are
  * accumulated in registers; the metric updates compute only the upper triangle of each Gram matrix and
- * mirror it. Work is split over a small private fork-join pool (one worker per available processor) when
+ * mirror it. Work is split over a small private pool of worker threads (the caller and one more thread per further processor) when
  * it is large enough to pay for the hand-off. {@code gemm} uses netlib BLAS ({@code dev.ludovic.netlib})
  * instead when netlib finds a native BLAS; see {@link #defaultGemmPath()}.
  *

@@ -9,7 +9,7 @@
  *
  * <ul>
  *   <li><b>JAVA</b>: everything in Java: packed, register-tiled GEMM and Gram kernels, a row-oriented
- *       Cholesky with a triangular inverse for {@code batchedInverse}, split over a small fork-join pool.
+ *       Cholesky with a triangular inverse for {@code batchedInverse}, split over a small pool of worker threads.
  *       This is the default when netlib finds no native BLAS (netlib's own Java fallback measured
  *       slower).
  *   <li><b>NETLIB</b>: {@code dev.ludovic.netlib}. {@code gemm} calls {@code dgemm}. When netlib loaded a
