@@ -113,13 +113,18 @@ public final class BenchCommand implements Callable<Integer> {
       }
       List<Mlp> models = new ArrayList<>();
       List<Optimizer> opts = new ArrayList<>();
+      List<Trainer> trainers = new ArrayList<>();
       List<List<EpochResult>> curves = new ArrayList<>();
       String[] stopped = new String[specs.size()];
       try {
         for (OptimizerSpec s : specs) {
           Mlp m = new Mlp(backend, modelConfig, maxBatch);
           models.add(m);
-          opts.add(s.create(m));
+          Optimizer o = s.create(m);
+          opts.add(o);
+          // One trainer per lane for the whole race: the data is uploaded (and a CUDA step captured) once.
+          trainers.add(new Trainer(m, o, TrainerConfig.of(run.epochs, run.batch, seed)).retainDeviceData()
+              .addListener(new DivergenceStop()));
           curves.add(new ArrayList<>());
         }
         for (int epoch = 1; epoch <= run.epochs; epoch++) {
@@ -129,11 +134,9 @@ public final class BenchCommand implements Callable<Integer> {
             }
             List<EpochResult> curve = curves.get(i);
             double secs = curve.isEmpty() ? 0 : curve.get(curve.size() - 1).seconds();
-            Trainer t = new Trainer(models.get(i), opts.get(i), TrainerConfig.of(epoch, run.batch, seed))
-                .resumeAt(epoch - 1, secs, curve)
-                .addListener(new DivergenceStop());
+            Trainer t = trainers.get(i);
             try {
-              List<EpochResult> c = t.fit(data.train(), data.validation());
+              List<EpochResult> c = t.fit(data.train(), data.validation(), epoch);
               curve.clear();
               curve.addAll(c);
               EpochResult r = c.get(c.size() - 1);
@@ -149,6 +152,7 @@ public final class BenchCommand implements Callable<Integer> {
           }
         }
       } finally {
+        trainers.forEach(Trainer::close);
         opts.forEach(Optimizer::close);
         models.forEach(Mlp::close);
       }

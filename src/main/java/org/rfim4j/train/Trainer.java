@@ -12,11 +12,17 @@ import org.rfim4j.nn.Mlp;
 import org.rfim4j.optim.Optimizer;
 
 /**
- * Mini-batch training of an {@link Mlp} with an {@link Optimizer}. Data is uploaded to the backend once;
- * each epoch shuffles an index array on the host (seeded by epoch) and the backend gathers every
- * mini-batch from it. Listeners receive progress, learning-curve rows and the end of the run.
+ * Mini-batch training of an {@link Mlp} with an {@link Optimizer}. Data is uploaded to the backend once
+ * per {@link #fit}; each epoch shuffles an index array on the host (seeded by epoch) and the backend
+ * gathers every mini-batch from it. Listeners receive progress, learning-curve rows and the end of the
+ * run.
+ *
+ * <p>By default each {@code fit} releases its device data when it returns. A caller that trains in
+ * several {@code fit} calls (a few epochs at a time, as the optimizer race does) can ask the trainer to
+ * {@link #retainDeviceData keep} the uploaded datasets, mini-batch buffers and captured step between
+ * calls, and then {@link #close} it; the run is the same bit for bit either way.
  */
-public final class Trainer {
+public final class Trainer implements AutoCloseable {
   private final Mlp model;
   private final Optimizer optimizer;
   private final TrainerConfig config;
@@ -26,6 +32,9 @@ public final class Trainer {
   private int completedEpochs;
   private int stepFrom;
   private double seconds;
+  private boolean retain;
+  /** Device data kept between fit calls (retainDeviceData), or null. */
+  private Resources kept;
 
   public Trainer(Mlp model, Optimizer optimizer, TrainerConfig config) {
     if (config.batchSize() > model.maxBatch() || config.evalBatch() > model.maxBatch()) {
@@ -52,6 +61,26 @@ public final class Trainer {
     return this;
   }
 
+  /**
+   * Keeps the uploaded training and validation data, the mini-batch buffers and the captured training
+   * step after {@link #fit} returns, for the next {@code fit} on the same {@link Dataset} objects (other
+   * datasets replace them). Release them with {@link #close}.
+   */
+  public Trainer retainDeviceData() {
+    this.retain = true;
+    return this;
+  }
+
+  /** Releases device data kept by {@link #retainDeviceData} (nothing otherwise); idempotent. */
+  @Override
+  public void close() {
+    if (kept != null) {
+      Resources r = kept;
+      kept = null;
+      r.close();
+    }
+  }
+
   public int completedEpochs() {
     return completedEpochs;
   }
@@ -71,31 +100,123 @@ public final class Trainer {
    * @throws TrainingStoppedException if a listener stops the run (e.g. divergence)
    */
   public List<EpochResult> fit(Dataset train, Dataset validation) {
+    return fit(train, validation, config.epochs());
+  }
+
+  /**
+   * Trains until {@code untilEpoch} epochs are complete (at least the completed count), evaluating on
+   * {@code validation} after each; the other settings come from the trainer's config.
+   *
+   * @throws TrainingStoppedException if a listener stops the run (e.g. divergence)
+   */
+  public List<EpochResult> fit(Dataset train, Dataset validation, int untilEpoch) {
     checkCompatible(train);
     checkCompatible(validation);
+    if (untilEpoch < 1) {
+      throw new IllegalArgumentException("untilEpoch must be >= 1, got " + untilEpoch);
+    }
     int n = train.n();
     int b = config.batchSize();
     int steps = (n + b - 1) / b;
     TrainingInfo info = new TrainingInfo(optimizer.name() + " lr=" + optimizer.learningRate(),
         model.config().describe() + " " + model.config().activation() + " " + model.config().architecture(),
-        backend.name(), config.epochs(), steps, b, n, validation.n());
+        backend.name(), untilEpoch, steps, b, n, validation.n());
     listeners.forEach(l -> l.onStart(info));
-    try (DeviceDataset dTrain = new DeviceDataset(backend, train);
-        DeviceDataset dVal = new DeviceDataset(backend, validation);
-        DeviceArray index = backend.allocate(n, 1);
-        DeviceArray xb = backend.allocate(b, train.d());
-        DeviceArray yb = backend.allocate(b, 1);
-        DeviceArray stats = backend.allocate(2);
+    Resources res = kept != null && kept.serves(train, validation, b) ? kept : null;
+    if (res == null) {
+      close();
+      res = new Resources(train, validation, b);
+    }
+    kept = retain ? res : null;
+    try {
+      train(res, n, b, steps, untilEpoch);
+    } finally {
+      if (!retain) {
+        res.close();
+      }
+    }
+    listeners.forEach(l -> l.onEnd(curve));
+    return curve();
+  }
+
+  /** The device side of a fit: datasets, index, mini-batch buffers, loss statistics, captured step. */
+  private final class Resources implements AutoCloseable {
+    final Dataset trainSrc;
+    final Dataset valSrc;
+    final int batch;
+    final List<AutoCloseable> owned = new ArrayList<>();
+    final DeviceDataset dTrain;
+    final DeviceDataset dVal;
+    final DeviceArray index;
+    final DeviceArray xb;
+    final DeviceArray yb;
+    final DeviceArray stats;
+    final ReplayableStep graphStep;
+
+    Resources(Dataset train, Dataset validation, int b) {
+      this.trainSrc = train;
+      this.valSrc = validation;
+      this.batch = b;
+      try {
+        dTrain = own(new DeviceDataset(backend, train));
+        dVal = own(new DeviceDataset(backend, validation));
+        index = own(backend.allocate(train.n(), 1));
+        xb = own(backend.allocate(b, train.d()));
+        yb = own(backend.allocate(b, 1));
+        stats = own(backend.allocate(2));
         // Full-batch steps that the optimizer says are capturable may become one CUDA graph launch each.
-        ReplayableStep graphStep = backend.captureStep(optimizer.name(), () -> {
+        graphStep = own(backend.captureStep(optimizer.name(), () -> {
           backend.gatherBatch(dTrain.features, dTrain.labels, index, stepFrom, xb, yb);
           model.forward(xb, true, true);
           model.lossAndGradient(yb, stats);
           optimizer.step();
-        })) {
+        }));
+      } catch (RuntimeException | Error e) {
+        close();
+        throw e;
+      }
+    }
+
+    private <T extends AutoCloseable> T own(T x) {
+      owned.add(x);
+      return x;
+    }
+
+    boolean serves(Dataset train, Dataset validation, int b) {
+      return train == trainSrc && validation == valSrc && b == batch;
+    }
+
+    @Override
+    public void close() {
+      RuntimeException first = null;
+      for (int i = owned.size() - 1; i >= 0; i--) {
+        try {
+          owned.get(i).close();
+        } catch (Exception e) {
+          if (first == null) {
+            first = e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e);
+          }
+        }
+      }
+      owned.clear();
+      if (first != null) {
+        throw first;
+      }
+    }
+  }
+
+  private void train(Resources res, int n, int b, int steps, int untilEpoch) {
+    DeviceDataset dTrain = res.dTrain;
+    DeviceDataset dVal = res.dVal;
+    DeviceArray index = res.index;
+    DeviceArray xb = res.xb;
+    DeviceArray yb = res.yb;
+    DeviceArray stats = res.stats;
+    ReplayableStep graphStep = res.graphStep;
+    {
       int[] perm = new int[n];
       double[] permD = new double[n];
-      for (int epoch = completedEpochs + 1; epoch <= config.epochs(); epoch++) {
+      for (int epoch = completedEpochs + 1; epoch <= untilEpoch; epoch++) {
         shuffle(perm, config.shuffleSeed(), epoch);
         for (int i = 0; i < n; i++) {
           permD[i] = perm[i];
@@ -140,8 +261,6 @@ public final class Trainer {
         }
       }
     }
-    listeners.forEach(l -> l.onEnd(curve));
-    return curve();
   }
 
   private void progress(int epoch, long step, int inEpoch, double running) {

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.ProfilingBackend;
 import org.rfim4j.backend.cpu.CpuBackend;
 import org.rfim4j.data.Dataset;
 import org.rfim4j.nn.Architecture;
@@ -27,6 +28,7 @@ import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.Optimizer;
 import org.rfim4j.optim.OptimizerSpec;
+import org.rfim4j.optim.RngdConfig;
 import org.rfim4j.testutil.Synthetic;
 
 class TrainerTest {
@@ -143,6 +145,48 @@ class TrainerTest {
     Arrays.fill(b, -5);
     Trainer.shuffle(b, 42, 3);
     assertArrayEquals(a, b);
+  }
+
+  /**
+   * Training in several fit calls on a trainer that keeps its device data: the same weights and losses
+   * bit for bit as one fit, the datasets uploaded once, and every array released on close (and, without
+   * retainDeviceData, when fit returns).
+   */
+  @Test
+  void retainedDeviceDataGivesTheSameRunAndIsReleasedOnClose() {
+    TrainerConfig tc = TrainerConfig.of(3, 25, 7);
+    List<double[]> once;
+    List<EpochResult> onceCurve;
+    try (Mlp model = new Mlp(backend, plain(), 500); Optimizer opt = OptimizerSpec.rngd(RngdConfig.defaults(0.03).withRefreshPeriod(5)).create(model)) {
+      int before = backend.liveArrays();
+      onceCurve = new Trainer(model, opt, tc).fit(train, val);
+      once = model.downloadParameters();
+      assertEquals(before, backend.liveArrays(), "fit without retainDeviceData left arrays allocated");
+    }
+    ProfilingBackend counting = new ProfilingBackend(backend, false);
+    try (Mlp model = new Mlp(counting, plain(), 500); Optimizer opt = OptimizerSpec.rngd(RngdConfig.defaults(0.03).withRefreshPeriod(5)).create(model)) {
+      int before = backend.liveArrays();
+      List<EpochResult> curve;
+      try (Trainer t = new Trainer(model, opt, tc).retainDeviceData()) {
+        t.fit(train, val, 1);
+        long uploads = counting.totals().get("upload")[1];
+        t.fit(train, val, 2);
+        curve = t.fit(train, val, 3);
+        // epochs 2 and 3 upload only their shuffled index, not the datasets again
+        assertEquals(uploads + 2, counting.totals().get("upload")[1], "uploads in epochs 2 and 3");
+        assertTrue(backend.liveArrays() > before, "retained data should still be allocated");
+      }
+      assertEquals(before, backend.liveArrays(), "close() left arrays allocated");
+      List<double[]> steps = model.downloadParameters();
+      for (int i = 0; i < once.size(); i++) {
+        assertArrayEquals(once.get(i), steps.get(i), 0.0, "parameter " + i);
+      }
+      assertEquals(onceCurve.size(), curve.size());
+      for (int e = 0; e < curve.size(); e++) {
+        assertEquals(onceCurve.get(e).trainLoss(), curve.get(e).trainLoss(), 0.0);
+        assertEquals(onceCurve.get(e).valError(), curve.get(e).valError(), 0.0);
+      }
+    }
   }
 
   @Test

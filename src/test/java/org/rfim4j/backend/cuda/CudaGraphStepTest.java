@@ -100,6 +100,34 @@ class CudaGraphStepTest {
     sameRun(Architecture.BNA, m -> new Rngd(m, RngdConfig.defaults(0.05).withRefreshPeriod(3)), 5);
   }
 
+  /**
+   * A trainer that keeps its device data (the optimizer race) trains epoch by epoch in separate fit calls
+   * and replays one captured step throughout: the same parameters as an eager single fit, and the
+   * second epoch's steps all replayed (no warm-up or capture again).
+   */
+  @Test
+  void retainedTrainerReplaysItsCaptureAcrossFits() {
+    long[] g0 = new long[1];
+    List<double[]> eager = train(Architecture.PLAIN, m -> new Adam(m, 0.01), false, g0);
+    be.resetCounts();
+    List<double[]> split;
+    long afterFirst;
+    long afterSecond;
+    try (Mlp model = new Mlp(be, net(Architecture.PLAIN), 20); Optimizer o = new Adam(model, 0.01);
+        Trainer t = new Trainer(model, o, new TrainerConfig(2, 20, 3, 4, 20).withCudaGraphs(true))
+            .retainDeviceData()) {
+      t.fit(TRAIN, VAL, 1);
+      afterFirst = be.counts().get("graphs");
+      t.fit(TRAIN, VAL, 2);
+      afterSecond = be.counts().get("graphs");
+      split = model.downloadParameters();
+    }
+    assertEquals(6, afterSecond - afterFirst, "full batches of epoch 2 replayed from the first capture");
+    for (int i = 0; i < eager.size(); i++) {
+      assertArrayEquals(eager.get(i), split.get(i), 0.0, "parameter " + i);
+    }
+  }
+
   @Test
   void replayRefusesAChangedStep() {
     try (DeviceArray a = be.allocate(4); DeviceArray b = be.allocate(4)) {
