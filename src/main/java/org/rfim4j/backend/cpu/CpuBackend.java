@@ -361,8 +361,19 @@ public final class CpuBackend implements Backend {
             + " is not a row index of src " + shp(S));
       }
     }
-    VectorOps.gatherRows(S, I, offset, D);
+    if ((long) rows * S.cols() >= GATHER_PARALLEL && parallel.hasPool()) {
+      // Rows scattered over a large dataset: the copy waits on memory; two threads keep twice as many
+      // cache misses in flight.
+      int parts = Math.min(parallel.threads(), rows);
+      parallel.run(parts, Long.MAX_VALUE, (p, slot) ->
+          VectorOps.gatherRows(S, I, offset, D, rows * p / parts, rows * (p + 1) / parts));
+    } else {
+      VectorOps.gatherRows(S, I, offset, D, 0, rows);
+    }
   }
+
+  /** Gathers of at least this many elements are split over the threads. */
+  static final long GATHER_PARALLEL = 1L << 14;
 
   // =============================================================== layers
 

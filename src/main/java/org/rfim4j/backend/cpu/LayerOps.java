@@ -12,6 +12,18 @@ final class LayerOps {
 
   private LayerOps() {}
 
+  /**
+   * All ones when the double with these bits is {@code > 0} (positive, finite or +infinity; not +0, -0,
+   * NaN or negative), otherwise 0, without a branch. ReLU's {@code a > 0} on training data is a coin
+   * toss for the branch predictor: the branchy loops measured 16-21 µs per 50 x 80 batch in training
+   * against 3-4 µs on repeated data.
+   */
+  static long positiveMask(long bits) {
+    // -bits < 0 iff bits > 0 (for -0.0, bits = Long.MIN_VALUE, the second test fails);
+    // bits - (+inf bits + 1) < 0 iff bits <= +inf bits (excludes positive NaNs).
+    return ((-bits) & (bits - 0x7FF0000000000001L)) >> 63;
+  }
+
   /** z += bias (per column), then h = act(z) when h is not null. */
   static void biasActivationForward(CpuArray Z, CpuArray Bi, Activation act, CpuArray H) {
     int n = Z.cols();
@@ -37,8 +49,8 @@ final class LayerOps {
       if (relu) {
         int toH = hrow - row;
         for (int j = row; j < end; j++) {
-          double a = zd[j];
-          hd[j + toH] = a > 0 ? a : 0.0;
+          long bits = Double.doubleToRawLongBits(zd[j]);
+          hd[j + toH] = Double.longBitsToDouble(bits & positiveMask(bits));  // a > 0 ? a : 0.0
         }
       } else {
         for (int j = 0; j < n; j++) {
@@ -57,10 +69,14 @@ final class LayerOps {
     int ho = DH.offset;
     int oo = DA.offset;
     if (act.kind() == Activation.Kind.RELU) {
-      // dH * (a > 0 ? 1 : 0), the same values (NaN and signed zeros included) without the call.
+      // dH * (a > 0 ? 1 : 0), the same values (NaN and signed zeros included) without the call and
+      // without a branch.
       for (int i = 0, n = A.size; i < n; i++) {
         double g = hd[ho + i];
-        od[oo + i] = ad[ao + i] > 0 ? g : g * 0.0;
+        long mask = positiveMask(Double.doubleToRawLongBits(ad[ao + i]));
+        long keep = Double.doubleToRawLongBits(g) & mask;
+        long zero = Double.doubleToRawLongBits(g * 0.0) & ~mask;
+        od[oo + i] = Double.longBitsToDouble(keep | zero);
       }
       return;
     }

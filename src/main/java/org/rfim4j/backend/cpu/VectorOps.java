@@ -68,11 +68,10 @@ final class VectorOps {
     }
   }
 
-  /** Row k of dst = row indices[offset + k] of src (indices already checked). */
-  static void gatherRows(CpuArray S, CpuArray I, int offset, CpuArray D) {
-    int rows = D.rows();
+  /** Row k of dst = row indices[offset + k] of src, for k in [from, to) (indices already checked). */
+  static void gatherRows(CpuArray S, CpuArray I, int offset, CpuArray D, int from, int to) {
     int n = S.cols();
-    for (int k = 0; k < rows; k++) {
+    for (int k = from; k < to; k++) {
       int r = (int) I.data[I.offset + offset + k];
       System.arraycopy(S.data, S.offset + r * n, D.data, D.offset + k * n, n);
     }
