@@ -460,6 +460,25 @@ public abstract class BackendContractTest {
       System.arraycopy(sv, (int) idx[2 + k] * 5, e, k * 5, 5);
     }
     assertArrayEquals(e, dl(dst), 0.0);
+    // A mini-batch-sized gather (50 x 400: large enough for the CPU to split it over its threads)
+    {
+      int rows = 300;
+      int cols = 400;
+      DeviceArray big = up(rand(r, rows * cols), rows, cols);
+      double[] bi = new double[70];
+      for (int k = 0; k < bi.length; k++) {
+        bi[k] = r.nextInt(rows);
+      }
+      DeviceArray bind = up(bi, bi.length);
+      DeviceArray bdst = alloc(50, cols);
+      backend.gatherRows(big, bind, 13, bdst);
+      double[] bv = dl(big);
+      double[] be = new double[50 * cols];
+      for (int k = 0; k < 50; k++) {
+        System.arraycopy(bv, (int) bi[13 + k] * cols, be, k * cols, cols);
+      }
+      assertArrayEquals(be, dl(bdst), 0.0);
+    }
     assertRejects(() -> backend.gatherRows(src, ind, 4, dst), "indices", "[8]");
     DeviceArray wrong = alloc(2, 4);
     assertRejects(() -> backend.gatherRows(src, ind, 0, wrong), "dst", "[2, 4]", "[17, 5]");
