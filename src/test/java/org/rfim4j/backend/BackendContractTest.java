@@ -325,6 +325,63 @@ public abstract class BackendContractTest {
     assertClose("gemm beta=0", expected, dl(c), 6);
   }
 
+  /**
+   * A mini-batch of images as the left operand (most columns zero in every row; the CPU multiplies only
+   * the others): both transposes of B and of A, beta 0 and not, a view at an offset, an all-zero batch
+   * and one NaN, against the reference product.
+   */
+  @Test
+  void gemmWithAnImageLikeBatch() {
+    Random r = new Random(24);
+    int m = 40;
+    int k = 300;
+    int n = 24;
+    double[] x = rand(r, (m + 2) * k);
+    for (int i = 0; i < x.length; i++) {
+      if ((i % k) % 3 != 0 || r.nextDouble() < 0.7) {
+        x[i] = 0;
+      }
+    }
+    for (boolean tb : new boolean[] {false, true}) {
+      for (double beta : new double[] {0.0, -0.5}) {
+        DeviceArray xa = backend.rows(up(x, m + 2, k), 2, m + 2);
+        DeviceArray b = up(rand(r, k * n), tb ? n : k, tb ? k : n);
+        DeviceArray c = up(rand(r, m * n), m, n);
+        double[] expected = gemmRef(false, tb, m, n, k, 0.7, dl(xa), dl(b), beta, dl(c));
+        backend.gemm(false, tb, 0.7, xa, b, beta, c);
+        assertClose("image-like gemm tb=" + tb + " beta=" + beta, expected, dl(c), k);
+        // the transposed use (the weight gradient X^T D)
+        DeviceArray d = up(rand(r, m * n), m, n);
+        DeviceArray g = up(rand(r, k * n), k, n);
+        double[] eg = gemmRef(true, false, k, n, m, 1.0, dl(xa), dl(d), beta, dl(g));
+        backend.gemm(true, false, 1.0, xa, d, beta, g);
+        assertClose("image-like gemm X^T D beta=" + beta, eg, dl(g), m);
+      }
+    }
+    // an all-zero batch: C = beta C exactly
+    DeviceArray zero = alloc(m, k);
+    DeviceArray b = up(rand(r, k * n), k, n);
+    double[] c0 = rand(r, m * n);
+    DeviceArray c = up(c0, m, n);
+    backend.gemm(false, false, 1.0, zero, b, 0.25, c);
+    double[] ez = new double[c0.length];
+    for (int i = 0; i < ez.length; i++) {
+      ez[i] = 0.25 * c0[i];
+    }
+    assertClose("all-zero batch", ez, dl(c), 1);
+    // a NaN in an otherwise zero column reaches every output of its row
+    double[] xn = new double[m * k];
+    xn[5 * k + 7] = Double.NaN;
+    DeviceArray an = up(xn, m, k);
+    DeviceArray cn = alloc(m, n);
+    backend.gemm(false, false, 1.0, an, b, 0.0, cn);
+    double[] cv = dl(cn);
+    for (int j = 0; j < n; j++) {
+      assertTrue(Double.isNaN(cv[5 * n + j]), "NaN in row 5 must propagate, column " + j);
+      assertEquals(0.0, cv[4 * n + j], 0.0);
+    }
+  }
+
   @Test
   void gemmOnViewsWithOffsets() {
     Random r = new Random(6);

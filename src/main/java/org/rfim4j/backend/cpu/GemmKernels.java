@@ -27,6 +27,9 @@ final class GemmKernels {
   void gemmRaw(boolean transA, boolean transB, int m, int n, int k, double alpha, double[] a, int aOff,
       int lda, double[] b, int bOff, int ldb, double beta, double[] c, int cOff, int ldc) {
     if (gemmPath == GemmPath.NETLIB) {
+      if (!transA && !transB && sparseColumns(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc)) {
+        return;
+      }
       // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major X is a
       // column-major X^T with the same leading dimension: swap the operands, keep the flags.
       blas.dgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k, alpha, b, bOff, ldb, a, aOff, lda, beta, c,
@@ -80,5 +83,102 @@ final class GemmKernels {
         }
       }
     });
+  }
+
+  /** A's rows at most this many (a mini-batch) and columns at least this many (wide inputs). */
+  static final int SPARSE_MAX_ROWS = 256;
+  static final int SPARSE_MIN_COLS = 256;
+  /** The compressed product runs when at most this fraction of A's columns has a non-zero. */
+  static final double SPARSE_SUPPORT = 0.8;
+
+  /**
+   * The input layer's forward GEMM {@code C = alpha X W + beta C} on a mini-batch X (a few rows, many
+   * columns) whose columns are zero in every row for many features (MNIST: about 310 of 784 pixels in a
+   * batch of 50). Those columns add exact zeros, so the product runs on X's other columns and the
+   * matching rows of W only: every entry of C sums the same non-zero products (measured 160 -> 133 µs for
+   * 50 x 784 x 80). Returns false (nothing written) when A is not shaped so or not sparse enough. (The
+   * transposed product of the weight gradient, {@code X^T delta}, measured no faster this way.)
+   */
+  private boolean sparseColumns(int m, int n, int k, double alpha, double[] a, int aOff, int lda, double[] b,
+      int bOff, int ldb, double beta, double[] c, int cOff, int ldc) {
+    if (m > SPARSE_MAX_ROWS || k < SPARSE_MIN_COLS || n < 8) {
+      return false;
+    }
+    int[] support = scratch.ints(2 * k);
+    int u = supportColumns(a, aOff, lda, m, k, support);
+    if (u < 0) {
+      return false;
+    }
+    if (u == 0) {
+      scaleRows(c, cOff, ldc, m, n, beta);
+      return true;
+    }
+    double[] au = scratch.sharedA(m * u);
+    for (int r = 0; r < m; r++) {
+      int src = aOff + r * lda;
+      int dst = r * u;
+      for (int q = 0; q < u; q++) {
+        au[dst + q] = a[src + support[q]];
+      }
+    }
+    double[] bu = scratch.sharedB(u * n);
+    for (int q = 0; q < u; q++) {
+      System.arraycopy(b, bOff + support[q] * ldb, bu, q * n, n);
+    }
+    // row-major C (m x n) = alpha A_U (m x u) B_U (u x n) + beta C, as column-major C^T = B_U^T A_U^T
+    blas.dgemm("N", "N", n, m, u, alpha, bu, 0, n, au, 0, u, beta, c, cOff, ldc);
+    return true;
+  }
+
+  /** C = beta C on rows x n (beta = 0 writes zeros, as BLAS does). */
+  private static void scaleRows(double[] c, int cOff, int ldc, int rows, int n, double beta) {
+    for (int r = 0; r < rows; r++) {
+      int o = cOff + r * ldc;
+      if (beta == 0) {
+        java.util.Arrays.fill(c, o, o + n, 0.0);
+      } else {
+        for (int j = o; j < o + n; j++) {
+          c[j] *= beta;
+        }
+      }
+    }
+  }
+
+  /**
+   * Writes to {@code support} the ascending indices of the columns of A (rows x cols, leading dimension
+   * lda) holding a non-zero (or NaN) entry; returns their number, or -1 when more than SPARSE_SUPPORT of
+   * the columns do (checked after the first row, so dense data costs one row's scan). support holds
+   * 2 cols entries; the second half marks the columns seen.
+   */
+  private static int supportColumns(double[] a, int aOff, int lda, int rows, int cols, int[] support) {
+    int seen = cols;
+    java.util.Arrays.fill(support, seen, seen + cols, 0);
+    int limit = (int) (SPARSE_SUPPORT * cols);
+    for (int r = 0; r < rows; r++) {
+      int row = aOff + r * lda;
+      int toA = row - seen;
+      // Branch-free (pixels are zero or not at random): the mark is 1 when the bits without the sign
+      // are non-zero, i.e. for anything but +0 and -0.
+      for (int q = seen, e = seen + cols; q < e; q++) {
+        long bits = Double.doubleToRawLongBits(a[q + toA]) << 1;
+        support[q] |= (int) ((bits | -bits) >>> 63);
+      }
+      if (r == 0) {
+        int count = 0;
+        for (int q = seen, e = seen + cols; q < e; q++) {
+          count += support[q];
+        }
+        if (count > limit) {
+          return -1;  // dense data: one row scanned
+        }
+      }
+    }
+    int u = 0;
+    for (int q = 0; q < cols; q++) {
+      if (support[seen + q] != 0) {
+        support[u++] = q;
+      }
+    }
+    return u > limit ? -1 : u;
   }
 }
