@@ -105,7 +105,7 @@ final class GemmKernels {
       return false;
     }
     int[] support = scratch.ints(2 * k);
-    int u = supportColumns(a, aOff, lda, m, k, support);
+    int u = VectorOps.supportColumns(a, aOff, lda, m, k, support, (int) (SPARSE_SUPPORT * k));
     if (u < 0) {
       return false;
     }
@@ -142,43 +142,5 @@ final class GemmKernels {
         }
       }
     }
-  }
-
-  /**
-   * Writes to {@code support} the ascending indices of the columns of A (rows x cols, leading dimension
-   * lda) holding a non-zero (or NaN) entry; returns their number, or -1 when more than SPARSE_SUPPORT of
-   * the columns do (checked after the first row, so dense data costs one row's scan). support holds
-   * 2 cols entries; the second half marks the columns seen.
-   */
-  private static int supportColumns(double[] a, int aOff, int lda, int rows, int cols, int[] support) {
-    int seen = cols;
-    java.util.Arrays.fill(support, seen, seen + cols, 0);
-    int limit = (int) (SPARSE_SUPPORT * cols);
-    for (int r = 0; r < rows; r++) {
-      int row = aOff + r * lda;
-      int toA = row - seen;
-      // Branch-free (pixels are zero or not at random): the mark is 1 when the bits without the sign
-      // are non-zero, i.e. for anything but +0 and -0.
-      for (int q = seen, e = seen + cols; q < e; q++) {
-        long bits = Double.doubleToRawLongBits(a[q + toA]) << 1;
-        support[q] |= (int) ((bits | -bits) >>> 63);
-      }
-      if (r == 0) {
-        int count = 0;
-        for (int q = seen, e = seen + cols; q < e; q++) {
-          count += support[q];
-        }
-        if (count > limit) {
-          return -1;  // dense data: one row scanned
-        }
-      }
-    }
-    int u = 0;
-    for (int q = 0; q < cols; q++) {
-      if (support[seen + q] != 0) {
-        support[u++] = q;
-      }
-    }
-    return u > limit ? -1 : u;
   }
 }

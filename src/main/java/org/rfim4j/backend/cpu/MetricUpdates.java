@@ -99,8 +99,10 @@ final class MetricUpdates {
    */
   private void sharedMetricNative(CpuArray h, int b, int d, double keep, double add, CpuArray g) {
     int n = d - 1;
+    // The columns of H~ = [h, 1] with a non-zero (or NaN) entry in some row, the constant column n last.
     int[] cols = scratch.ints(2 * d);
-    int u = columnSupport(h, b, n, cols);
+    int u = VectorOps.supportColumns(h.data, h.offset, n, b, n, cols, Integer.MAX_VALUE);
+    cols[u++] = n;
     if (u <= SUPPORT_FRACTION * d) {
       sharedMetricSparse(h, b, d, cols, u, keep, add, g);
       return;
@@ -119,33 +121,6 @@ final class MetricUpdates {
 
   /** The column-compressed shared update runs when at most this fraction of the columns are non-zero. */
   static final double SUPPORT_FRACTION = 0.8;
-
-  /**
-   * Writes to cols the ascending indices of the columns of H~ = [h, 1] with a non-zero (or NaN) entry in
-   * some row, the constant column n last; returns their number. cols holds at least 2 (n + 1) entries;
-   * the second half marks the columns seen.
-   */
-  private static int columnSupport(CpuArray h, int b, int n, int[] cols) {
-    int seen = n + 1;
-    Arrays.fill(cols, seen, seen + n, 0);
-    double[] hd = h.data;
-    for (int k = 0; k < b; k++) {
-      int row = h.offset + k * n;
-      for (int x = 0; x < n; x++) {
-        if (hd[row + x] != 0) {
-          cols[seen + x] = 1;
-        }
-      }
-    }
-    int u = 0;
-    for (int x = 0; x < n; x++) {
-      if (cols[seen + x] != 0) {
-        cols[u++] = x;
-      }
-    }
-    cols[u++] = n;
-    return u;
-  }
 
   /**
    * The shared update on the u support columns {@code cols} of H~: M_U = H~_U^T H~_U by dsyrk, then G =

@@ -76,4 +76,40 @@ final class VectorOps {
       System.arraycopy(S.data, S.offset + r * n, D.data, D.offset + k * n, n);
     }
   }
+
+  /**
+   * Writes to {@code support} the ascending indices of the columns of A (rows x cols, leading dimension
+   * lda) holding a non-zero (or NaN) entry, and returns their number; or returns -1 as soon as more than
+   * {@code limit} columns do (checked after the first row, so dense data costs one row's scan, and at the
+   * end). support holds 2 cols entries; the second half marks the columns seen. Branch-free: in a batch
+   * of images zero and non-zero pixels alternate unpredictably.
+   */
+  static int supportColumns(double[] a, int aOff, int lda, int rows, int cols, int[] support, int limit) {
+    int seen = cols;
+    Arrays.fill(support, seen, seen + cols, 0);
+    for (int r = 0; r < rows; r++) {
+      int toA = aOff + r * lda - seen;
+      // the mark is 1 when the bits without the sign are non-zero: anything but +0 and -0
+      for (int q = seen, e = seen + cols; q < e; q++) {
+        long bits = Double.doubleToRawLongBits(a[q + toA]) << 1;
+        support[q] |= (int) ((bits | -bits) >>> 63);
+      }
+      if (r == 0) {
+        int count = 0;
+        for (int q = seen, e = seen + cols; q < e; q++) {
+          count += support[q];
+        }
+        if (count > limit) {
+          return -1;
+        }
+      }
+    }
+    int u = 0;
+    for (int q = 0; q < cols; q++) {
+      if (support[seen + q] != 0) {
+        support[u++] = q;
+      }
+    }
+    return u > limit ? -1 : u;
+  }
 }
