@@ -25,9 +25,9 @@ import org.rfim4j.backend.DeviceArray;
  * <p>GEMM-shaped work (gemm, the metric updates, the batched inverse and the preconditioning) runs in
  * Java kernels: operands are packed so that the summation index is contiguous and 4 x 4 output tiles are
  * accumulated in registers; the metric updates compute only the upper triangle of each Gram matrix and
- * mirror it. Work is split over a small private pool of worker threads (the caller and one more thread per further processor) when
- * it is large enough to pay for the hand-off. {@code gemm} uses netlib BLAS ({@code dev.ludovic.netlib})
- * instead when netlib finds a native BLAS; see {@link #defaultGemmPath()}.
+ * mirror it. Work is split over a small private pool of worker threads (the caller and one more thread
+ * per further processor) when it is large enough to pay for the hand-off. {@code gemm} uses netlib BLAS
+ * ({@code dev.ludovic.netlib}) instead when netlib finds a native BLAS; see {@link #defaultGemmPath()}.
  *
  * <p>One instance is meant to be used from one thread at a time: scratch buffers are reused across calls.
  * Results are deterministic: the split across threads never changes the order of any floating-point sum.
@@ -515,8 +515,12 @@ public final class CpuBackend implements Backend {
     int n = listSizes("sgdUpdateAll", params, grads, velocities == null ? null : velocities, null);
     CpuArray[][] a = new CpuArray[n][];
     for (int k = 0; k < n; k++) {
-      a[k] = sgdArgs(params.get(k), grads.get(k), velocities == null ? null : velocities.get(k),
-          "sgdUpdateAll[" + k + "]");
+      try {
+        a[k] = sgdArgs(params.get(k), grads.get(k), velocities == null ? null : velocities.get(k),
+            "sgdUpdateAll");
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("tensor " + k + " of " + n + ": " + e.getMessage(), e);
+      }
     }
     OptimizerOps.Chunks ch = chunks(a);
     // Memory-bound (one multiply-add per element): threads pay only for very large models.
@@ -559,7 +563,11 @@ public final class CpuBackend implements Backend {
     int n = listSizes("adamUpdateAll", params, grads, m, v);
     CpuArray[][] a = new CpuArray[n][];
     for (int k = 0; k < n; k++) {
-      a[k] = adamArgs(params.get(k), grads.get(k), m.get(k), v.get(k), t, "adamUpdateAll[" + k + "]");
+      try {
+        a[k] = adamArgs(params.get(k), grads.get(k), m.get(k), v.get(k), t, "adamUpdateAll");
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("tensor " + k + " of " + n + ": " + e.getMessage(), e);
+      }
     }
     OptimizerOps.Chunks ch = chunks(a);
     parallel.run(ch.count(), elements(a) * 16L, (c, slot) -> {

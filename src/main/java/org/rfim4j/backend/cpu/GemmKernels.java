@@ -27,7 +27,8 @@ final class GemmKernels {
   void gemmRaw(boolean transA, boolean transB, int m, int n, int k, double alpha, double[] a, int aOff,
       int lda, double[] b, int bOff, int ldb, double beta, double[] c, int cOff, int ldc) {
     if (gemmPath == GemmPath.NETLIB) {
-      if (!transA && !transB && sparseColumns(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc)) {
+      if (!transA && !transB
+          && sparseColumns(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc)) {
         return;
       }
       // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major X is a

@@ -9,7 +9,8 @@
  *
  * <ul>
  *   <li><b>JAVA</b>: everything in Java: packed, register-tiled GEMM and Gram kernels, a row-oriented
- *       Cholesky with a triangular inverse for {@code batchedInverse}, split over a small pool of worker threads.
+ *       Cholesky with a triangular inverse for {@code batchedInverse}, split over a small pool of worker
+ *       threads.
  *       This is the default when netlib finds no native BLAS (netlib's own Java fallback measured
  *       slower).
  *   <li><b>NETLIB</b>: {@code dev.ludovic.netlib}. {@code gemm} calls {@code dgemm}. When netlib loaded a
@@ -41,7 +42,8 @@
  *       {@code Preconditioner}: {@code perNeuronPrecondition}.
  *   <li>{@code VectorOps}, {@code LayerOps}, {@code OptimizerOps}: the vector, layer (activation, nu
  *       coefficients, softmax cross-entropy, batch normalisation) and optimizer (SGD, Adam) loops.
- *   <li>{@code CpuArgs}: the argument checks; {@code ParallelBlocks}: the parallel-for (spinning workers); {@code SplitBlas}: native BLAS calls split over the threads;
+ *   <li>{@code CpuArgs}: the argument checks; {@code ParallelBlocks}: the parallel-for (spinning
+ *       workers); {@code SplitBlas}: native BLAS calls split over the threads;
  *       {@code Scratch}: the reused scratch buffers; {@code NetlibNative}: whether netlib loaded a native
  *       BLAS and LAPACK; {@code CpuArray}: the array type.
  * </ul>
@@ -54,8 +56,9 @@
  * -Ddev.ludovic.netlib.blas.nativeLib=libopenblas.so.0} (or {@code
  * -Ddev.ludovic.netlib.blas.nativeLibPath=/full/path/libopenblas.so.0}), and likewise {@code
  * dev.ludovic.netlib.lapack.nativeLib} / {@code nativeLibPath} for LAPACK. OpenBLAS runs its own
- * threads; the environment variable {@code OPENBLAS_NUM_THREADS} sets their number (at batch 50 the
- * GEMMs are small, and on a loaded machine {@code OPENBLAS_NUM_THREADS=1} avoids waiting for a
- * descheduled BLAS thread).
+ * threads; the environment variable {@code OPENBLAS_NUM_THREADS} sets their number. With
+ * {@code OPENBLAS_NUM_THREADS=1} (the {@code ./rfim4j} launcher's default) the backend splits large calls
+ * over its own threads instead ({@code SplitBlas}), which measured faster at the paper's sizes; see
+ * {@code docs/cpu-performance.md}.
  */
 package org.rfim4j.backend.cpu;
