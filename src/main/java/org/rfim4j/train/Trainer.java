@@ -130,10 +130,18 @@ public final class Trainer implements AutoCloseable {
     kept = retain ? res : null;
     try {
       train(res, n, b, steps, untilEpoch);
-    } finally {
+    } catch (RuntimeException | Error e) {
       if (!retain) {
-        res.close();
+        try {
+          res.close();
+        } catch (RuntimeException c) {
+          e.addSuppressed(c);
+        }
       }
+      throw e;
+    }
+    if (!retain) {
+      res.close();
     }
     listeners.forEach(l -> l.onEnd(curve));
     return curve();
