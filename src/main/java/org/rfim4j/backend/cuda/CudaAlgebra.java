@@ -2,7 +2,6 @@ package org.rfim4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static org.rfim4j.backend.cuda.Checks.matrix;
-import static org.rfim4j.backend.cuda.Checks.require;
 import static org.rfim4j.backend.cuda.Checks.sameSize;
 import static org.rfim4j.backend.cuda.Checks.shape;
 
@@ -45,8 +44,10 @@ final class CudaAlgebra implements AutoCloseable {
     int kk = transA ? A.rows() : A.cols();
     int kb = transB ? B.cols() : B.rows();
     int n = transB ? B.rows() : B.cols();
-    require(kk == kb, "inner dimensions differ: op(a) is " + m + " x " + kk + " (a " + shape(A) + "), op(b) is "
-        + kb + " x " + n + " (b " + shape(B) + ")");
+    if (kk != kb) {
+      throw new IllegalArgumentException("inner dimensions differ: op(a) is " + m + " x " + kk + " (a "
+          + shape(A) + "), op(b) is " + kb + " x " + n + " (b " + shape(B) + ")");
+    }
     matrix("c", C, m, n);
     backend.enter();
     blas.gemmRowMajor(transA, transB, m, n, kk, alpha, A.ptr(), A.cols(), B.ptr(), B.cols(), beta, C.ptr(),
@@ -88,8 +89,10 @@ final class CudaAlgebra implements AutoCloseable {
   void columnSums(DeviceArray a, double alpha, double beta, DeviceArray out) {
     CudaArray A = arrays.arr("a", a);
     CudaArray O = arrays.arr("out", out);
-    require(O.size() == A.cols(), "out " + shape(O) + " must have " + A.cols() + " elements (the columns of a "
-        + shape(A) + ")");
+    if (O.size() != A.cols()) {
+      throw new IllegalArgumentException("out " + shape(O) + " must have " + A.cols() + " elements (the columns of a "
+          + shape(A) + ")");
+    }
     backend.enter();
     k.launchN(k.columnSums, A.cols(), A.ptr(), A.rows(), A.cols(), (float) alpha, (float) beta, O.ptr());
   }
@@ -98,9 +101,13 @@ final class CudaAlgebra implements AutoCloseable {
     CudaArray S = arrays.arr("src", src);
     CudaArray I = arrays.arr("indices", indices);
     CudaArray D = arrays.arr("dst", dst);
-    require(S.cols() == D.cols(), "dst " + shape(D) + " must have the row length of src " + shape(S));
-    require(offset >= 0 && (long) offset + D.rows() <= I.size(), "offset " + offset + " + dst rows " + D.rows()
-        + " exceeds indices " + shape(I));
+    if (S.cols() != D.cols()) {
+      throw new IllegalArgumentException("dst " + shape(D) + " must have the row length of src " + shape(S));
+    }
+    if (!(offset >= 0 && (long) offset + D.rows() <= I.size())) {
+      throw new IllegalArgumentException("offset " + offset + " + dst rows " + D.rows()
+          + " exceeds indices " + shape(I));
+    }
     backend.enter();
     k.launchN(k.gatherRows, D.size(), S.ptr(), I.ptr(), offset, D.rows(), D.cols(), D.ptr());
   }
@@ -112,12 +119,20 @@ final class CudaAlgebra implements AutoCloseable {
     CudaArray I = arrays.arr("indices", indices);
     CudaArray X = arrays.arr("x", x);
     CudaArray Y = arrays.arr("y", y);
-    require(S.cols() == X.cols(), "x " + shape(X) + " must have the row length of features " + shape(S));
-    require(L.rows() == S.rows(), "labels " + shape(L) + " must have one row per row of features " + shape(S));
-    require(L.cols() == 1 && Y.cols() == 1 && Y.rows() == X.rows(), "labels " + shape(L) + " and y " + shape(Y)
-        + " must be columns, y with the rows of x " + shape(X));
-    require(offset >= 0 && (long) offset + X.rows() <= I.size(), "offset " + offset + " + x rows " + X.rows()
-        + " exceeds indices " + shape(I));
+    if (S.cols() != X.cols()) {
+      throw new IllegalArgumentException("x " + shape(X) + " must have the row length of features " + shape(S));
+    }
+    if (L.rows() != S.rows()) {
+      throw new IllegalArgumentException("labels " + shape(L) + " must have one row per row of features " + shape(S));
+    }
+    if (!(L.cols() == 1 && Y.cols() == 1 && Y.rows() == X.rows())) {
+      throw new IllegalArgumentException("labels " + shape(L) + " and y " + shape(Y)
+          + " must be columns, y with the rows of x " + shape(X));
+    }
+    if (!(offset >= 0 && (long) offset + X.rows() <= I.size())) {
+      throw new IllegalArgumentException("offset " + offset + " + x rows " + X.rows()
+          + " exceeds indices " + shape(I));
+    }
     backend.enter();
     CUdeviceptr dyn = params.stageInt(offset);  // graph mode: the offset comes from the parameter block
     int off = dyn == null ? offset : 0;

@@ -4,7 +4,6 @@ import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static org.rfim4j.backend.cuda.Checks.require;
 import static org.rfim4j.backend.cuda.Checks.sameSize;
 import static org.rfim4j.backend.cuda.Checks.shape;
 
@@ -36,11 +35,16 @@ final class CudaArrays {
 
   /** Argument {@code n} as an array of this backend; throws IllegalArgumentException naming it otherwise. */
   CudaArray arr(String n, DeviceArray a) {
-    require(a != null, n + " must not be null");
-    require(a instanceof CudaArray && ((CudaArray) a).owner == this,
-        n + " was not allocated by this CUDA backend: " + a);
+    if (a == null) {
+      throw new IllegalArgumentException(n + " must not be null");
+    }
+    if (!(a instanceof CudaArray && ((CudaArray) a).owner == this)) {
+      throw new IllegalArgumentException(n + " was not allocated by this CUDA backend: " + a);
+    }
     CudaArray c = (CudaArray) a;
-    require(c.isLive(), n + " is closed: " + c);
+    if (!c.isLive()) {
+      throw new IllegalArgumentException(n + " is closed: " + c);
+    }
     return c;
   }
 
@@ -55,11 +59,15 @@ final class CudaArrays {
   }
 
   DeviceArray allocate(int... shape) {
-    require(shape != null && shape.length >= 1 && shape.length <= 3, "shape must have 1 to 3 dimensions: "
-        + Arrays.toString(shape));
+    if (!(shape != null && shape.length >= 1 && shape.length <= 3)) {
+      throw new IllegalArgumentException("shape must have 1 to 3 dimensions: "
+          + Arrays.toString(shape));
+    }
     long n = 1;
     for (int d : shape) {
-      require(d > 0, "shape dimensions must be positive: " + Arrays.toString(shape));
+      if (d <= 0) {
+        throw new IllegalArgumentException("shape dimensions must be positive: " + Arrays.toString(shape));
+      }
       n *= d;
     }
     Checks.checkedInt(n, "array");
@@ -83,8 +91,9 @@ final class CudaArrays {
   DeviceArray rows(DeviceArray base, int from, int to) {
     CudaArray b = arr("base", base);
     int[] s = b.shape();
-    require(0 <= from && from < to && to <= s[0],
-        "row range [" + from + ", " + to + ") out of bounds for base " + shape(b));
+    if (!(0 <= from && from < to && to <= s[0])) {
+      throw new IllegalArgumentException("row range [" + from + ", " + to + ") out of bounds for base " + shape(b));
+    }
     long inner = b.size() / s[0];
     int[] vs = s.clone();
     vs[0] = to - from;
@@ -92,7 +101,9 @@ final class CudaArrays {
   }
 
   void upload(DeviceArray dst, double[] src) {
-    require(src != null, "src must not be null");
+    if (src == null) {
+      throw new IllegalArgumentException("src must not be null");
+    }
     float[] f = new float[src.length];
     for (int i = 0; i < f.length; i++) {
       f[i] = (float) src[i];
@@ -102,8 +113,13 @@ final class CudaArrays {
 
   void upload(DeviceArray dst, float[] src) {
     CudaArray d = arr("dst", dst);
-    require(src != null, "src must not be null");
-    require(src.length == d.size(), "src has " + src.length + " elements but dst " + shape(d) + " has " + d.size());
+    if (src == null) {
+      throw new IllegalArgumentException("src must not be null");
+    }
+    if (src.length != d.size()) {
+      throw new IllegalArgumentException("src has " + src.length + " elements but dst " + shape(d) + " has "
+          + d.size());
+    }
     backend.enter();
     // Pageable host memory: a synchronous copy on the legacy stream, which our blocking stream orders with.
     rt.hostSync("upload");

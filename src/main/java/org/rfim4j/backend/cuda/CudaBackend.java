@@ -1,6 +1,5 @@
 package org.rfim4j.backend.cuda;
 
-import static org.rfim4j.backend.cuda.Checks.require;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -179,7 +178,9 @@ public final class CudaBackend implements Backend {
 
   @Override
   public ReplayableStep captureStep(String kind, Runnable step) {
-    require(step != null, "step must not be null");
+    if (step == null) {
+      throw new IllegalArgumentException("step must not be null");
+    }
     enter();
     CudaGraphStep g = new CudaGraphStep(this, rt, graphParams.block(), kind, step);
     graphs.add(g);

@@ -2,7 +2,6 @@ package org.rfim4j.backend.cuda;
 
 import static org.rfim4j.backend.cuda.CudaArrays.p;
 import static org.rfim4j.backend.cuda.Checks.matrix;
-import static org.rfim4j.backend.cuda.Checks.require;
 import static org.rfim4j.backend.cuda.Checks.sameSize;
 import static org.rfim4j.backend.cuda.Checks.size;
 
@@ -34,7 +33,9 @@ final class CudaLayers {
     CudaArray Z = arrays.arr("z", z);
     CudaArray Bi = arrays.arr("bias", bias);
     CudaArray H = arrays.optArr("h", h);
-    require(act != null, "act must not be null");
+    if (act == null) {
+      throw new IllegalArgumentException("act must not be null");
+    }
     size("bias", Bi, Z.cols());
     if (H != null) {
       matrix("h", H, Z.rows(), Z.cols());
@@ -45,7 +46,9 @@ final class CudaLayers {
   }
 
   void activationBackward(Activation act, DeviceArray a, DeviceArray dH, DeviceArray dA) {
-    require(act != null, "act must not be null");
+    if (act == null) {
+      throw new IllegalArgumentException("act must not be null");
+    }
     CudaArray A = arrays.arr("a", a);
     CudaArray DH = arrays.arr("dH", dH);
     CudaArray DA = arrays.arr("dA", dA);
@@ -57,8 +60,12 @@ final class CudaLayers {
   }
 
   void nuCoefficients(Activation act, DeviceArray a, double omega, DeviceArray nu) {
-    require(act != null, "act must not be null");
-    require(omega > 0, "omega must be > 0, got " + omega);
+    if (act == null) {
+      throw new IllegalArgumentException("act must not be null");
+    }
+    if (omega <= 0) {
+      throw new IllegalArgumentException("omega must be > 0, got " + omega);
+    }
     CudaArray A = arrays.arr("a", a);
     CudaArray N = arrays.arr("nu", nu);
     sameSize("a", A, "nu", N);

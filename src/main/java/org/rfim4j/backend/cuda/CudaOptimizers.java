@@ -1,7 +1,6 @@
 package org.rfim4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static org.rfim4j.backend.cuda.Checks.require;
 import static org.rfim4j.backend.cuda.Checks.sameSize;
 
 import java.util.ArrayList;
@@ -67,7 +66,9 @@ final class CudaOptimizers implements AutoCloseable {
     sameSize("param", P, "grad", G);
     sameSize("param", P, "m", M);
     sameSize("param", P, "v", V);
-    require(t >= 1, "t must be >= 1 (1-based step), got " + t);
+    if (t < 1) {
+      throw new IllegalArgumentException("t must be >= 1 (1-based step), got " + t);
+    }
     double c1 = 1 - Math.pow(beta1, t);
     double c2 = 1 - Math.pow(beta2, t);
     backend.enter();
@@ -243,8 +244,10 @@ final class CudaOptimizers implements AutoCloseable {
   }
 
   private void sameLists(String what, List<DeviceArray> params, List<DeviceArray> other, String otherName) {
-    require(other != null && other.size() == params.size(), otherName + " must have one array per param ("
-        + params.size() + ")");
+    if (!(other != null && other.size() == params.size())) {
+      throw new IllegalArgumentException(otherName + " must have one array per param ("
+          + params.size() + ")");
+    }
     for (int i = 0; i < params.size(); i++) {
       sameSize(what + "[" + i + "]", arrays.arr(what + "[" + i + "]", params.get(i)), otherName + "[" + i + "]",
           arrays.arr(otherName + "[" + i + "]", other.get(i)));
@@ -253,7 +256,9 @@ final class CudaOptimizers implements AutoCloseable {
 
   void sgdUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> velocities, double lr,
       double momentum) {
-    require(params != null && !params.isEmpty(), "params must not be empty");
+    if (!(params != null && !params.isEmpty())) {
+      throw new IllegalArgumentException("params must not be empty");
+    }
     sameLists("params", params, grads, "grads");
     if (velocities != null) {
       sameLists("params", params, velocities, "velocities");
@@ -267,11 +272,15 @@ final class CudaOptimizers implements AutoCloseable {
 
   void adamUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> m, List<DeviceArray> v,
       double lr, double beta1, double beta2, double eps, long t) {
-    require(params != null && !params.isEmpty(), "params must not be empty");
+    if (!(params != null && !params.isEmpty())) {
+      throw new IllegalArgumentException("params must not be empty");
+    }
     sameLists("params", params, grads, "grads");
     sameLists("params", params, m, "m");
     sameLists("params", params, v, "v");
-    require(t >= 1, "t must be >= 1 (1-based step), got " + t);
+    if (t < 1) {
+      throw new IllegalArgumentException("t must be >= 1 (1-based step), got " + t);
+    }
     double c1 = 1 - Math.pow(beta1, t);
     double c2 = 1 - Math.pow(beta2, t);
     backend.enter();

@@ -3,7 +3,6 @@ package org.rfim4j.backend.cuda;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static org.rfim4j.backend.cuda.Checks.matrix;
-import static org.rfim4j.backend.cuda.Checks.require;
 import static org.rfim4j.backend.cuda.Checks.shape;
 
 import java.util.Arrays;
@@ -63,7 +62,9 @@ final class CudaRngd implements AutoCloseable {
     int n = H.cols();
     int d = n + 1;
     matrix("g", G, d, d);
-    require(G.shape().length == 2, "g must be a (n+1) x (n+1) matrix but is " + shape(G));
+    if (G.shape().length != 2) {
+      throw new IllegalArgumentException("g must be a (n+1) x (n+1) matrix but is " + shape(G));
+    }
     CUdeviceptr ws = gramWs.ensure((long) b * d * Sizeof.FLOAT);
     k.launchN(k.scaledHtilde, (long) b * d, H.ptr(), null, b, n, 1, 0, 1, ws);
     // Full sgemm (not syrk): G need not be exactly symmetric on entry, and both triangles follow the EMA.
@@ -80,8 +81,12 @@ final class CudaRngd implements AutoCloseable {
   /** perNeuronMetricUpdate with sqrt(nu_f(a)) computed inside the workspace kernel. */
   void perNeuronMetricUpdateFromPreActivations(DeviceArray h, Activation act, DeviceArray a, double omega,
       double lambda, DeviceArray nu, DeviceArray g) {
-    require(act != null, "act must not be null");
-    require(omega > 0, "omega must be > 0, got " + omega);
+    if (act == null) {
+      throw new IllegalArgumentException("act must not be null");
+    }
+    if (omega <= 0) {
+      throw new IllegalArgumentException("omega must be > 0, got " + omega);
+    }
     CudaArray A = arrays.arr("a", a);
     arrays.arr("nu", nu);
     perNeuronGram(h, "a", A, lambda, g, (H, n, m, i0, c, ws) ->
@@ -108,11 +113,15 @@ final class CudaRngd implements AutoCloseable {
     int n = H.cols();
     int d = n + 1;
     int[] gs = G.shape();
-    require(gs.length == 3 && gs[1] == d && gs[2] == d, "g must be m x " + d + " x " + d + " for h " + shape(H)
-        + " but is " + shape(G));
+    if (!(gs.length == 3 && gs[1] == d && gs[2] == d)) {
+      throw new IllegalArgumentException("g must be m x " + d + " x " + d + " for h " + shape(H)
+          + " but is " + shape(G));
+    }
     int m = gs[0];
-    require(coeff.rows() == b && coeff.cols() == m, coeffName + " " + shape(coeff) + " must be " + b + " x " + m
-        + " (B x m for h " + shape(H) + " and g " + shape(G) + ")");
+    if (!(coeff.rows() == b && coeff.cols() == m)) {
+      throw new IllegalArgumentException(coeffName + " " + shape(coeff) + " must be " + b + " x " + m
+          + " (B x m for h " + shape(H) + " and g " + shape(G) + ")");
+    }
     long perNeuron = (long) b * d;
     int chunk = (int) Math.max(1, Math.min(m, maxGramWorkspaceFloats / perNeuron));
     CUdeviceptr ws = gramWs.ensure(chunk * perNeuron * Sizeof.FLOAT);
@@ -139,10 +148,13 @@ final class CudaRngd implements AutoCloseable {
     backend.enter();
     int m = Checks.stack("g", G);
     int d = G.cols();
-    require(Arrays.equals(G.shape(), GI.shape()), "ginv " + shape(GI) + " must have the shape of g " + shape(G));
-    require(epsRel != null && epsRel.length == m,
-        "epsRel must have " + m + " entries (one per matrix of g " + shape(G) + ") but has "
-        + (epsRel == null ? "null" : String.valueOf(epsRel.length)));
+    if (!(Arrays.equals(G.shape(), GI.shape()))) {
+      throw new IllegalArgumentException("ginv " + shape(GI) + " must have the shape of g " + shape(G));
+    }
+    if (!(epsRel != null && epsRel.length == m)) {
+      throw new IllegalArgumentException("epsRel must have " + m + " entries (one per matrix of g " + shape(G)
+          + ") but has " + (epsRel == null ? "null" : String.valueOf(epsRel.length)));
+    }
     long dd = (long) d * d;
     float[] eps = new float[epsRel.length];
     for (int i = 0; i < eps.length; i++) {
@@ -266,8 +278,10 @@ final class CudaRngd implements AutoCloseable {
     int d = GR.rows();
     int m = GR.cols();
     int[] gs = GI.shape();
-    require(gs.length == 3 && gs[0] == m && gs[1] == d && gs[2] == d,
-        "ginv must be " + m + " x " + d + " x " + d + " for grad " + shape(GR) + " but is " + shape(GI));
+    if (!(gs.length == 3 && gs[0] == m && gs[1] == d && gs[2] == d)) {
+      throw new IllegalArgumentException("ginv must be " + m + " x " + d + " x " + d + " for grad " + shape(GR)
+          + " but is " + shape(GI));
+    }
     matrix("out", O, d, m);
     CUdeviceptr g = GR.ptr();
     if (GR.overlaps(O)) {  // out may be grad itself: read from a copy
