@@ -88,15 +88,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (run.epochs < 1) {
       throw new IllegalArgumentException("--epochs must be >= 1 for a race, got " + run.epochs);
     }
-    for (String k : lr.keySet()) {
-      if (!optimizers.contains(k)) {
-        throw new IllegalArgumentException("--lr names '" + k + "', which is not among --optimizers " + optimizers);
-      }
-    }
-    List<OptimizerSpec> specs = new ArrayList<>();
-    for (String o : optimizers) {
-      specs.add(TrainCommand.spec(o, lr.get(o), 0, run));
-    }
+    List<OptimizerSpec> specs = TrainCommand.specs(optimizers, lr, run);
     Split data = run.loadData();
     MlpConfig modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
     int steps = (data.train().n() + run.batch - 1) / run.batch;

@@ -47,15 +47,7 @@ public final class CompareCommand implements Callable<Integer> {
   public Integer call() {
     PrintStream stdout = System.out;
     run.check();
-    for (String k : lr.keySet()) {
-      if (!optimizers.contains(k)) {
-        throw new IllegalArgumentException("--lr names '" + k + "', which is not among --optimizers " + optimizers);
-      }
-    }
-    List<OptimizerSpec> specs = new ArrayList<>();
-    for (String o : optimizers) {
-      specs.add(TrainCommand.spec(o, lr.get(o), 0, run));
-    }
+    List<OptimizerSpec> specs = TrainCommand.specs(optimizers, lr, run);
     Split data = run.loadData();
     Map<String, List<List<EpochResult>>> curves = new LinkedHashMap<>();
     try (Backend backend = run.openBackend()) {

@@ -2,8 +2,10 @@ package org.rfim4j.cli;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.data.Split;
@@ -99,5 +101,22 @@ public final class TrainCommand implements Callable<Integer> {
     double rate = lr != null ? lr : defaultLr(optimizer);
     OptimizerSpec probe = new OptimizerSpec(optimizer, rate, momentum, null);
     return probe.name().equals("rngd") ? OptimizerSpec.rngd(run.rngdConfig(rate)) : probe;
+  }
+
+  /**
+   * One spec per name of {@code --optimizers}, each with its {@code --lr name=rate} or the default rate;
+   * an {@code --lr} entry naming an optimizer that is not listed is an error.
+   */
+  static List<OptimizerSpec> specs(List<String> optimizers, Map<String, Double> lr, RunOptions run) {
+    for (String k : lr.keySet()) {
+      if (!optimizers.contains(k)) {
+        throw new IllegalArgumentException("--lr names '" + k + "', which is not among --optimizers " + optimizers);
+      }
+    }
+    List<OptimizerSpec> specs = new ArrayList<>();
+    for (String o : optimizers) {
+      specs.add(spec(o, lr.get(o), 0, run));
+    }
+    return specs;
   }
 }

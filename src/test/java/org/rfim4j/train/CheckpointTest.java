@@ -16,18 +16,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.DeviceArray;
-import org.rfim4j.backend.cpu.CpuBackend;
 import org.rfim4j.cli.Main;
-import org.rfim4j.data.Dataset;
 import org.rfim4j.nn.Architecture;
 import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
@@ -35,32 +30,16 @@ import org.rfim4j.optim.Optimizer;
 import org.rfim4j.optim.OptimizerSpec;
 import org.rfim4j.optim.Rngd;
 import org.rfim4j.optim.RngdConfig;
+import org.rfim4j.testutil.BlobsFixture;
 import org.rfim4j.testutil.Synthetic;
 
 /**
  * Resuming from a checkpoint is bit-identical to an uninterrupted run (CPU backend), for every optimizer;
  * damaged checkpoints are rejected with a message naming the file.
  */
-class CheckpointTest {
+class CheckpointTest extends BlobsFixture {
   static final int BATCH = 32; // 300 examples: 10 steps per epoch, the last one partial (12 rows)
   static final long SHUFFLE_SEED = 11;
-
-  @TempDir Path tmp;
-  CpuBackend backend;
-  Dataset train;
-  Dataset val;
-
-  @BeforeEach
-  void setUp() {
-    backend = new CpuBackend();
-    train = Synthetic.blobs("blobs/train", 300, 20, 3, 1);
-    val = Synthetic.blobs("blobs/val", 100, 20, 3, 2);
-  }
-
-  @AfterEach
-  void tearDown() {
-    backend.close();
-  }
 
   static MlpConfig model(Architecture arch) {
     return new MlpConfig(20, new int[] {16, 12}, 3, Activation.RELU, arch, 1e-3, 0.1, 5, 0.9, 1e-3);

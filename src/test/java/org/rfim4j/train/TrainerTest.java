@@ -14,14 +14,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.DeviceArray;
 import org.rfim4j.backend.ProfilingBackend;
-import org.rfim4j.backend.cpu.CpuBackend;
 import org.rfim4j.data.Dataset;
 import org.rfim4j.nn.Architecture;
 import org.rfim4j.nn.Mlp;
@@ -29,25 +25,10 @@ import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.Optimizer;
 import org.rfim4j.optim.OptimizerSpec;
 import org.rfim4j.optim.RngdConfig;
+import org.rfim4j.testutil.BlobsFixture;
 import org.rfim4j.testutil.Synthetic;
 
-class TrainerTest {
-  @TempDir Path tmp;
-  CpuBackend backend;
-  Dataset train;
-  Dataset val;
-
-  @BeforeEach
-  void setUp() {
-    backend = new CpuBackend();
-    train = Synthetic.blobs("blobs/train", 300, 20, 3, 1);
-    val = Synthetic.blobs("blobs/val", 100, 20, 3, 2);
-  }
-
-  @AfterEach
-  void tearDown() {
-    backend.close();
-  }
+class TrainerTest extends BlobsFixture {
 
   static MlpConfig plain() {
     return new MlpConfig(20, new int[] {16, 12}, 3, Activation.RELU, Architecture.PLAIN, 1e-3, 0.1, 5, 0.999, 1e-3);
