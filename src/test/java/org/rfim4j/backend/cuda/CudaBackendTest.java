@@ -6,9 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.ActivationMath;
@@ -18,24 +15,10 @@ import org.rfim4j.backend.DeviceArray;
  * Every CudaBackend operation against a plain-Java float64 reference, with float32 tolerances. Runs on a
  * GPU or the CUDA simulator ({@link GpuTestSupport}); skips elsewhere unless rfim4j.gpu.required=true.
  */
-@Tag("gpu")
-class CudaBackendTest {
-  static CudaBackend be;
+class CudaBackendTest extends GpuBackendTest {
   static final Random R = new Random(7);
   static final Activation[] ACTS = {Activation.IDENTITY, Activation.TANH, Activation.SIGMOID, Activation.RELU,
     Activation.prelu(0.25), Activation.elu(0.7)};
-
-  @BeforeAll
-  static void open() {
-    be = GpuTestSupport.openOrSkip();
-  }
-
-  @AfterAll
-  static void close() {
-    if (be != null) {
-      be.close();
-    }
-  }
 
   static double[] rnd(int n) {
     double[] a = new double[n];

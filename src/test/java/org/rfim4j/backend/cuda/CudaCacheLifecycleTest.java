@@ -6,9 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.DeviceArray;
@@ -26,22 +23,7 @@ import org.rfim4j.optim.Sgd;
  * freed when their arrays are closed, and keyed by storage so fresh but equal row views reuse them without
  * a host synchronisation or an allocation. Runs on a GPU or the CUDA simulator ({@link GpuTestSupport}).
  */
-@Tag("gpu")
-class CudaCacheLifecycleTest {
-  static CudaBackend be;
-
-  @BeforeAll
-  static void open() {
-    be = GpuTestSupport.openOrSkip();
-  }
-
-  @AfterAll
-  static void close() {
-    if (be != null) {
-      be.close();
-    }
-  }
-
+class CudaCacheLifecycleTest extends GpuBackendTest {
   static MlpConfig config(Architecture arch) {
     return new MlpConfig(6, new int[] {5, 4}, 3, Activation.RELU, arch, 1e-3, 0.3, 11, 0.9, 1e-3);
   }

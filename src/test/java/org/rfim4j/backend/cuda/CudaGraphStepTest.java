@@ -8,9 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.DeviceArray;
@@ -35,22 +32,7 @@ import org.rfim4j.train.TrainerConfig;
  * data; only how they are issued differs), for SGD, Adam and RNGD with inversions; plus launch counts per
  * step. Runs on the CUDA simulator (whose stand-in cuBLAS/cuSOLVER record into captures) or a GPU.
  */
-@Tag("gpu")
-class CudaGraphStepTest {
-  static CudaBackend be;
-
-  @BeforeAll
-  static void open() {
-    be = GpuTestSupport.openOrSkip();
-  }
-
-  @AfterAll
-  static void close() {
-    if (be != null) {
-      be.close();
-    }
-  }
-
+class CudaGraphStepTest extends GpuBackendTest {
   static final Dataset TRAIN = Synthetic.blobs("train", 130, 12, 3, 5);
   static final Dataset VAL = Synthetic.blobs("val", 40, 12, 3, 6);
 
