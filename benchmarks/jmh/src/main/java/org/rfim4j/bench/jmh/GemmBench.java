@@ -2,19 +2,10 @@ package org.rfim4j.bench.jmh;
 
 import java.util.Locale;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
 
@@ -30,21 +21,11 @@ import org.rfim4j.backend.DeviceArray;
  *   <li>NN:785x785x80+C: RNGD step of the input layer with its shared metric (W -= lr Ginv grad)</li>
  * </ul>
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
-public class GemmBench {
-  @Param({"cpu"})
-  public String backend;
-
+public class GemmBench extends BackendBench {
   @Param({"NN:50x784x80", "NN:50x80x80", "TN:784x50x80", "TN:80x50x80", "NT:50x80x80", "NT:50x10x80",
       "NN:785x785x80+C"})
   public String shape;
 
-  private Backend b;
   private DeviceArray a;
   private DeviceArray bm;
   private DeviceArray c;

@@ -2,19 +2,10 @@ package org.rfim4j.bench.jmh;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
 
@@ -24,20 +15,10 @@ import org.rfim4j.backend.DeviceArray;
  * input layer's shared 785 x 785 metric. The matrices are well-conditioned metrics built by the backend's
  * own EMA updates from seeded random activations.
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
-public class InverseBench {
-  @Param({"cpu"})
-  public String backend;
-
+public class InverseBench extends BackendBench {
   @Param({"80x81", "1x785"})
   public String stack;
 
-  private Backend b;
   private DeviceArray g;
   private DeviceArray ginv;
   private double[] epsRel;

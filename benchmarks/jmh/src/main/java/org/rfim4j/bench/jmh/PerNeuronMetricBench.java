@@ -1,19 +1,10 @@
 package org.rfim4j.bench.jmh;
 
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
@@ -23,20 +14,10 @@ import org.rfim4j.backend.DeviceArray;
  * batch 50: {@link Backend#perNeuronMetricUpdate} (the weighted Gram EMA of width matrices of
  * (width+1) x (width+1), the dominant RNGD cost) and {@link Backend#nuCoefficients} (ReLU, omega 1).
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
-public class PerNeuronMetricBench {
-  @Param({"cpu"})
-  public String backend;
-
+public class PerNeuronMetricBench extends BackendBench {
   @Param({"80", "256"})
   public int width;
 
-  private Backend b;
   private DeviceArray h;
   private DeviceArray a;
   private DeviceArray nu;

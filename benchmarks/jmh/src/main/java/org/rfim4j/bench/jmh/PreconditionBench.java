@@ -1,19 +1,10 @@
 package org.rfim4j.bench.jmh;
 
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
 
@@ -22,20 +13,10 @@ import org.rfim4j.backend.DeviceArray;
  * and {@code width} neurons: every column of the (width+1) x width gradient multiplied by its own
  * (width+1) x (width+1) inverse metric and accumulated into the weights (alpha -0.1, beta 1).
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
-public class PreconditionBench {
-  @Param({"cpu"})
-  public String backend;
-
+public class PreconditionBench extends BackendBench {
   @Param({"80", "256"})
   public int width;
 
-  private Backend b;
   private DeviceArray ginv;
   private DeviceArray grad;
   private DeviceArray w;

@@ -1,19 +1,10 @@
 package org.rfim4j.bench.jmh;
 
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
 
@@ -21,20 +12,10 @@ import org.rfim4j.backend.DeviceArray;
  * RNGD's shared (linear-layer) metric EMA {@link Backend#sharedMetricUpdate} at batch 50 for a layer of
  * {@code inputs} inputs: 784 (the input layer, a 785 x 785 metric) and 80 (the softmax layer, 81 x 81).
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
-public class SharedMetricBench {
-  @Param({"cpu"})
-  public String backend;
-
+public class SharedMetricBench extends BackendBench {
   @Param({"784", "80"})
   public int inputs;
 
-  private Backend b;
   private DeviceArray h;
   private DeviceArray g;
 

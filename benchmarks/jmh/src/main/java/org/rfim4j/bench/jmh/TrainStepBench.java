@@ -1,20 +1,11 @@
 package org.rfim4j.bench.jmh;
 
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
 import org.rfim4j.nn.Architecture;
@@ -34,23 +25,13 @@ import org.rfim4j.optim.RngdConfig;
  * a few hundred: compare the refresh cost alone in {@link InverseBench}. The training loss is checked
  * after every iteration (a diverged run fails rather than timing NaN arithmetic).
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
-public class TrainStepBench {
+public class TrainStepBench extends BackendBench {
   static final int BATCH = 50;
   static final int BATCHES = 32;
-
-  @Param({"cpu"})
-  public String backend;
 
   @Param({"sgd", "adam", "rngd"})
   public String optimizer;
 
-  private Backend b;
   private DeviceArray[] xs;
   private DeviceArray[] ys;
   private DeviceArray stats;
