@@ -87,6 +87,28 @@ static __device__ __forceinline__ float rfim_warp_sum(float v) {
   return v;
 }
 
+/**
+ * Sum of v over the block, valid in thread 0. Every thread of the block must call it (converged);
+ * blockDim.x a multiple of 32 and at most 1024. warpSums is the caller's __shared__ float[32]; the block
+ * must __syncthreads() before it is used again.
+ */
+static __device__ __forceinline__ float rfim_block_sum(float v, float* warpSums) {
+  v = rfim_warp_sum(v);
+  int lane = threadIdx.x & 31;
+  int warp = threadIdx.x >> 5;
+  if (lane == 0) {
+    warpSums[warp] = v;
+  }
+  __syncthreads();
+  float w = 0.0f;
+  if (warp == 0) {
+    int nw = (blockDim.x + 31) >> 5;
+    w = lane < nw ? warpSums[lane] : 0.0f;
+    w = rfim_warp_sum(w);
+  }
+  return w;
+}
+
 /** Grid-stride loop over [0, n). */
 #define RFIM_GRID_STRIDE(i, n) \
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); \

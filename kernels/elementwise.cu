@@ -48,20 +48,9 @@ extern "C" __global__ void rfim_dot_partial(long long n, const float* x, const f
   __shared__ float warpSums[32];
   float v = 0.0f;
   RFIM_GRID_STRIDE(i, n) { v += x[i] * y[i]; }
-  v = rfim_warp_sum(v);
-  int lane = threadIdx.x & 31;
-  int warp = threadIdx.x >> 5;
-  if (lane == 0) {
-    warpSums[warp] = v;
-  }
-  __syncthreads();
-  if (warp == 0) {
-    int nw = (blockDim.x + 31) >> 5;
-    float w = lane < nw ? warpSums[lane] : 0.0f;
-    w = rfim_warp_sum(w);
-    if (lane == 0) {
-      partial[blockIdx.x] = w;
-    }
+  float w = rfim_block_sum(v, warpSums);
+  if (threadIdx.x == 0) {
+    partial[blockIdx.x] = w;
   }
 }
 

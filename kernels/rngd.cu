@@ -58,20 +58,9 @@ extern "C" __global__ void rfim_sym_damp(const float* g, int count, int d, const
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
       t += gq[(long long)i * d + i];
     }
-    t = rfim_warp_sum(t);
-    int lane = threadIdx.x & 31;
-    int warp = threadIdx.x >> 5;
-    if (lane == 0) {
-      warpSums[warp] = t;
-    }
-    __syncthreads();
-    if (warp == 0) {
-      int nw = (blockDim.x + 31) >> 5;
-      float w = lane < nw ? warpSums[lane] : 0.0f;
-      w = rfim_warp_sum(w);
-      if (lane == 0) {
-        shift = epsRel[nEpsRel == 1 ? 0 : q] * w + epsAbs;
-      }
+    float trace = rfim_block_sum(t, warpSums);
+    if (threadIdx.x == 0) {
+      shift = epsRel[nEpsRel == 1 ? 0 : q] * trace + epsAbs;
     }
     __syncthreads();
     float sh = shift;
