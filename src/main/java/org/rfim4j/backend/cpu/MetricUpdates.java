@@ -91,44 +91,28 @@ final class MetricUpdates {
   }
 
   /**
-   * Native shared update: M = H~^T H~ by one dsyrk into a scratch upper triangle, then G = keep G + add M
-   * on both triangles from that one triangle (so a symmetric G stays exactly symmetric, as on the Java
-   * path, which uses the same expression). When many columns of h are zero in every row of the batch (a
-   * mini-batch of images: about 40% of MNIST's pixels are 0 in all 50 images), M is zero outside the
-   * columns that are not, so the dsyrk runs on those columns only ({@link #sharedMetricSparse}).
+   * Native shared update: M = H~^T H~ by one dsyrk, then G = keep G + add M on both triangles from that
+   * one triangle (so a symmetric G stays exactly symmetric, as on the Java path, which uses the same
+   * expression). The dsyrk runs on the support of H~ = [h, 1], its columns with a non-zero (or NaN) entry
+   * in some row: M is zero outside them, and in a mini-batch of images many columns are zero in every row
+   * (about 40% of MNIST's pixels in a batch of 50). Dense data has every column in the support.
    */
   private void sharedMetricNative(CpuArray h, int b, int d, double keep, double add, CpuArray g) {
     int n = d - 1;
-    // The columns of H~ = [h, 1] with a non-zero (or NaN) entry in some row, the constant column n last.
     int[] cols = scratch.ints(2 * d);
     int u = VectorOps.supportColumns(h.data, h.offset, n, b, n, cols, Integer.MAX_VALUE);
-    cols[u++] = n;
-    if (u <= SUPPORT_FRACTION * d) {
-      sharedMetricSparse(h, b, d, cols, u, keep, add, g);
-      return;
-    }
-    double[] ht = scratch.sharedA(b * d + d);  // + d: room for SplitBlas's blocks
-    for (int k = 0; k < b; k++) {
-      System.arraycopy(h.data, h.offset + k * n, ht, k * d, n);
-      ht[k * d + n] = 1.0;
-    }
-    double[] s = scratch.sharedB(d * d + d);
-    // Row-major H~ (B x D) is the column-major D x B matrix X = H~^T; X X^T column-major lower is the
-    // row-major upper triangle of M. beta = 0 ignores the scratch's prior contents (NaN included).
-    blas.dsyrkLower(d, b, ht, 0, d, s, 0, d);
-    emaFromUpper(s, 0, d, keep, add, g.data, g.offset);
+    cols[u++] = n;  // the constant column, last
+    sharedMetricOnSupport(h, b, d, cols, u, keep, add, g);
   }
 
-  /** The column-compressed shared update runs when at most this fraction of the columns are non-zero. */
-  static final double SUPPORT_FRACTION = 0.8;
-
   /**
-   * The shared update on the u support columns {@code cols} of H~: M_U = H~_U^T H~_U by dsyrk, then G =
-   * keep G everywhere and G[x][y] += add M[x][y] on U x U. Entries outside U x U of M are exact zeros, and
-   * keep G + add M is evaluated as round(round(keep G) + add M) either way, so G is the same as with the
-   * dense update (up to the summation order inside the dsyrk, and the sign of a zero).
+   * The shared update on the u support columns {@code cols} of H~ (ascending): M_U = H~_U^T H~_U by
+   * dsyrk (beta = 0: the scratch's prior contents, NaN included, are ignored), then G = keep G everywhere
+   * and G[x][y] += add M[x][y] on U x U, streaming through G row by row. Entries outside U x U of M are
+   * exact zeros, and keep G + add M is evaluated as round(round(keep G) + add M) either way, so G is the
+   * same as with a dense update (up to the summation order inside the dsyrk, and the sign of a zero).
    */
-  private void sharedMetricSparse(CpuArray h, int b, int d, int[] cols, int u, double keep, double add,
+  private void sharedMetricOnSupport(CpuArray h, int b, int d, int[] cols, int u, double keep, double add,
       CpuArray g) {
     int n = d - 1;
     double[] hu = scratch.sharedA(b * u + u);  // + u: room for SplitBlas's blocks
@@ -265,26 +249,6 @@ final class MetricUpdates {
     if (y != x) {
       int gy = gOff + y * d + x;
       g[gy] = keep * g[gy] + v;
-    }
-  }
-
-  /**
-   * G[x][y] and G[y][x] = keep * G + add * M[x][y] for y >= x, from the upper triangle of M (row-major d x
-   * d at mOff), in EMA_BLOCK x EMA_BLOCK blocks.
-   */
-  private static void emaFromUpper(double[] mt, int mOff, int d, double keep, double add, double[] g,
-      int gOff) {
-    for (int x0 = 0; x0 < d; x0 += EMA_BLOCK) {
-      int x1 = Math.min(d, x0 + EMA_BLOCK);
-      for (int y0 = x0; y0 < d; y0 += EMA_BLOCK) {
-        int y1 = Math.min(d, y0 + EMA_BLOCK);
-        for (int x = x0; x < x1; x++) {
-          int mx = mOff + x * d;
-          for (int y = Math.max(y0, x); y < y1; y++) {
-            emaSymmetric(g, gOff, d, x, y, keep, add * mt[mx + y]);
-          }
-        }
-      }
     }
   }
 
