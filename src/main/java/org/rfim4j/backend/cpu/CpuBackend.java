@@ -513,15 +513,8 @@ public final class CpuBackend implements Backend {
   public void sgdUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> velocities,
       double lr, double momentum) {
     int n = listSizes("sgdUpdateAll", params, grads, velocities == null ? null : velocities, null);
-    CpuArray[][] a = new CpuArray[n][];
-    for (int k = 0; k < n; k++) {
-      try {
-        a[k] = sgdArgs(params.get(k), grads.get(k), velocities == null ? null : velocities.get(k),
-            "sgdUpdateAll");
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("tensor " + k + " of " + n + ": " + e.getMessage(), e);
-      }
-    }
+    CpuArray[][] a = tensors(n, k -> sgdArgs(params.get(k), grads.get(k),
+        velocities == null ? null : velocities.get(k), "sgdUpdateAll"));
     OptimizerOps.Chunks ch = chunks(a);
     // Memory-bound (one multiply-add per element): threads pay only for very large models.
     parallel.run(ch.count(), elements(a) * 2L, (c, slot) -> {
@@ -561,19 +554,26 @@ public final class CpuBackend implements Backend {
   public void adamUpdateAll(List<DeviceArray> params, List<DeviceArray> grads, List<DeviceArray> m,
       List<DeviceArray> v, double lr, double beta1, double beta2, double eps, long t) {
     int n = listSizes("adamUpdateAll", params, grads, m, v);
-    CpuArray[][] a = new CpuArray[n][];
-    for (int k = 0; k < n; k++) {
-      try {
-        a[k] = adamArgs(params.get(k), grads.get(k), m.get(k), v.get(k), t, "adamUpdateAll");
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("tensor " + k + " of " + n + ": " + e.getMessage(), e);
-      }
-    }
+    CpuArray[][] a = tensors(n, k -> adamArgs(params.get(k), grads.get(k), m.get(k), v.get(k), t,
+        "adamUpdateAll"));
     OptimizerOps.Chunks ch = chunks(a);
     parallel.run(ch.count(), elements(a) * 16L, (c, slot) -> {
       CpuArray[] x = a[ch.tensor[c]];
       OptimizerOps.adamRange(x[0], x[1], x[2], x[3], lr, beta1, beta2, eps, t, ch.from[c], ch.to[c]);
     });
+  }
+
+  /** The checked arrays of each of the n tensors of a multi-tensor update; an error names the tensor. */
+  private static CpuArray[][] tensors(int n, java.util.function.IntFunction<CpuArray[]> checked) {
+    CpuArray[][] a = new CpuArray[n][];
+    for (int k = 0; k < n; k++) {
+      try {
+        a[k] = checked.apply(k);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("tensor " + k + " of " + n + ": " + e.getMessage(), e);
+      }
+    }
+    return a;
   }
 
   /** The common length of the lists of a multi-tensor update (null lists are skipped). */
