@@ -115,13 +115,7 @@ final class GemmKernels {
       return true;
     }
     double[] au = scratch.sharedA(m * u);
-    for (int r = 0; r < m; r++) {
-      int src = aOff + r * lda;
-      int dst = r * u;
-      for (int q = 0; q < u; q++) {
-        au[dst + q] = a[src + support[q]];
-      }
-    }
+    VectorOps.gatherColumns(a, aOff, lda, m, support, u, au, u);
     double[] bu = scratch.sharedB(u * n);
     for (int q = 0; q < u; q++) {
       System.arraycopy(b, bOff + support[q] * ldb, bu, q * n, n);

@@ -116,14 +116,9 @@ final class MetricUpdates {
       CpuArray g) {
     int n = d - 1;
     double[] hu = scratch.sharedA(b * u + u);  // + u: room for SplitBlas's blocks
-    double[] hd = h.data;
+    VectorOps.gatherColumns(h.data, h.offset, n, b, cols, u - 1, hu, u);
     for (int k = 0; k < b; k++) {
-      int row = h.offset + k * n;
-      int o = k * u;
-      for (int c = 0; c < u - 1; c++) {
-        hu[o + c] = hd[row + cols[c]];
-      }
-      hu[o + u - 1] = 1.0;
+      hu[k * u + u - 1] = 1.0;  // the constant column
     }
     double[] s = scratch.sharedB(u * u + u);
     blas.dsyrkLower(u, b, hu, 0, u, s, 0, u);

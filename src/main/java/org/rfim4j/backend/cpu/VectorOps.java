@@ -112,4 +112,19 @@ final class VectorOps {
     }
     return u > limit ? -1 : u;
   }
+
+  /**
+   * dst[r][q] = a[r][cols[q]] for rows r < rows and q < count: the columns {@code cols} of A (leading
+   * dimension lda) packed side by side into dst (leading dimension ldd).
+   */
+  static void gatherColumns(double[] a, int aOff, int lda, int rows, int[] cols, int count, double[] dst,
+      int ldd) {
+    for (int r = 0; r < rows; r++) {
+      int src = aOff + r * lda;
+      int o = r * ldd;
+      for (int q = 0; q < count; q++) {
+        dst[o + q] = a[src + cols[q]];
+      }
+    }
+  }
 }
