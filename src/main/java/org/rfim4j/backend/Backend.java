@@ -243,6 +243,70 @@ public interface Backend extends AutoCloseable {
   int[] batchedInverse(DeviceArray g, double[] epsRel, double epsAbs, DeviceArray ginv);
 
   /**
+   * The RNGD inverse refresh with the failure rule of MATH.md A11 kept on the device, so that it needs no
+   * host synchronisation and can be captured into a CUDA graph: like {@link #batchedInverse}, with the
+   * relative damping of matrix i read from {@code epsRel[i]} (a device vector of m entries). A matrix whose
+   * trace or diagonal is not finite, or whose Cholesky factorisation fails (a real cuSOLVER need not flag
+   * NaN pivots, so the backend checks the factor's diagonal too), keeps its previous {@code ginv} slice, has
+   * {@code epsRel[i]} doubled (set to 1e-8 when it was 0) and adds 1 to {@code failures[0]}.
+   *
+   * <p>The default implementation reads the damping back to the host and synchronises; the CPU and CUDA
+   * backends override it without any host round trip (on a GPU the count is exact up to 2^24 failures).
+   *
+   * @param epsRel relative damping per matrix, m entries, updated in place
+   * @param failures a counter array of at least one element; element 0 is incremented per failed matrix
+   */
+  default void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv,
+      DeviceArray failures) {
+    double[] eps = download(epsRel);
+    int[] status = batchedInverse(g, eps, epsAbs, ginv);
+    int failed = 0;
+    for (int i = 0; i < status.length; i++) {
+      if (status[i] != 0) {
+        failed++;
+        eps[i] = eps[i] > 0 ? 2 * eps[i] : 1e-8;
+      }
+    }
+    if (failed > 0) {
+      upload(epsRel, eps);
+      double[] f = download(failures);
+      f[0] += failed;
+      upload(failures, f);
+    }
+  }
+
+  /**
+   * Per-neuron RFIM coefficients of a softmax output layer (MATH.md 4.3, the diagonal blocks of
+   * {@code diag(eta) - eta eta^T}): with {@code eta = softmax(a[k])} row by row,
+   * {@code nu[k][i] = eta[k][i] (1 - eta[k][i])}. The default implementation computes on the host
+   * (a GPU backend then synchronises).
+   */
+  default void softmaxNuCoefficients(DeviceArray a, DeviceArray nu) {
+    if (a.rows() != nu.rows() || a.cols() != nu.cols()) {
+      throw new IllegalArgumentException("softmaxNuCoefficients: nu " + java.util.Arrays.toString(nu.shape())
+          + " must have the shape of a " + java.util.Arrays.toString(a.shape()));
+    }
+    double[] v = download(a);
+    int m = a.cols();
+    for (int k = 0; k < a.rows(); k++) {
+      int o = k * m;
+      double max = Double.NEGATIVE_INFINITY;
+      for (int i = 0; i < m; i++) {
+        max = Math.max(max, v[o + i]);
+      }
+      double sum = 0;
+      for (int i = 0; i < m; i++) {
+        sum += Math.exp(v[o + i] - max);
+      }
+      for (int i = 0; i < m; i++) {
+        double eta = Math.exp(v[o + i] - max) / sum;
+        v[o + i] = eta * (1 - eta);
+      }
+    }
+    upload(nu, v);
+  }
+
+  /**
    * Per-neuron preconditioning: out[:, i] = alpha * ginv[i] grad[:, i] + beta * out[:, i] for a gradient
    * D x m and a stack m x D x D. {@code beta == 0} ignores out's prior contents; {@code out} may be
    * {@code grad} itself.

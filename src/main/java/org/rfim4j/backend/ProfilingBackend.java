@@ -263,6 +263,21 @@ public final class ProfilingBackend implements Backend {
   }
 
   @Override
+  public void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv,
+      DeviceArray failures) {
+    long t0 = start();
+    inner.refreshInverses(g, epsRel, epsAbs, ginv, failures);
+    stop("refreshInverses", t0);
+  }
+
+  @Override
+  public void softmaxNuCoefficients(DeviceArray a, DeviceArray nu) {
+    long t0 = start();
+    inner.softmaxNuCoefficients(a, nu);
+    stop("softmaxNuCoefficients", t0);
+  }
+
+  @Override
   public void perNeuronPrecondition(DeviceArray ginv, DeviceArray grad, double alpha, double beta, DeviceArray out) {
     long t0 = start();
     inner.perNeuronPrecondition(ginv, grad, alpha, beta, out);

@@ -29,6 +29,15 @@ public interface Optimizer extends AutoCloseable {
     return true;
   }
 
+  /**
+   * A name for the shape of the next {@link #step()}: steps of the same kind issue the same sequence of
+   * backend calls, so a trainer keeps one captured graph per kind (RNGD: {@code rngd} and, every T steps,
+   * {@code rngd-refresh}). Default: {@link #name()}.
+   */
+  default String nextStepKind() {
+    return name();
+  }
+
   /** Number of completed steps. */
   long iterations();
 

@@ -2,7 +2,9 @@ package org.rfim4j.train;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
@@ -159,7 +161,8 @@ public final class Trainer implements AutoCloseable {
     final DeviceArray xb;
     final DeviceArray yb;
     final DeviceArray stats;
-    final ReplayableStep graphStep;
+    /** One captured step per {@link Optimizer#nextStepKind() kind}, created when a kind first runs. */
+    final Map<String, ReplayableStep> graphSteps = new HashMap<>();
 
     Resources(Dataset train, Dataset validation, int b) {
       this.trainSrc = train;
@@ -172,17 +175,28 @@ public final class Trainer implements AutoCloseable {
         xb = own(backend.allocate(b, train.d()));
         yb = own(backend.allocate(b, 1));
         stats = own(backend.allocate(2));
-        // Full-batch steps that the optimizer says are capturable may become one CUDA graph launch each.
-        graphStep = own(backend.captureStep(optimizer.name(), () -> {
+      } catch (RuntimeException | Error e) {
+        close();
+        throw e;
+      }
+    }
+
+    /**
+     * The replayable full-batch step of the optimizer's next step kind: full-batch steps that the optimizer
+     * says are capturable may become one CUDA graph launch each, one graph per kind.
+     */
+    ReplayableStep graphStep(String kind) {
+      ReplayableStep r = graphSteps.get(kind);
+      if (r == null) {
+        r = own(backend.captureStep(kind, () -> {
           backend.gatherBatch(dTrain.features, dTrain.labels, index, stepFrom, xb, yb);
           model.forward(xb, true, true);
           model.lossAndGradient(yb, stats);
           optimizer.step();
         }));
-      } catch (RuntimeException | Error e) {
-        close();
-        throw e;
+        graphSteps.put(kind, r);
       }
+      return r;
     }
 
     private <T extends AutoCloseable> T own(T x) {
@@ -207,6 +221,7 @@ public final class Trainer implements AutoCloseable {
         }
       }
       owned.clear();
+      graphSteps.clear();
       if (first != null) {
         throw first;
       }
@@ -220,7 +235,6 @@ public final class Trainer implements AutoCloseable {
     DeviceArray xb = res.xb;
     DeviceArray yb = res.yb;
     DeviceArray stats = res.stats;
-    ReplayableStep graphStep = res.graphStep;
     {
       int[] perm = new int[n];
       double[] permD = new double[n];
@@ -239,7 +253,7 @@ public final class Trainer implements AutoCloseable {
           int rows = Math.min(b, n - from);
           if (rows == b && config.cudaGraphs() && optimizer.nextStepCapturable()) {
             stepFrom = from;
-            graphStep.run();
+            res.graphStep(optimizer.nextStepKind()).run();
           } else {
             DeviceArray x = rows == b ? xb : backend.rows(xb, 0, rows);
             DeviceArray y = rows == b ? yb : backend.rows(yb, 0, rows);

@@ -179,8 +179,11 @@ final class CholeskyInverse {
    * Returns 0 or the 1-based failing pivot.
    */
   private static int cholesky(double[] g, int gOff, int d, double epsRel, double epsAbs, double[] l) {
-    // Lower triangle of the symmetrised, damped matrix into l; a non-finite entry fails the pivot test.
-    lowerDamped(g, gOff, d, epsRel, epsAbs, l);
+    // Lower triangle of the symmetrised, damped matrix into l; a non-finite entry or damping (a trace that
+    // is not finite) fails at the first pivot.
+    if (!lowerDamped(g, gOff, d, epsRel, epsAbs, l)) {
+      return 1;
+    }
     // Row-oriented, in place in the lower triangle.
     for (int j = 0; j < d; j++) {
       int rj = j * d;

@@ -685,6 +685,36 @@ public final class CpuBackend implements Backend {
     return inverse.invert(G, Gi, d, m, epsRel, epsAbs);
   }
 
+  /** The A11 failure rule over host memory: no copies, the damping factors updated in place. */
+  @Override
+  public void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv,
+      DeviceArray failures) {
+    String op = "refreshInverses";
+    CpuArray G = arr(g, op, "g");
+    CpuArray Gi = arr(ginv, op, "ginv");
+    CpuArray E = arr(epsRel, op, "epsRel");
+    CpuArray F = arr(failures, op, "failures");
+    int d = G.cols();
+    int m = stackCount(op, "g", G, d);
+    if (!Arrays.equals(G.shapeRef(), Gi.shapeRef())) {
+      throw bad(op, "ginv", Gi, "must have the shape of g " + shp(G));
+    }
+    if (E.size != m) {
+      throw bad(op, "epsRel", E, "must have " + m + " elements (one per matrix of g " + shp(G) + ")");
+    }
+    if (F.size < 1) {
+      throw bad(op, "failures", F, "must have at least one element");
+    }
+    double[] eps = Arrays.copyOfRange(E.data, E.offset, E.offset + m);
+    int[] status = inverse.invert(G, Gi, d, m, eps, epsAbs);
+    for (int i = 0; i < m; i++) {
+      if (status[i] != 0) {
+        E.data[E.offset + i] = eps[i] > 0 ? 2 * eps[i] : 1e-8;
+        F.data[F.offset] += 1;
+      }
+    }
+  }
+
   @Override
   public void perNeuronPrecondition(DeviceArray ginv, DeviceArray grad, double alpha, double beta,
       DeviceArray out) {
