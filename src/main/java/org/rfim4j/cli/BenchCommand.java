@@ -18,7 +18,7 @@ import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.Optimizer;
 import org.rfim4j.optim.OptimizerSpec;
-import org.rfim4j.train.AtomicFiles;
+import org.rfim4j.io.AtomicFiles;
 import org.rfim4j.train.DivergenceStop;
 import org.rfim4j.train.Curves;
 import org.rfim4j.train.EpochResult;

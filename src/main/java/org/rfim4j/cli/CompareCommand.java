@@ -11,7 +11,7 @@ import java.util.concurrent.Callable;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.data.Split;
 import org.rfim4j.optim.OptimizerSpec;
-import org.rfim4j.train.AtomicFiles;
+import org.rfim4j.io.AtomicFiles;
 import org.rfim4j.train.EpochResult;
 import org.rfim4j.train.TrainerConfig;
 import org.rfim4j.train.TrainingStoppedException;

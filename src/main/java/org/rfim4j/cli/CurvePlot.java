@@ -54,7 +54,7 @@ public final class CurvePlot {
         Files.deleteIfExists(tmp);
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + png + ": " + org.rfim4j.train.AtomicFiles.describe(e), e);
+      throw new UncheckedIOException("cannot write " + png + ": " + org.rfim4j.io.AtomicFiles.describe(e), e);
     }
   }
 
@@ -139,7 +139,7 @@ public final class CurvePlot {
         Files.deleteIfExists(tmp);
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + png + ": " + org.rfim4j.train.AtomicFiles.describe(e), e);
+      throw new UncheckedIOException("cannot write " + png + ": " + org.rfim4j.io.AtomicFiles.describe(e), e);
     }
   }
 }

@@ -1,24 +1,16 @@
 package org.rfim4j.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.CRC32;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.io.StateFile;
+import org.rfim4j.io.StateFile.ArrayEntry;
 import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.Optimizer;
@@ -47,8 +39,6 @@ public final class Checkpoint {
   public static final int VERSION = 1;
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** One stored array. */
-  public record ArrayEntry(String name, int[] shape) {}
 
   /** The JSON header. */
   public record Header(int version, MlpConfig model, OptimizerSpec optimizer, int epochsCompleted,
@@ -75,95 +65,38 @@ public final class Checkpoint {
     Map<String, DeviceArray> oa = optimizer.state();
     Header h = new Header(VERSION, model.config(), spec, epochsCompleted, seconds, trainer.batchSize(),
         trainer.shuffleSeed(), optimizer.scalars(), curve, entries(ma), entries(oa));
-    try {
-      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-      DataOutputStream out = new DataOutputStream(bytes);
-      out.write(MAGIC.getBytes(StandardCharsets.US_ASCII));
-      out.writeInt(VERSION);
-      byte[] header = JSON.writeValueAsBytes(h);
-      out.writeInt(header.length);
-      out.write(header);
-      for (Map<String, DeviceArray> group : List.of(ma, oa)) {
-        for (DeviceArray a : group.values()) {
-          double[] v = backend.download(a);
-          ByteBuffer buf = ByteBuffer.allocate(v.length * 8).order(ByteOrder.LITTLE_ENDIAN);
-          buf.asDoubleBuffer().put(v);
-          out.write(buf.array());
-        }
+    List<double[]> values = new ArrayList<>();
+    for (Map<String, DeviceArray> group : List.of(ma, oa)) {
+      for (DeviceArray a : group.values()) {
+        values.add(backend.download(a));
       }
-      out.flush();
-      CRC32 crc = new CRC32();
-      crc.update(bytes.toByteArray());
-      out.writeLong(crc.getValue());
-      out.flush();
-      AtomicFiles.write(file, bytes.toByteArray());
+    }
+    byte[] header;
+    try {
+      header = JSON.writeValueAsBytes(h);
     } catch (IOException e) {
       throw new IllegalStateException("cannot write checkpoint " + file + ": " + e.getMessage(), e);
     }
+    StateFile.write(file, MAGIC, VERSION, header, values, "checkpoint");
   }
 
   /** Reads and validates a checkpoint file (format, CRC, header, array sizes). */
   public static Loaded load(Path file) {
-    byte[] all;
+    StateFile.Contents c = StateFile.read(file, MAGIC, VERSION, "checkpoint");
+    Header h;
     try {
-      all = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new IllegalArgumentException("checkpoint " + file + " does not exist");
-    } catch (IOException e) {
-      throw new IllegalArgumentException("cannot read checkpoint " + file + ": " + e.getMessage());
+      h = JSON.readValue(c.header(), Header.class);
+    } catch (IOException | RuntimeException e) {
+      throw new IllegalArgumentException("checkpoint " + file + " has an unreadable header: "
+          + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
     }
-    if (all.length < 24 || !new String(all, 0, 8, StandardCharsets.US_ASCII).equals(MAGIC)) {
-      throw new IllegalArgumentException("checkpoint " + file + " is not an rfim4j checkpoint (bad magic)");
+    if (h.model() == null || h.optimizer() == null || h.modelArrays() == null || h.optimizerArrays() == null
+        || h.optimizerScalars() == null) {
+      throw new IllegalArgumentException("checkpoint " + file + " header lacks model, optimizer or arrays");
     }
-    CRC32 crc = new CRC32();
-    crc.update(all, 0, all.length - 8);
-    long stored = ByteBuffer.wrap(all, all.length - 8, 8).getLong();
-    if (stored != crc.getValue()) {
-      throw new IllegalArgumentException("checkpoint " + file + " is corrupt or truncated (CRC mismatch)");
-    }
-    try (DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(all, 8, all.length - 16))) {
-      int version = in.readInt();
-      if (version != VERSION) {
-        throw new IllegalArgumentException("checkpoint " + file + " has format version " + version
-            + "; this build reads version " + VERSION);
-      }
-      int hl = in.readInt();
-      if (hl <= 0 || hl > all.length) {
-        throw new IllegalArgumentException("checkpoint " + file + " has a bad header length " + hl);
-      }
-      byte[] hb = in.readNBytes(hl);
-      Header h;
-      try {
-        h = JSON.readValue(hb, Header.class);
-      } catch (IOException | RuntimeException e) {
-        throw new IllegalArgumentException("checkpoint " + file + " has an unreadable header: "
-            + e.getMessage().lines().findFirst().orElse(""));
-      }
-      if (h.model() == null || h.optimizer() == null || h.modelArrays() == null || h.optimizerArrays() == null
-          || h.optimizerScalars() == null) {
-        throw new IllegalArgumentException("checkpoint " + file + " header lacks model, optimizer or arrays");
-      }
-      Map<String, double[]> arrays = new LinkedHashMap<>();
-      List<ArrayEntry> entries = new ArrayList<>(h.modelArrays());
-      entries.addAll(h.optimizerArrays());
-      long expected = 0;
-      for (ArrayEntry e : entries) {
-        expected += size(e.shape()) * 8;
-      }
-      if (expected != all.length - 8 - 4 - 4 - hl - 8) {
-        throw new IllegalArgumentException("checkpoint " + file + ": payload has "
-            + (all.length - 24 - hl) + " bytes, the header lists " + expected);
-      }
-      for (ArrayEntry e : entries) {
-        byte[] raw = in.readNBytes((int) (size(e.shape()) * 8));
-        double[] v = new double[raw.length / 8];
-        ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(v);
-        arrays.put(e.name(), v);
-      }
-      return new Loaded(h, arrays);
-    } catch (IOException e) {
-      throw new IllegalArgumentException("checkpoint " + file + " is truncated: " + e.getMessage());
-    }
+    List<ArrayEntry> entries = new ArrayList<>(h.modelArrays());
+    entries.addAll(h.optimizerArrays());
+    return new Loaded(h, c.arrays(entries));
   }
 
   private static void restore(Backend backend, Map<String, DeviceArray> targets, List<ArrayEntry> stored,
@@ -191,17 +124,4 @@ public final class Checkpoint {
     return l;
   }
 
-  private static long size(int[] shape) {
-    if (shape == null || shape.length == 0) {
-      throw new IllegalArgumentException("checkpoint array without a shape");
-    }
-    long n = 1;
-    for (int d : shape) {
-      if (d <= 0) {
-        throw new IllegalArgumentException("checkpoint array with a non-positive dimension");
-      }
-      n *= d;
-    }
-    return n;
-  }
 }

@@ -1,6 +1,7 @@
 package org.rfim4j.train;
 
 import java.nio.file.Path;
+import org.rfim4j.io.AtomicFiles;
 
 /**
  * Writes {@code curve.csv} (epoch,train_loss,train_error,val_loss,val_error,seconds), rewritten

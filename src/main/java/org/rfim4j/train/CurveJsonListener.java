@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.rfim4j.io.AtomicFiles;
 
 /** Writes the run description and learning curve as JSON ({@code curve.json}), atomically per epoch. */
 public final class CurveJsonListener implements TrainingListener {

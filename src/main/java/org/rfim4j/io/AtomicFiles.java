@@ -1,4 +1,4 @@
-package org.rfim4j.train;
+package org.rfim4j.io;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

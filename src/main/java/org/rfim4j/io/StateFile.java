@@ -1,0 +1,154 @@
+package org.rfim4j.io;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.CRC32;
+
+/**
+ * The container of rfim4j's state files (training checkpoints, preconditioner state; docs/checkpoint.md):
+ *
+ * <pre>
+ *   bytes 0..7   ASCII magic (8 characters, one per kind of file)
+ *   int32 BE     format version
+ *   int32 BE     header length H
+ *   H bytes      UTF-8 JSON header, which lists the arrays (name and shape) in payload order
+ *   payload      float64 little-endian values of every listed array, in order
+ *   int64 BE     CRC-32 of all preceding bytes
+ * </pre>
+ *
+ * Writes are atomic (temporary file, then rename). Reading checks magic, CRC, version, header length and the
+ * payload size against the listed arrays, and fails with an {@link IllegalArgumentException} naming the file.
+ */
+public final class StateFile {
+  private StateFile() {}
+
+  /** One stored array. */
+  public record ArrayEntry(String name, int[] shape) {}
+
+  /** A file read and checked up to its header; {@link #arrays} splits the payload. */
+  public record Contents(Path file, String what, int version, byte[] header, byte[] all, int payloadOffset) {
+    /**
+     * The payload as arrays by name, after checking that its size is exactly what {@code entries} list.
+     */
+    public Map<String, double[]> arrays(List<ArrayEntry> entries) {
+      long expected = 0;
+      for (ArrayEntry e : entries) {
+        expected += size(e.shape(), file, what) * 8;
+      }
+      int payload = all.length - 8 - payloadOffset;
+      if (expected != payload) {
+        throw new IllegalArgumentException(what + " " + file + ": payload has " + payload
+            + " bytes, the header lists " + expected);
+      }
+      Map<String, double[]> out = new LinkedHashMap<>();
+      ByteBuffer buf = ByteBuffer.wrap(all, payloadOffset, payload).order(ByteOrder.LITTLE_ENDIAN);
+      for (ArrayEntry e : entries) {
+        double[] v = new double[(int) size(e.shape(), file, what)];
+        buf.asDoubleBuffer().get(v);
+        buf.position(buf.position() + v.length * 8);
+        out.put(e.name(), v);
+      }
+      return out;
+    }
+  }
+
+  /** Writes the container atomically; {@code arrays} in the order the header lists them. */
+  public static void write(Path file, String magic, int version, byte[] header, List<double[]> arrays,
+      String what) {
+    try {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      DataOutputStream out = new DataOutputStream(bytes);
+      out.write(magic(magic));
+      out.writeInt(version);
+      out.writeInt(header.length);
+      out.write(header);
+      for (double[] v : arrays) {
+        ByteBuffer buf = ByteBuffer.allocate(v.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asDoubleBuffer().put(v);
+        out.write(buf.array());
+      }
+      out.flush();
+      CRC32 crc = new CRC32();
+      crc.update(bytes.toByteArray());
+      out.writeLong(crc.getValue());
+      out.flush();
+      AtomicFiles.write(file, bytes.toByteArray());
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot write " + what + " " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Reads {@code file} and checks magic, CRC, version ({@code version} is the one this build reads) and the
+   * header length.
+   *
+   * @param what how messages name the file, e.g. "checkpoint"
+   */
+  public static Contents read(Path file, String magic, int version, String what) {
+    byte[] all;
+    try {
+      all = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      throw new IllegalArgumentException(what + " " + file + " does not exist");
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read " + what + " " + file + ": " + e.getMessage());
+    }
+    if (all.length < 24 || !Arrays.equals(Arrays.copyOf(all, 8), magic(magic))) {
+      throw new IllegalArgumentException(what + " " + file + " is not an rfim4j " + what + " (bad magic)");
+    }
+    CRC32 crc = new CRC32();
+    crc.update(all, 0, all.length - 8);
+    long stored = ByteBuffer.wrap(all, all.length - 8, 8).getLong();
+    if (stored != crc.getValue()) {
+      throw new IllegalArgumentException(what + " " + file + " is corrupt or truncated (CRC mismatch)");
+    }
+    ByteBuffer in = ByteBuffer.wrap(all, 8, all.length - 16);
+    int v = in.getInt();
+    if (v != version) {
+      throw new IllegalArgumentException(what + " " + file + " has format version " + v
+          + "; this build reads version " + version);
+    }
+    int hl = in.getInt();
+    if (hl <= 0 || hl > all.length - 24) {
+      throw new IllegalArgumentException(what + " " + file + " has a bad header length " + hl);
+    }
+    return new Contents(file, what, v, Arrays.copyOfRange(all, 16, 16 + hl), all, 16 + hl);
+  }
+
+  private static byte[] magic(String magic) {
+    byte[] m = magic.getBytes(StandardCharsets.US_ASCII);
+    if (m.length != 8) {
+      throw new IllegalArgumentException("state file magic must be 8 ASCII characters: " + magic);
+    }
+    return m;
+  }
+
+  private static long size(int[] shape, Path file, String what) {
+    if (shape == null || shape.length == 0) {
+      throw new IllegalArgumentException(what + " " + file + ": an array without a shape");
+    }
+    long n = 1;
+    for (int d : shape) {
+      if (d <= 0) {
+        throw new IllegalArgumentException(what + " " + file + ": an array with a non-positive dimension");
+      }
+      n *= d;
+      if (n > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(what + " " + file + ": an array of more than "
+            + Integer.MAX_VALUE + " elements");
+      }
+    }
+    return n;
+  }
+}
