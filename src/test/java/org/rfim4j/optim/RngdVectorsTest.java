@@ -1,7 +1,11 @@
 package org.rfim4j.optim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.rfim4j.testutil.Vectors.close;
+import static org.rfim4j.testutil.Vectors.closeLoose;
+import static org.rfim4j.testutil.Vectors.dropLastColumn;
+import static org.rfim4j.testutil.Vectors.flat;
+import static org.rfim4j.testutil.Vectors.ints;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -23,6 +27,7 @@ import org.rfim4j.nn.Architecture;
 import org.rfim4j.nn.DenseLayer;
 import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
+import org.rfim4j.testutil.Vectors;
 
 /**
  * Every scenario of MATH.md's rngd.json (canonical, paper-text damping, reference-code order, paper
@@ -64,19 +69,9 @@ class RngdVectorsTest {
     int[] hidden = java.util.Arrays.copyOfRange(sizes, 1, sizes.length - 1);
     MlpConfig mc = new MlpConfig(sizes[0], hidden, sizes[sizes.length - 1], act, Architecture.PLAIN,
         c.get("l2").asDouble(), 0.1, 0, 0.999, 1e-3);
-    boolean paperDamping = c.get("damping").asText().equals("ema_additive");
-    MetricKind[] kinds = new MetricKind[sizes.length - 1];
-    for (int l = 0; l < kinds.length; l++) {
-      kinds[l] = c.get("metric_kind_per_layer").get(l).asText().equals("shared") ? MetricKind.SHARED
-          : MetricKind.PER_NEURON;
-    }
-    RngdConfig rc = new RngdConfig(c.get("gamma").asDouble(), c.get("lam").asDouble(), c.get("T").asInt(),
-        c.get("omega").asDouble(), paperDamping ? 0 : c.get("eps_rel").asDouble(),
-        paperDamping ? 0 : c.get("eps_abs").asDouble(),
-        paperDamping ? RngdConfig.Damping.PAPER : RngdConfig.Damping.CANONICAL,
-        paperDamping ? c.get("eps_add").asDouble() : 0,
-        c.get("order").asText().equals("metric_first") ? RngdConfig.Order.METRIC_FIRST : RngdConfig.Order.STEP_FIRST,
-        kinds);
+    RngdConfig rc = Vectors.rngdConfig(c);
+    boolean paperDamping = rc.damping() == RngdConfig.Damping.PAPER;
+    MetricKind[] kinds = rc.metricKinds();
     boolean stepFirst = rc.order() == RngdConfig.Order.STEP_FIRST;
 
     try (Backend be = new CpuBackend(); Mlp model = new Mlp(be, mc, 5); Rngd opt = new Rngd(model, rc)) {
@@ -168,68 +163,5 @@ class RngdVectorsTest {
       }
       assertEquals(0, opt.inversionFailures(), name + ": no inversion may fail");
     }
-  }
-
-  /** |got - exp| <= 1e-12 + 1e-9 |exp| elementwise (the vectors README's recommended check). */
-  static void close(String what, double[] exp, double[] got) {
-    assertEquals(exp.length, got.length, what + ": length");
-    for (int i = 0; i < exp.length; i++) {
-      double tol = 1e-12 + 1e-9 * Math.abs(exp[i]);
-      assertTrue(Math.abs(got[i] - exp[i]) <= tol,
-          what + "[" + i + "]: expected " + exp[i] + ", got " + got[i] + " (tolerance " + tol + ")");
-    }
-  }
-
-  /**
-   * Quantities derived by differences (the EMA's M, the step delta) lose digits to cancellation; they
-   * are checked to an absolute tolerance scaled by the largest entry.
-   */
-  static void closeLoose(String what, double[] exp, double[] got, double rel) {
-    double scale = 0;
-    for (double e : exp) {
-      scale = Math.max(scale, Math.abs(e));
-    }
-    assertEquals(exp.length, got.length, what + ": length");
-    for (int i = 0; i < exp.length; i++) {
-      double tol = 1e-12 + rel * Math.max(scale, 1.0);
-      assertTrue(Math.abs(got[i] - exp[i]) <= tol, what + "[" + i + "]: expected " + exp[i] + ", got " + got[i]);
-    }
-  }
-
-  static double[] flat(JsonNode n) {
-    List<Double> v = new ArrayList<>();
-    walk(n, v);
-    double[] a = new double[v.size()];
-    for (int i = 0; i < a.length; i++) {
-      a[i] = v.get(i);
-    }
-    return a;
-  }
-
-  private static void walk(JsonNode n, List<Double> v) {
-    if (n.isArray()) {
-      n.forEach(c -> walk(c, v));
-    } else {
-      v.add(n.asDouble());
-    }
-  }
-
-  static double[] dropLastColumn(JsonNode rows) {
-    List<Double> v = new ArrayList<>();
-    for (JsonNode r : rows) {
-      for (int j = 0; j + 1 < r.size(); j++) {
-        v.add(r.get(j).asDouble());
-      }
-      assertEquals(1.0, r.get(r.size() - 1).asDouble(), "H_tilde's last column is the constant 1");
-    }
-    return v.stream().mapToDouble(Double::doubleValue).toArray();
-  }
-
-  static int[] ints(JsonNode n) {
-    int[] a = new int[n.size()];
-    for (int i = 0; i < a.length; i++) {
-      a[i] = n.get(i).asInt();
-    }
-    return a;
   }
 }

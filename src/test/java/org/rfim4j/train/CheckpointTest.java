@@ -121,6 +121,26 @@ class CheckpointTest extends BlobsFixture {
     }
   }
 
+  /**
+   * Checkpoints written by the code before RNGD became a preconditioner (format v1, commit 5fcbfe1; made by
+   * src/test/resources/checkpoints/Gen.java.txt, both orders and both dampings) load into today's Rngd and
+   * resume bit-identically to what that code computed for the next epoch.
+   */
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"plain", "bna"})
+  void checkpointsOfTheFormerRngdResumeBitIdentically(String arch) throws Exception {
+    backend.close();
+    backend = new org.rfim4j.backend.cpu.CpuBackend(2, org.rfim4j.backend.cpu.CpuBackend.GemmPath.JAVA);
+    Path epoch1 = Path.of(getClass().getResource("/checkpoints/v1-rngd-" + arch + "-epoch1.rfim4j").toURI());
+    Path epoch2 = Path.of(getClass().getResource("/checkpoints/v1-rngd-" + arch + "-epoch2.rfim4j").toURI());
+    Checkpoint.Loaded expected = Checkpoint.load(epoch2);
+    Map<String, double[]> arrays = new LinkedHashMap<>();
+    expected.header().modelArrays().forEach(e -> arrays.put("model." + e.name(), expected.arrays().get(e.name())));
+    expected.header().optimizerArrays().forEach(e -> arrays.put("opt." + e.name(), expected.arrays().get(e.name())));
+    State split = resumed(epoch1, 2);
+    assertSameState(new State(arrays, expected.header().optimizerScalars(), expected.header().curve()), split);
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void resumeIsBitIdentical(String label, OptimizerSpec spec, Architecture arch) {
