@@ -41,6 +41,8 @@ final class Kernels {
   final CUfunction symDamp;
   final CUfunction addDiagonal;
   final CUfunction copyOkSlices;
+  final CUfunction pointerTables;
+  final CUfunction inverseStatus;
   final CUfunction sgdMulti;
   final CUfunction adamMulti;
   final CUfunction gatherBatch;
@@ -74,6 +76,8 @@ final class Kernels {
     symDamp = rt.function("rfim_sym_damp");
     addDiagonal = rt.function("rfim_add_diagonal");
     copyOkSlices = rt.function("rfim_copy_ok_slices");
+    pointerTables = rt.function("rfim_pointer_tables");
+    inverseStatus = rt.function("rfim_inverse_status");
     sgdMulti = rt.function("rfim_sgd_multi");
     adamMulti = rt.function("rfim_adam_multi");
     gatherBatch = rt.function("rfim_gather_batch");
