@@ -44,6 +44,8 @@ public final class CudaBackend implements Backend {
   private final CudaLayers layers;
   private final CudaOptimizers optimizers;
   private final CudaRngd rngd;
+  /** The kernel handles (package-visible for tests that launch one kernel directly). */
+  final Kernels kernels;
   /** Per-step values of captured graphs (mini-batch offset, Adam bias corrections), rewritten per replay. */
   private final GraphParameters graphParams;
   private final List<CudaGraphStep> graphs = new ArrayList<>();
@@ -82,6 +84,7 @@ public final class CudaBackend implements Backend {
     this.layers = new CudaLayers(this, arrays, kk);
     this.optimizers = new CudaOptimizers(this, arrays, r, kk, graphParams);
     this.rngd = new CudaRngd(this, arrays, r, kk, b, s);
+    this.kernels = kk;
     this.name = "cuda:" + ordinal + " (" + r.deviceName + ")";
   }
 
