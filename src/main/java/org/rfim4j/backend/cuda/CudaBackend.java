@@ -353,6 +353,12 @@ public final class CudaBackend implements Backend {
     layers.nuCoefficients(act, a, omega, nu);
   }
 
+  /** One kernel (rfim_softmax_nu), no host round trip. */
+  @Override
+  public void softmaxNuCoefficients(DeviceArray a, DeviceArray nu) {
+    layers.softmaxNuCoefficients(a, nu);
+  }
+
   @Override
   public void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g) {
     rngd.sharedMetricUpdate(h, lambda, g);

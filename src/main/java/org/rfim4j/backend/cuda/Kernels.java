@@ -30,6 +30,7 @@ final class Kernels {
   final CUfunction activationBwd;
   final CUfunction nuCoefficients;
   final CUfunction softmaxXent;
+  final CUfunction softmaxNu;
   final CUfunction bnFwdTrain;
   final CUfunction bnFwdInfer;
   final CUfunction bnBwd;
@@ -65,6 +66,7 @@ final class Kernels {
     activationBwd = rt.function("rfim_activation_bwd");
     nuCoefficients = rt.function("rfim_nu_coefficients");
     softmaxXent = rt.function("rfim_softmax_xent");
+    softmaxNu = rt.function("rfim_softmax_nu");
     bnFwdTrain = rt.function("rfim_bn_fwd_train");
     bnFwdInfer = rt.function("rfim_bn_fwd_infer");
     bnBwd = rt.function("rfim_bn_bwd");
