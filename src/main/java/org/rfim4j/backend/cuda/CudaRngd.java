@@ -160,6 +160,9 @@ final class CudaRngd implements AutoCloseable {
     for (int i = 0; i < eps.length; i++) {
       eps[i] = (float) epsRel[i];
     }
+    if (m == 0) {
+      return new int[0];
+    }
     CUdeviceptr epsDev = epsFor(G, eps);
     boolean single = G.shape().length == 2;
     CUdeviceptr st = invert(G, GI, m, epsDev, eps.length, epsAbs, null, null);
@@ -196,7 +199,9 @@ final class CudaRngd implements AutoCloseable {
     if (F.size() < 1) {
       throw new IllegalArgumentException("failures must have at least one element but has shape " + shape(F));
     }
-    invert(G, GI, m, E.ptr(), m, epsAbs, E.ptr(), F.ptr());
+    if (m > 0) {
+      invert(G, GI, m, E.ptr(), m, epsAbs, E.ptr(), F.ptr());
+    }
   }
 
   /** The number of matrices of g (a stack m x D x D, or one D x D) after checking that ginv has its shape. */
