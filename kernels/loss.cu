@@ -1,4 +1,4 @@
-// loss.cu - row-wise softmax cross-entropy with fused gradient and statistics.
+// loss.cu - row-wise softmax cross-entropy with fused gradient and statistics; softmax RFIM coefficients.
 #include "activations.cuh"
 
 /**
@@ -35,5 +35,29 @@ extern "C" __global__ void rfim_softmax_xent(const float* logits, const float* l
   if ((threadIdx.x & 31) == 0 && stats != 0) {
     atomicAdd(stats, loss);
     atomicAdd(stats + 1, errors);
+  }
+}
+
+/**
+ * Per-neuron RFIM coefficients of a softmax layer (MATH.md 4.3), one thread per row (grid-stride):
+ * nu[k][j] = eta_j (1 - eta_j) with eta = softmax(a[k]). For the row's argmax, 1 - eta is summed from the
+ * other probabilities instead of subtracted from 1, so a dominant class keeps its (tiny) coefficient to
+ * float precision. nu may be a (in place).
+ */
+extern "C" __global__ void rfim_softmax_nu(const float* a, int rows, int cols, float* nu) {
+  RFIM_GRID_STRIDE(k, rows) {
+    float* p = nu + k * cols;
+    float zmax;
+    int am;
+    rfim_softmax_row(a + k * cols, p, cols, &zmax, &am);
+    float others = 0.0f;
+    for (int j = 0; j < cols; j++) {
+      if (j != am) {
+        others += p[j];
+      }
+    }
+    for (int j = 0; j < cols; j++) {
+      p[j] = p[j] * (j == am ? others : 1.0f - p[j]);
+    }
   }
 }

@@ -1,6 +1,7 @@
 // rngd.cu - RNGD metric kernels (MATH.md section 8): scaled H~ copies for the weighted Gram update,
-// augmentation with the constant 1, mirroring, symmetrise + damp, identity stacks, diagonal shifts and
-// the guarded copy of successfully inverted slices.
+// augmentation with the constant 1, mirroring, symmetrise + damp, identity stacks, diagonal shifts and the
+// inversion's device-side bookkeeping (batched pointer tables, the per-slice status with the A11 failure rule,
+// the guarded copy of successfully inverted slices), so that an inverse refresh needs no host round trip.
 #include "activations.cuh"
 
 /**
@@ -45,10 +46,12 @@ extern "C" __global__ void rfim_mirror_upper_to_lower(float* g, int count, int d
 /**
  * One block per matrix (block-stride over the stack): a[q] = (g[q] + g[q]^T) / 2 +
  * (epsRel[q or 0] * trace(g[q]) + epsAbs) I, and rhs[q] = I when rhs != null. epsRel has `count` entries,
- * or one when nEpsRel == 1. blockDim.x must be a multiple of 32 and at most 1024.
+ * or one when nEpsRel == 1. When status != null, status[q] = 1 if the damping or an entry of a[q] is not
+ * finite (the matrix then fails at the first pivot, as the CPU backend's check), else 0; rfim_inverse_status
+ * completes it after the factorisation. blockDim.x must be a multiple of 32 and at most 1024.
  */
 extern "C" __global__ void rfim_sym_damp(const float* g, int count, int d, const float* epsRel, int nEpsRel,
-                                         float epsAbs, float* a, float* rhs) {
+                                         float epsAbs, float* a, float* rhs, int* status) {
   __shared__ float warpSums[32];
   __shared__ float shift;
   long long dd = (long long)d * d;
@@ -64,6 +67,7 @@ extern "C" __global__ void rfim_sym_damp(const float* g, int count, int d, const
     }
     __syncthreads();
     float sh = shift;
+    int bad = !isfinite(sh);
     float* aq = a + q * dd;
     float* rq = rhs != 0 ? rhs + q * dd : 0;
     for (long long e = threadIdx.x; e < dd; e += blockDim.x) {
@@ -73,12 +77,80 @@ extern "C" __global__ void rfim_sym_damp(const float* g, int count, int d, const
       if (r == c) {
         v += sh;
       }
+      bad |= !isfinite(v);
       aq[e] = v;
       if (rq != 0) {
         rq[e] = r == c ? 1.0f : 0.0f;
       }
     }
-    __syncthreads();  // warpSums/shift are reused by the next matrix of this block
+    // Also the barrier before warpSums/shift are reused by the next matrix of this block.
+    bad = __syncthreads_or(bad);
+    if (status != 0 && threadIdx.x == 0) {
+      status[q] = bad;
+    }
+  }
+}
+
+/**
+ * The device pointer tables of a batched cuSOLVER/cuBLAS call over two stacks of `count` equal slices:
+ * pa[q] = a + q * stride and pb[q] = b + q * stride (stride in floats). Written on the device, so building
+ * them needs no upload (and no host synchronisation) and can be part of a captured graph.
+ */
+extern "C" __global__ void rfim_pointer_tables(float* a, float* b, long long stride, int count, float** pa,
+                                               float** pb) {
+  RFIM_GRID_STRIDE(q, count) {
+    pa[q] = a + q * stride;
+    pb[q] = b + q * stride;
+  }
+}
+
+/**
+ * The inversion failure rule of MATH.md A11 on the device, after the Cholesky factorisation of a stack of
+ * `count` d x d slices (one block per slice, block-stride). On entry status[q] is rfim_sym_damp's check
+ * (0, or 1 for a non-finite damped matrix) and info[q] the factorisation's LAPACK info; the factor's
+ * diagonal is checked too, since a real cuSOLVER need not flag a NaN pivot. On exit status[q] is 0 when the
+ * slice may be used (status 0, info 0 and every diagonal entry of the factor finite and > 0), else the
+ * first reason: 1 (non-finite input), info[q] (failing pivot, or a negative argument error) or the 1-based
+ * index of the first bad diagonal entry. For a failed slice, epsRel[q] (when epsRel != null) doubles, or
+ * becomes 1e-8 when it is not > 0, and failures[0] (when failures != null) grows by 1 (exact up to 2^24).
+ */
+extern "C" __global__ void rfim_inverse_status(const float* factor, const int* info, int count, int d, int* status,
+                                               float* epsRel, float* failures) {
+  __shared__ int firstBad;
+  long long dd = (long long)d * d;
+  for (int q = blockIdx.x; q < count; q += gridDim.x) {  // block-uniform loop
+    if (threadIdx.x == 0) {
+      firstBad = 0x7fffffff;
+    }
+    __syncthreads();
+    const float* fq = factor + q * dd;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+      float v = fq[(long long)j * d + j];
+      if (!(isfinite(v) && v > 0.0f)) {
+        atomicMin(&firstBad, j + 1);
+      }
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      int s = status[q];
+      if (s == 0) {
+        s = info[q];
+      }
+      if (s == 0 && firstBad != 0x7fffffff) {
+        s = firstBad;
+      }
+      status[q] = s;
+      if (s != 0) {
+        if (epsRel != 0) {
+          float e = epsRel[q];
+          epsRel[q] = e > 0.0f ? 2.0f * e : 1e-8f;
+        }
+        if (failures != 0) {
+          atomicAdd(failures, 1.0f);
+        }
+      }
+    }
+    // firstBad is written again only by thread 0, after its read above: no barrier needed here.
   }
 }
 
@@ -92,14 +164,14 @@ extern "C" __global__ void rfim_add_diagonal(float* g, int count, int d, float v
 }
 
 /**
- * ginv[q] = (w[q] + w[q]^T) / 2 for the slices whose info[q] == 0 (exactly symmetric output); failed slices
- * stay untouched.
+ * ginv[q] = (w[q] + w[q]^T) / 2 for the slices whose status[q] == 0 (rfim_inverse_status; exactly symmetric
+ * output); failed slices stay untouched.
  */
-extern "C" __global__ void rfim_copy_ok_slices(const float* w, const int* info, int count, int d, float* ginv) {
+extern "C" __global__ void rfim_copy_ok_slices(const float* w, const int* status, int count, int d, float* ginv) {
   long long dd = (long long)d * d;
   RFIM_GRID_STRIDE(e, count * dd) {
     long long q = e / dd;
-    if (info[q] == 0) {
+    if (status[q] == 0) {
       long long rc = e - q * dd;
       int r = (int)(rc / d);
       int c = (int)(rc - (long long)r * d);

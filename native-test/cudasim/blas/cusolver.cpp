@@ -64,6 +64,30 @@ void potrs1(int uplo, long n, long nrhs, const float* A, long lda, float* B, lon
         for (long i = 0; i < n; ++i) B[i + c * ldb] = float(x[size_t(i)]);
     }
 }
+// potri of one matrix: the uplo triangle of inv(L L^T) from the factor in place; returns the info.
+int potri1(int uplo, long n, float* A, long lda) {
+    std::vector<double> L = load_lower(uplo, n, A, lda);
+    for (long i = 0; i < n; ++i)
+        if (L[size_t(i + i * n)] == 0.0) return int(i + 1);
+    // W = inv(L), column by column (lower triangular)
+    std::vector<double> W(size_t(n * n), 0.0), e(static_cast<size_t>(n));
+    for (long j = 0; j < n; ++j) {
+        std::fill(e.begin(), e.end(), 0.0);
+        e[size_t(j)] = 1.0;
+        simblas::solve_tri(L.data(), n, true, false, e.data());
+        for (long i = 0; i < n; ++i) W[size_t(i + j * n)] = e[size_t(i)];
+    }
+    // inv(A) = W^T W; keep its lower triangle (symmetric)
+    std::vector<double> R(size_t(n * n), 0.0);
+    for (long j = 0; j < n; ++j)
+        for (long i = j; i < n; ++i) {
+            double s = 0.0;
+            for (long k = i; k < n; ++k) s += W[size_t(k + i * n)] * W[size_t(k + j * n)];
+            R[size_t(i + j * n)] = s;
+        }
+    store_lower(uplo, n, R, A, lda);
+    return 0;
+}
 int workspace(long n) { return int(std::max(1L, 2 * n)); }
 }  // namespace
 
@@ -98,6 +122,7 @@ API int cusolverDnSpotrf(Handle* h, int uplo, int n, float* A, int lda, float* w
     DEV(fn, "devInfo", devInfo, 4);
     DEV(fn, "A", A, simblas::mat_bytes(n, n, lda));
     if (n > 0 && lwork > 0) DEV(fn, "Workspace", work, size_t(lwork) * 4);
+    if (simblas::deferred(h->stream, [=] { *devInfo = n == 0 ? 0 : potrf1(uplo, n, A, lda); })) return ST_SUCCESS;
     *devInfo = n == 0 ? 0 : potrf1(uplo, n, A, lda);
     simblas::trace(LIB, "%s(uplo=%d n=%d lda=%d) info=%d", fn, uplo, n, lda, *devInfo);
     return ST_SUCCESS;
@@ -117,30 +142,8 @@ API int cusolverDnSpotri(Handle* h, int uplo, int n, float* A, int lda, float* w
     DEV(fn, "devInfo", devInfo, 4);
     DEV(fn, "A", A, simblas::mat_bytes(n, n, lda));
     if (n > 0 && lwork > 0) DEV(fn, "work", work, size_t(lwork) * 4);
-    std::vector<double> L = load_lower(uplo, n, A, lda);
-    for (long i = 0; i < n; ++i)
-        if (L[size_t(i + i * n)] == 0.0) {
-            *devInfo = int(i + 1);
-            return ST_SUCCESS;
-        }
-    // W = inv(L), column by column (lower triangular)
-    std::vector<double> W(size_t(n * n), 0.0), e(static_cast<size_t>(n));
-    for (long j = 0; j < n; ++j) {
-        std::fill(e.begin(), e.end(), 0.0);
-        e[size_t(j)] = 1.0;
-        simblas::solve_tri(L.data(), n, true, false, e.data());
-        for (long i = 0; i < n; ++i) W[size_t(i + j * n)] = e[size_t(i)];
-    }
-    // inv(A) = W^T W; keep its lower triangle (symmetric)
-    std::vector<double> R(size_t(n * n), 0.0);
-    for (long j = 0; j < n; ++j)
-        for (long i = j; i < n; ++i) {
-            double s = 0.0;
-            for (long k = i; k < n; ++k) s += W[size_t(k + i * n)] * W[size_t(k + j * n)];
-            R[size_t(i + j * n)] = s;
-        }
-    store_lower(uplo, n, R, A, lda);
-    *devInfo = 0;
+    if (simblas::deferred(h->stream, [=] { *devInfo = potri1(uplo, n, A, lda); })) return ST_SUCCESS;
+    *devInfo = potri1(uplo, n, A, lda);
     return ST_SUCCESS;
 }
 API int cusolverDnSpotrs(Handle* h, int uplo, int n, int nrhs, const float* A, int lda, float* B, int ldb, int* devInfo) {

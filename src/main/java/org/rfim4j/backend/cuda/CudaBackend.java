@@ -19,9 +19,12 @@ import org.rfim4j.backend.ReplayableStep;
  * <p>RNGD: {@link #perNeuronMetricUpdate} takes a constant number of launches per layer (one kernel writes
  * sqrt(nu)-scaled copies of H~ for all neurons, one {@code cublasSgemmStridedBatched} forms every
  * S_i^T S_i with alpha = lambda/B, beta = 1 - lambda); {@link #batchedInverse} runs a symmetrise + damp
- * kernel, {@code cusolverDnSpotrfBatched} and two batched triangular solves against identity right-hand
- * sides (G^{-1} = L^{-T} L^{-1}) in a workspace, then copies only the slices whose info is 0 (a single
- * D x D matrix uses potrf + potri instead). Workspaces are owned and grow-only.
+ * kernel (which also flags a non-finite damped matrix), {@code cusolverDnSpotrfBatched}, a status kernel
+ * (info 0 and a finite, positive factor diagonal; MATH.md A11) and two batched triangular solves against
+ * identity right-hand sides (G^{-1} = L^{-T} L^{-1}) in a workspace, then copies only the slices whose
+ * status is 0 (a single D x D matrix uses potrf + potri instead). {@link #refreshInverses} runs the same
+ * kernels with the damping and failure count in device arrays and never synchronises. Workspaces are
+ * owned and grow-only.
  *
  * <p>Open with {@link #open()} (probes first, fails with a diagnosis) or {@link #openDevice(int)} (no probe;
  * for a stand-in driver already loaded, as the CUDA simulator tests do).
@@ -41,6 +44,8 @@ public final class CudaBackend implements Backend {
   private final CudaLayers layers;
   private final CudaOptimizers optimizers;
   private final CudaRngd rngd;
+  /** The kernel handles (package-visible for tests that launch one kernel directly). */
+  final Kernels kernels;
   /** Per-step values of captured graphs (mini-batch offset, Adam bias corrections), rewritten per replay. */
   private final GraphParameters graphParams;
   private final List<CudaGraphStep> graphs = new ArrayList<>();
@@ -79,6 +84,7 @@ public final class CudaBackend implements Backend {
     this.layers = new CudaLayers(this, arrays, kk);
     this.optimizers = new CudaOptimizers(this, arrays, r, kk, graphParams);
     this.rngd = new CudaRngd(this, arrays, r, kk, b, s);
+    this.kernels = kk;
     this.name = "cuda:" + ordinal + " (" + r.deviceName + ")";
   }
 
@@ -347,6 +353,12 @@ public final class CudaBackend implements Backend {
     layers.nuCoefficients(act, a, omega, nu);
   }
 
+  /** One kernel (rfim_softmax_nu), no host round trip. */
+  @Override
+  public void softmaxNuCoefficients(DeviceArray a, DeviceArray nu) {
+    layers.softmaxNuCoefficients(a, nu);
+  }
+
   @Override
   public void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g) {
     rngd.sharedMetricUpdate(h, lambda, g);
@@ -371,6 +383,17 @@ public final class CudaBackend implements Backend {
   @Override
   public int[] batchedInverse(DeviceArray g, double[] epsRel, double epsAbs, DeviceArray ginv) {
     return rngd.batchedInverse(g, epsRel, epsAbs, ginv);
+  }
+
+  /**
+   * No host synchronisation and no upload (not even on the first call): the damping is read from
+   * {@code epsRel} on the device and a status kernel applies the failure rule there, so a step containing
+   * it can be captured into a CUDA graph. See {@link #batchedInverse} for the kernels.
+   */
+  @Override
+  public void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv,
+      DeviceArray failures) {
+    rngd.refreshInverses(g, epsRel, epsAbs, ginv, failures);
   }
 
   @Override

@@ -3,6 +3,7 @@ package org.rfim4j.backend.cuda;
 import static org.rfim4j.backend.cuda.CudaArrays.p;
 import static org.rfim4j.backend.cuda.Checks.matrix;
 import static org.rfim4j.backend.cuda.Checks.sameSize;
+import static org.rfim4j.backend.cuda.Checks.shape;
 import static org.rfim4j.backend.cuda.Checks.size;
 
 import org.rfim4j.backend.Activation;
@@ -72,6 +73,21 @@ final class CudaLayers {
     backend.enter();
     k.launchN(k.nuCoefficients, A.size(), A.size(), actCode(act), (float) act.negativeSlope(), (float) act.alpha(),
         (float) omega, A.ptr(), N.ptr());
+  }
+
+  /** Row-wise softmax RFIM coefficients, one thread per row; nu may be a. */
+  void softmaxNuCoefficients(DeviceArray a, DeviceArray nu) {
+    CudaArray A = arrays.arr("a", a);
+    CudaArray N = arrays.arr("nu", nu);
+    if (A.rows() != N.rows() || A.cols() != N.cols()) {
+      throw new IllegalArgumentException("softmaxNuCoefficients: nu " + shape(N) + " must have the shape of a "
+          + shape(A));
+    }
+    backend.enter();
+    int rows = A.rows();
+    int block = 128;
+    int grid = Math.max(1, Math.min((rows + block - 1) / block, 1024));
+    k.launchGrid(k.softmaxNu, grid, block, A.ptr(), rows, A.cols(), N.ptr());
   }
 
   void softmaxCrossEntropy(DeviceArray logits, DeviceArray labels, DeviceArray probs, DeviceArray dLogits,

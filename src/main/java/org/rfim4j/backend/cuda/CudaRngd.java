@@ -15,7 +15,8 @@ import org.rfim4j.backend.DeviceArray;
 /**
  * The RNGD operations of {@link CudaBackend} (MATH.md section 8) with their owned, grow-only workspaces:
  * the weighted Gram updates (scaled-copy kernel + strided-batched SGEMM), batched inversion (symmetrise +
- * damp kernel, batched Cholesky, two batched triangular solves, guarded copy) and the per-neuron
+ * damp kernel, batched Cholesky, a status kernel with the A11 failure rule, two batched triangular solves,
+ * guarded copy; the refresh variant needs no host synchronisation) and the per-neuron
  * preconditioning (one strided-batched SGEMM). Each operation checks its arguments ({@link CudaArrays#arr},
  * then the shapes) and makes the backend's context current.
  */
@@ -35,15 +36,15 @@ final class CudaRngd implements AutoCloseable {
   private final DeviceBuffer gramWs = new DeviceBuffer("gram");
   private final DeviceBuffer invA = new DeviceBuffer("inverse-factor");
   private final DeviceBuffer invB = new DeviceBuffer("inverse-result");
+  /** Per-slice status, then the factorisation infos (and potri's), see {@link #invert}. */
   private final DeviceBuffer invInfo = new DeviceBuffer("inverse-info");
   private final DeviceBuffer invPtrs = new DeviceBuffer("inverse-pointers");
   private final DeviceBuffer invWork = new DeviceBuffer("solver-work");
   /** Damping factors on the device per metric, by its storage (equal views share one); see {@link #epsFor}. */
   private final java.util.Map<CudaArray.Storage, EpsCache> epsCache = new java.util.HashMap<>();
-  /** The workspaces and batch size the pointer tables in invPtrs were written for (null: none). */
-  private CUdeviceptr ptrsA;
-  private CUdeviceptr ptrsB;
-  private int ptrsM;
+  /** The D whose solver work size is in workFloats (-1: none yet). */
+  private int workD = -1;
+  private int workFloats;
 
   CudaRngd(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, Cublas blas, Cusolver solver) {
     this.backend = backend;
@@ -142,81 +143,128 @@ final class CudaRngd implements AutoCloseable {
     k.launchN(k.addDiagonal, (long) m * d, G.ptr(), m, d, (float) value);
   }
 
+  /**
+   * The host-side variant: uploads the damping factors when they changed (see {@link #epsFor}), runs
+   * {@link #invert} without the A11 updates and synchronises once to read the per-slice status back.
+   */
   int[] batchedInverse(DeviceArray g, double[] epsRel, double epsAbs, DeviceArray ginv) {
     CudaArray G = arrays.arr("g", g);
     CudaArray GI = arrays.arr("ginv", ginv);
     backend.enter();
-    int m = Checks.stack("g", G);
-    int d = G.cols();
-    if (!(Arrays.equals(G.shape(), GI.shape()))) {
-      throw new IllegalArgumentException("ginv " + shape(GI) + " must have the shape of g " + shape(G));
-    }
+    int m = stackOf(G, GI);
     if (!(epsRel != null && epsRel.length == m)) {
       throw new IllegalArgumentException("epsRel must have " + m + " entries (one per matrix of g " + shape(G)
           + ") but has " + (epsRel == null ? "null" : String.valueOf(epsRel.length)));
     }
-    long dd = (long) d * d;
     float[] eps = new float[epsRel.length];
     for (int i = 0; i < eps.length; i++) {
       eps[i] = (float) epsRel[i];
     }
+    if (m == 0) {
+      return new int[0];
+    }
     CUdeviceptr epsDev = epsFor(G, eps);
-    CUdeviceptr a = invA.ensure(m * dd * Sizeof.FLOAT);
-    CUdeviceptr info = invInfo.ensure((long) m * Sizeof.INT);
     boolean single = G.shape().length == 2;
-    int[] status;
+    CUdeviceptr st = invert(G, GI, m, epsDev, eps.length, epsAbs, null, null);
+    // [status | potrf info | potri info] for a single matrix, the m statuses of a stack
+    int[] raw = downloadInts(st, single ? 3 : m);
+    int[] status = Arrays.copyOf(raw, m);
     if (single) {
-      k.launchGrid(k.symDamp, 1, Kernels.BLOCK, G.ptr(), 1, d, epsDev, eps.length, (float) epsAbs, a, null);
-      int lwork = Math.max(solver.potrfBufferSize(d, a), solver.potriBufferSize(d, a));
+      checkInfo(new int[] {raw[2]}, "cusolverDnSpotri");
+      if (status[0] == 0 && raw[2] != 0) {
+        status[0] = raw[2];  // not expected: the status kernel already requires a positive factor diagonal
+      }
+    }
+    checkInfo(status, single ? "cusolverDnSpotrf" : "cusolverDnSpotrfBatched");
+    return status;
+  }
+
+  /**
+   * {@link org.rfim4j.backend.Backend#refreshInverses}: {@link #invert} with the damping read from and the
+   * A11 updates written to the device arrays {@code epsRel} and {@code failures}. No host synchronisation
+   * and no upload: capturable into a CUDA graph. A negative cuSOLVER info (an argument error, a bug) cannot
+   * throw here; it counts as a failure.
+   */
+  void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv, DeviceArray failures) {
+    CudaArray G = arrays.arr("g", g);
+    CudaArray GI = arrays.arr("ginv", ginv);
+    CudaArray E = arrays.arr("epsRel", epsRel);
+    CudaArray F = arrays.arr("failures", failures);
+    backend.enter();
+    int m = stackOf(G, GI);
+    if (E.size() != m) {
+      throw new IllegalArgumentException("epsRel must have " + m + " elements (one per matrix of g " + shape(G)
+          + ") but has shape " + shape(E));
+    }
+    if (F.size() < 1) {
+      throw new IllegalArgumentException("failures must have at least one element but has shape " + shape(F));
+    }
+    if (m > 0) {
+      invert(G, GI, m, E.ptr(), m, epsAbs, E.ptr(), F.ptr());
+    }
+  }
+
+  /** The number of matrices of g (a stack m x D x D, or one D x D) after checking that ginv has its shape. */
+  private static int stackOf(CudaArray g, CudaArray ginv) {
+    int m = Checks.stack("g", g);
+    if (!(Arrays.equals(g.shape(), ginv.shape()))) {
+      throw new IllegalArgumentException("ginv " + shape(ginv) + " must have the shape of g " + shape(g));
+    }
+    return m;
+  }
+
+  /**
+   * The inversion, entirely on the stream (no host synchronisation, no upload; every workspace reaches its
+   * size on the first call): symmetrise + damp with the factors {@code eps} (nEps entries: m, or 1 for all),
+   * which also flags a non-finite damped matrix; Cholesky; {@code rfim_inverse_status} (the A11 decision
+   * per slice, and the updates of {@code epsUpdate} and {@code failures} when they are not null); the
+   * inverse; the guarded copy of the slices whose status is 0 into ginv. A stack uses potrfBatched, two
+   * batched triangular solves against identities (its pointer tables are written by a kernel); a single
+   * D x D matrix uses potrf and potri, run whatever the factorisation gave, then a mirror kernel.
+   *
+   * @return the status buffer: m statuses, then m potrf infos, then potri's info (single matrix)
+   */
+  private CUdeviceptr invert(CudaArray G, CudaArray GI, int m, CUdeviceptr eps, int nEps, double epsAbs,
+      CUdeviceptr epsUpdate, CUdeviceptr failures) {
+    int d = G.cols();
+    long dd = (long) d * d;
+    CUdeviceptr a = invA.ensure(m * dd * Sizeof.FLOAT);
+    CUdeviceptr st = invInfo.ensure((2L * m + 1) * Sizeof.INT);
+    CUdeviceptr info = st.withByteOffset((long) m * Sizeof.INT);
+    int grid = Math.min(m, 4096);
+    if (G.shape().length == 2) {
+      k.launchGrid(k.symDamp, 1, Kernels.BLOCK, G.ptr(), 1, d, eps, nEps, (float) epsAbs, a, null, st);
+      int lwork = workSize(d, a);
       CUdeviceptr work = invWork.ensure((long) lwork * Sizeof.FLOAT);
       solver.potrf(d, a, work, lwork, info);
-      status = downloadInts(info, 1);
-      checkInfo(status, "cusolverDnSpotrf");
-      if (status[0] == 0) {
-        solver.potri(d, a, work, lwork, info);
-        int[] s2 = downloadInts(info, 1);
-        checkInfo(s2, "cusolverDnSpotri");
-        if (s2[0] != 0) {
-          status = s2;
-        } else {
-          // potri wrote the column-major lower = row-major upper triangle.
-          k.launchN(k.mirrorUpperToLower, dd, a, 1, d);
-          rt.copyAsync(GI.ptr(), a, dd * Sizeof.FLOAT);
-        }
-      }
+      k.launchGrid(k.inverseStatus, 1, Kernels.BLOCK, a, info, 1, d, st, epsUpdate, failures);
+      // Unconditionally: a failed factor gives an inverse that the guarded copy skips.
+      solver.potri(d, a, work, lwork, info.withByteOffset(Sizeof.INT));
+      // potri wrote the column-major lower = row-major upper triangle.
+      k.launchN(k.mirrorUpperToLower, dd, a, 1, d);
+      k.launchN(k.copyOkSlices, dd, a, st, 1, d, GI.ptr());
     } else {
       CUdeviceptr bws = invB.ensure(m * dd * Sizeof.FLOAT);
-      k.launchGrid(k.symDamp, Math.min(m, 4096), Kernels.BLOCK, G.ptr(), m, d, epsDev, eps.length, (float) epsAbs, a,
-          bws);
-      if (invPtrs.capacity() < 2L * m * Sizeof.POINTER) {
-        ptrsA = null;  // invPtrs is reallocated below: its tables are gone
-      }
       CUdeviceptr aPtrs = invPtrs.ensure(2L * m * Sizeof.POINTER);
       CUdeviceptr bPtrs = aPtrs.withByteOffset((long) m * Sizeof.POINTER);
-      // The pointer tables change only when the workspaces (a new pointer object on growth) or m change.
-      if (a != ptrsA || bws != ptrsB || m != ptrsM) {
-        CUdeviceptr[] pa = new CUdeviceptr[m];
-        CUdeviceptr[] pb = new CUdeviceptr[m];
-        for (int q = 0; q < m; q++) {
-          pa[q] = a.withByteOffset(q * dd * Sizeof.FLOAT);
-          pb[q] = bws.withByteOffset(q * dd * Sizeof.FLOAT);
-        }
-        ptrsA = null;
-        rt.hostSync("batchedInverse (pointer tables)");
-        cuMemcpyHtoD(aPtrs, Pointer.to(pa), (long) m * Sizeof.POINTER);
-        cuMemcpyHtoD(bPtrs, Pointer.to(pb), (long) m * Sizeof.POINTER);
-        ptrsA = a;
-        ptrsB = bws;
-        ptrsM = m;
-      }
+      k.launchGrid(k.symDamp, grid, Kernels.BLOCK, G.ptr(), m, d, eps, nEps, (float) epsAbs, a, bws, st);
+      k.launchN(k.pointerTables, m, a, bws, dd, m, aPtrs, bPtrs);
       solver.potrfBatched(d, aPtrs, info, m);
+      k.launchGrid(k.inverseStatus, grid, Kernels.BLOCK, a, info, m, d, st, epsUpdate, failures);
       blas.trsmLowerBatched(false, d, aPtrs, bPtrs, m);  // B = L^{-1}
       blas.trsmLowerBatched(true, d, aPtrs, bPtrs, m);   // B = L^{-T} L^{-1} = (L L^T)^{-1}
-      k.launchN(k.copyOkSlices, m * dd, bws, info, m, d, GI.ptr());
-      status = downloadInts(info, m);
-      checkInfo(status, "cusolverDnSpotrfBatched");
+      k.launchN(k.copyOkSlices, m * dd, bws, st, m, d, GI.ptr());
     }
-    return status;
+    return st;
+  }
+
+  /** Work size (floats) of potrf and potri for one D x D matrix, queried once per D (host-only calls). */
+  private int workSize(int d, CUdeviceptr a) {
+    if (d != workD) {
+      workFloats = Math.max(solver.potrfBufferSize(d, a), solver.potriBufferSize(d, a));
+      workD = d;
+    }
+    return workFloats;
   }
 
   /**

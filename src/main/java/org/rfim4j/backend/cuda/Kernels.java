@@ -30,6 +30,7 @@ final class Kernels {
   final CUfunction activationBwd;
   final CUfunction nuCoefficients;
   final CUfunction softmaxXent;
+  final CUfunction softmaxNu;
   final CUfunction bnFwdTrain;
   final CUfunction bnFwdInfer;
   final CUfunction bnBwd;
@@ -41,6 +42,8 @@ final class Kernels {
   final CUfunction symDamp;
   final CUfunction addDiagonal;
   final CUfunction copyOkSlices;
+  final CUfunction pointerTables;
+  final CUfunction inverseStatus;
   final CUfunction sgdMulti;
   final CUfunction adamMulti;
   final CUfunction gatherBatch;
@@ -63,6 +66,7 @@ final class Kernels {
     activationBwd = rt.function("rfim_activation_bwd");
     nuCoefficients = rt.function("rfim_nu_coefficients");
     softmaxXent = rt.function("rfim_softmax_xent");
+    softmaxNu = rt.function("rfim_softmax_nu");
     bnFwdTrain = rt.function("rfim_bn_fwd_train");
     bnFwdInfer = rt.function("rfim_bn_fwd_infer");
     bnBwd = rt.function("rfim_bn_bwd");
@@ -74,6 +78,8 @@ final class Kernels {
     symDamp = rt.function("rfim_sym_damp");
     addDiagonal = rt.function("rfim_add_diagonal");
     copyOkSlices = rt.function("rfim_copy_ok_slices");
+    pointerTables = rt.function("rfim_pointer_tables");
+    inverseStatus = rt.function("rfim_inverse_status");
     sgdMulti = rt.function("rfim_sgd_multi");
     adamMulti = rt.function("rfim_adam_multi");
     gatherBatch = rt.function("rfim_gather_batch");

@@ -234,6 +234,73 @@ class CudaBackendTest extends GpuBackendTest {
     }
   }
 
+  /**
+   * softmaxNuCoefficients (one kernel on the GPU) against the CPU backend's float64 result, for rows of
+   * moderate logits and rows with a dominant class (eta near 1, whose coefficient ~ 1 - eta ~ 1e-11 must
+   * keep its relative accuracy), in place too: |cuda - cpu| <= 1e-5 |cpu| + 1e-9 (float32 exp and division
+   * are accurate to a few ulp; the absolute term only covers coefficients far below 1e-9, which are still
+   * checked relatively for the dominant rows). Mismatched shapes throw.
+   */
+  @Test
+  void softmaxNuCoefficientsMatchTheCpuBackend() {
+    int b = 41;
+    int c = 10;
+    double[] z = rnd(b * c);
+    for (int i = 0; i < z.length; i++) {
+      z[i] = (float) (z[i] * 6);
+    }
+    z[3 * c + 2] = 30;  // dominant classes
+    z[7 * c + 9] = 25;
+    z[8 * c] = 40;
+    z[8 * c + 1] = 40;  // a tie
+    double[] expected;
+    try (org.rfim4j.backend.cpu.CpuBackend cpu = new org.rfim4j.backend.cpu.CpuBackend(1,
+        org.rfim4j.backend.cpu.CpuBackend.defaultGemmPath()); DeviceArray cz = cpu.allocate(b, c);
+        DeviceArray cn = cpu.allocate(b, c)) {
+      cpu.upload(cz, z);
+      cpu.softmaxNuCoefficients(cz, cn);
+      expected = cpu.download(cn);
+    }
+    DeviceArray Z = dev(z, b, c);
+    DeviceArray NU = be.allocate(b, c);
+    be.resetCounts();
+    be.softmaxNuCoefficients(Z, NU);
+    assertEquals(0L, be.counts().get("syncs"), "no host round trip");
+    assertEquals(1L, be.counts().get("kernels"), "one kernel");
+    double[][] got = {be.download(NU), null};
+    be.softmaxNuCoefficients(Z, Z);  // in place
+    got[1] = be.download(Z);
+    for (double[] g : got) {
+      for (int i = 0; i < expected.length; i++) {
+        double e = expected[i];
+        if (!(Math.abs(g[i] - e) <= 1e-5 * Math.abs(e) + 1e-9)) {
+          throw new AssertionError("nu element " + i + " expected " + e + " got " + g[i]);
+        }
+      }
+    }
+    // The CPU's eta (1 - eta) loses about 1e-16 / (1 - eta) relatively (1.5e-5 here) for a dominant class;
+    // the reference for it sums 1 - eta from the other classes in float64.
+    double max = Double.NEGATIVE_INFINITY;
+    for (int j = 0; j < c; j++) {
+      max = Math.max(max, z[3 * c + j]);
+    }
+    double sum = 0;
+    double others = 0;
+    for (int j = 0; j < c; j++) {
+      double e = Math.exp(z[3 * c + j] - max);
+      sum += e;
+      others += j == 2 ? 0 : e;
+    }
+    double tiny = (1 / sum) * (others / sum);
+    assertTrue(tiny > 0 && tiny < 1e-9, "dominant class coefficient " + tiny);
+    assertEquals(tiny, got[0][3 * c + 2], 1e-5 * tiny, "relative accuracy of the dominant class");
+    DeviceArray wrong = be.allocate(b, c + 1);
+    assertThrows(IllegalArgumentException.class, () -> be.softmaxNuCoefficients(NU, wrong));
+    for (DeviceArray d : new DeviceArray[] {Z, NU, wrong}) {
+      d.close();
+    }
+  }
+
   @Test
   void softmaxCrossEntropy() {
     int b = 37, c = 10;
