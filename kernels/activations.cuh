@@ -88,6 +88,14 @@ static __device__ __forceinline__ float rfim_warp_sum(float v) {
 }
 
 /**
+ * sqrt(max(nu, 0)) for the weighted Gram workspace, but a NaN nu stays NaN (fmaxf would turn it into 0 and hide
+ * a NaN pre-activation from the inversion's failure check, MATH.md A11; the CPU backend propagates it too).
+ */
+static __host__ __device__ __forceinline__ float rfim_sqrt_weight(float nu) {
+  return nu != nu ? nu : sqrtf(fmaxf(nu, 0.0f));
+}
+
+/**
  * Sum of v over the block, valid in thread 0. Every thread of the block must call it (converged);
  * blockDim.x a multiple of 32 and at most 1024. warpSums is the caller's __shared__ float[32]; the block
  * must __syncthreads() before it is used again.

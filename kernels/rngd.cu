@@ -20,7 +20,7 @@ extern "C" __global__ void rfim_scaled_htilde(const float* h, const float* nu, i
     long long k = r / d;
     long long j = r - k * d;
     float hv = j < n ? h[k * n + j] : 1.0f;
-    float w = nu != 0 ? sqrtf(fmaxf(nu[k * nuStride + i0 + q], 0.0f)) : 1.0f;
+    float w = nu != 0 ? rfim_sqrt_weight(nu[k * nuStride + i0 + q]) : 1.0f;
     s[e] = w * hv;
   }
 }
@@ -182,7 +182,7 @@ extern "C" __global__ void rfim_copy_ok_slices(const float* w, const int* status
 
 /**
  * rfim_scaled_htilde with the RNGD coefficients computed on the fly from the pre-activations a (b x aStride):
- * s[q][k][j] = sqrt(max(nu_f(a[k][i0 + q]), 0)) * h~[k][j]. Saves the separate rfim_nu_coefficients launch and
+ * s[q][k][j] = rfim_sqrt_weight(nu_f(a[k][i0 + q])) * h~[k][j]. Saves the separate rfim_nu_coefficients launch and
  * its B x m round trip; the float arithmetic is the same as the two-kernel path.
  */
 extern "C" __global__ void rfim_scaled_htilde_act(const float* h, const float* a, int kind, float iota, float alpha,
@@ -197,6 +197,6 @@ extern "C" __global__ void rfim_scaled_htilde_act(const float* h, const float* a
     long long j = r - k * d;
     float hv = j < n ? h[k * n + j] : 1.0f;
     float nu = rfim_act_nu(kind, iota, alpha, omega, a[k * aStride + i0 + q]);
-    s[e] = sqrtf(fmaxf(nu, 0.0f)) * hv;
+    s[e] = rfim_sqrt_weight(nu) * hv;
   }
 }
