@@ -9,6 +9,10 @@ import org.rfim4j.backend.cpu.CpuBackend;
  * usable GPU is an error carrying the diagnosis; {@code auto} falls back to the CPU and says so once
  * through the notice consumer. The GPU probe never throws and never loads JCuda natives on a machine
  * without a driver.
+ *
+ * <p>{@code cuda} is the {@link BackendProvider} named {@code cuda}, found through
+ * {@link java.util.ServiceLoader} (org.rfim4j.backend.cuda registers it in META-INF/services): this class
+ * does not reference the CUDA backend, and its availability check loads no JCuda class.
  */
 public final class BackendSelector {
   private BackendSelector() {}

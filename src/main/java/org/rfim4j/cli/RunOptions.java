@@ -82,20 +82,20 @@ public final class RunOptions {
   @Option(names = "--profile", description = "time every backend operation (synchronously) and print where the time went")
   boolean profile;
 
-  @Option(names = "--tf32", description = "CUDA only: TF32 tensor-core math for every cuBLAS SGEMM (CudaBackend.setTf32);"
+  @Option(names = "--tf32", description = "CUDA only: TF32 tensor-core math for every cuBLAS SGEMM;"
       + " it matters for the per-neuron metric GEMMs (RNGD Gram updates) of wide layers; about 10-bit mantissa"
       + " products. Ignored, with a note, on the CPU")
   boolean tf32;
 
-  /** Opens the device's backend (TF32 on when --tf32 and CUDA), wrapped in a profiler when --profile is given. */
+  /** Opens the device's backend (TF32 on when --tf32 and the backend is {@link org.rfim4j.backend.Tf32Capable}), wrapped in a profiler when --profile is given. */
   org.rfim4j.backend.Backend openBackend() {
     org.rfim4j.backend.Backend b = org.rfim4j.backend.BackendSelector.open(device, msg -> System.err.println("note: " + msg));
     if (tf32) {
-      if (b instanceof org.rfim4j.backend.cuda.CudaBackend) {
-        ((org.rfim4j.backend.cuda.CudaBackend) b).setTf32(true);
+      if (b instanceof org.rfim4j.backend.Tf32Capable) {
+        ((org.rfim4j.backend.Tf32Capable) b).setTf32(true);
         System.err.println("note: --tf32: TF32 tensor-core math on for cuBLAS SGEMMs (" + b.name() + ")");
       } else {
-        System.err.println("note: --tf32 ignored: backend " + b.name() + " is not CUDA");
+        System.err.println("note: --tf32 ignored: backend " + b.name() + " has no TF32 mode (CUDA only)");
       }
     }
     return profile ? new org.rfim4j.backend.ProfilingBackend(b, true) : b;

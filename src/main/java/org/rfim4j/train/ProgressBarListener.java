@@ -9,6 +9,12 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * A terminal progress bar per epoch, with the running loss; after each epoch one summary line. The bar
  * is drawn only when standard output is a terminal ({@link System#console()}); otherwise only the
  * summary lines are printed.
+ *
+ * <p>Needs {@code me.tongfei:progressbar} on the classpath: it is an optional dependency of rfim4j (the
+ * CLI's shaded jar contains it; a project using rfim4j as a library adds it itself to use this class). No
+ * other library class references it, so without it everything else works; only this class fails, with
+ * {@link NoClassDefFoundError}, when it is used. {@link CurveCsvListener} and the other listeners need
+ * nothing extra.
  */
 public final class ProgressBarListener implements TrainingListener {
   private final boolean interactive;

@@ -9,6 +9,7 @@ import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
 import org.rfim4j.backend.ReplayableStep;
+import org.rfim4j.backend.Tf32Capable;
 
 /**
  * The GPU backend: float32 device arrays ({@link #precisionBits()} 32; uploads and downloads convert from
@@ -35,7 +36,7 @@ import org.rfim4j.backend.ReplayableStep;
  * batch-norm kernels), {@code CudaOptimizers} (SGD and Adam, per tensor and multi-tensor), {@code CudaRngd}
  * (metric updates, inversion, preconditioning) and {@code CudaGraphStep} (captured steps).
  */
-public final class CudaBackend implements Backend {
+public final class CudaBackend implements Backend, Tf32Capable {
   private final CudaRuntime rt;
   private final Cublas blas;
   private final Cusolver solver;
@@ -177,6 +178,7 @@ public final class CudaBackend implements Backend {
    * per-neuron metric updates on Ampere and later at about 10-bit mantissa products. Affects every GEMM of
    * this backend.
    */
+  @Override
   public void setTf32(boolean on) {
     enter();
     blas.setTf32(on);

@@ -6,10 +6,12 @@
  * {@code CudaOptimizers}: SGD and Adam; {@code CudaRngd}: the RNGD metric, inversion and preconditioning;
  * {@code CudaGraphStep}, {@code StepRecorder} and {@code GraphParameters}: captured steps), its runtime pieces
  * ({@code CudaRuntime}, {@code Kernels}, {@code Cublas}, {@code Cusolver}) and
- * {@link org.rfim4j.backend.cuda.CudaProbe}, which decides from files alone whether CUDA is usable.
+ * {@link org.rfim4j.backend.cuda.CudaProbe}, which decides from files alone whether CUDA is usable, and
+ * {@link org.rfim4j.backend.cuda.CudaBackendProvider}, the {@link org.rfim4j.backend.BackendProvider}
+ * registered in META-INF/services through which {@link org.rfim4j.backend.BackendSelector} finds this backend.
  *
- * <p>This is the only package that may reference {@code jcuda.*}; {@code CudaProbe} and {@code CudaCompat}
- * reference no JCuda class, so probing never loads JCuda natives. Depends only on
+ * <p>This is the only package that may reference {@code jcuda.*}; {@code CudaProbe}, {@code CudaCompat} and
+ * {@code CudaBackendProvider} reference no JCuda class, so probing never loads JCuda natives. Depends only on
  * {@code org.rfim4j.backend}. See docs/cuda.md.
  */
 package org.rfim4j.backend.cuda;
