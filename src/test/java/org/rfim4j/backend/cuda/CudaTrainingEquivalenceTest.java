@@ -180,7 +180,14 @@ class CudaTrainingEquivalenceTest {
           oc.step();
           compare(mc.namedArrays(), mg.namedArrays(), at);
           compare(oc.state(), og.state(), at + "optimizer state ");
-          assertEquals(oc.scalars(), og.scalars(), at + "optimizer scalars");
+          // Counters exactly; RNGD's damping factors live in device memory, float32 on the GPU (1e-4 rounds)
+          Map<String, Double> sc2 = oc.scalars();
+          Map<String, Double> sg2 = og.scalars();
+          assertEquals(sc2.keySet(), sg2.keySet(), at + "optimizer scalar names");
+          for (String k : sc2.keySet()) {
+            assertEquals(sc2.get(k), sg2.get(k), k.contains(".epsRel.") ? 1e-7 * sc2.get(k) : 0.0,
+                at + "optimizer scalar " + k);
+          }
         }
         if (og instanceof Rngd r) {
           assertEquals(0, r.inversionFailures(), "inversion failures");
