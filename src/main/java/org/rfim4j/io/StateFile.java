@@ -1,5 +1,6 @@
 package org.rfim4j.io;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -31,6 +32,8 @@ import java.util.zip.CRC32;
  * payload size against the listed arrays, and fails with an {@link IllegalArgumentException} naming the file.
  */
 public final class StateFile {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
   private StateFile() {}
 
   /** One stored array. */
@@ -38,6 +41,16 @@ public final class StateFile {
 
   /** A file read and checked up to its header; {@link #arrays} splits the payload. */
   public record Contents(Path file, String what, int version, byte[] header, byte[] all, int payloadOffset) {
+    /** The JSON header bound to {@code type}; an unreadable header names the file. */
+    public <T> T header(Class<T> type) {
+      try {
+        return JSON.readValue(header, type);
+      } catch (IOException | RuntimeException e) {
+        throw new IllegalArgumentException(what + " " + file + " has an unreadable header: "
+            + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+      }
+    }
+
     /**
      * The payload as arrays by name, after checking that its size is exactly what {@code entries} list.
      */
@@ -63,16 +76,20 @@ public final class StateFile {
     }
   }
 
-  /** Writes the container atomically; {@code arrays} in the order the header lists them. */
-  public static void write(Path file, String magic, int version, byte[] header, List<double[]> arrays,
+  /**
+   * Writes the container atomically: {@code header} as JSON (a record listing the arrays), then {@code arrays}
+   * in the order the header lists them.
+   */
+  public static void write(Path file, String magic, int version, Object header, List<double[]> arrays,
       String what) {
     try {
+      byte[] json = JSON.writeValueAsBytes(header);
       ByteArrayOutputStream bytes = new ByteArrayOutputStream();
       DataOutputStream out = new DataOutputStream(bytes);
       out.write(magic(magic));
       out.writeInt(version);
-      out.writeInt(header.length);
-      out.write(header);
+      out.writeInt(json.length);
+      out.write(json);
       for (double[] v : arrays) {
         ByteBuffer buf = ByteBuffer.allocate(v.length * 8).order(ByteOrder.LITTLE_ENDIAN);
         buf.asDoubleBuffer().put(v);

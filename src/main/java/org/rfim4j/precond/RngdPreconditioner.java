@@ -1,7 +1,5 @@
 package org.rfim4j.precond;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
@@ -69,7 +67,6 @@ public final class RngdPreconditioner implements AutoCloseable {
   /** Format version of a saved preconditioner state. */
   public static final int VERSION = 1;
   private static final System.Logger LOG = System.getLogger(RngdPreconditioner.class.getName());
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Backend backend;
   private final RngdConfig config;
@@ -663,13 +660,7 @@ public final class RngdPreconditioner implements AutoCloseable {
     List<LayerSpecJson> ls = new ArrayList<>();
     specs.forEach(s -> ls.add(LayerSpecJson.of(s)));
     Header h = new Header("rfim4j-preconditioner", VERSION, t, inversionFailures(), ls, entries);
-    byte[] header;
-    try {
-      header = JSON.writeValueAsBytes(h);
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot write preconditioner state " + file + ": " + e.getMessage(), e);
-    }
-    StateFile.write(file, MAGIC, VERSION, header, values, "preconditioner state");
+    StateFile.write(file, MAGIC, VERSION, h, values, "preconditioner state");
   }
 
   /**
@@ -683,13 +674,7 @@ public final class RngdPreconditioner implements AutoCloseable {
     checkOpen();
     String what = "preconditioner state";
     StateFile.Contents c = StateFile.read(file, MAGIC, VERSION, what);
-    Header h;
-    try {
-      h = JSON.readValue(c.header(), Header.class);
-    } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException(what + " " + file + " has an unreadable header: "
-          + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
-    }
+    Header h = c.header(Header.class);
     if (h.layers() == null || h.arrays() == null || h.iteration() < 0 || h.inversionFailures() < 0) {
       throw new IllegalArgumentException(what + " " + file + " header lacks layers, arrays or counters");
     }

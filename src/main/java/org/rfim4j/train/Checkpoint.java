@@ -1,7 +1,5 @@
 package org.rfim4j.train;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -37,7 +35,6 @@ import org.rfim4j.optim.OptimizerSpec;
 public final class Checkpoint {
   public static final String MAGIC = "RFIM4JCK";
   public static final int VERSION = 1;
-  private static final ObjectMapper JSON = new ObjectMapper();
 
 
   /** The JSON header. */
@@ -71,25 +68,13 @@ public final class Checkpoint {
         values.add(backend.download(a));
       }
     }
-    byte[] header;
-    try {
-      header = JSON.writeValueAsBytes(h);
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot write checkpoint " + file + ": " + e.getMessage(), e);
-    }
-    StateFile.write(file, MAGIC, VERSION, header, values, "checkpoint");
+    StateFile.write(file, MAGIC, VERSION, h, values, "checkpoint");
   }
 
   /** Reads and validates a checkpoint file (format, CRC, header, array sizes). */
   public static Loaded load(Path file) {
     StateFile.Contents c = StateFile.read(file, MAGIC, VERSION, "checkpoint");
-    Header h;
-    try {
-      h = JSON.readValue(c.header(), Header.class);
-    } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException("checkpoint " + file + " has an unreadable header: "
-          + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
-    }
+    Header h = c.header(Header.class);
     if (h.model() == null || h.optimizer() == null || h.modelArrays() == null || h.optimizerArrays() == null
         || h.optimizerScalars() == null) {
       throw new IllegalArgumentException("checkpoint " + file + " header lacks model, optimizer or arrays");

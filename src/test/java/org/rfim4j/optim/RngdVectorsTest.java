@@ -56,12 +56,7 @@ class RngdVectorsTest {
   @ParameterizedTest
   @MethodSource("scenarios")
   void scenarioReproducesEveryIntermediate(String name) {
-    JsonNode s = null;
-    for (JsonNode x : root.get("scenarios")) {
-      if (x.get("name").asText().equals(name)) {
-        s = x;
-      }
-    }
+    JsonNode s = Vectors.scenario(root, name);
     JsonNode c = s.get("config");
     int[] sizes = ints(c.get("sizes"));
     double iota = c.get("iota").asDouble();

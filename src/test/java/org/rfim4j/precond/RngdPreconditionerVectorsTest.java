@@ -49,12 +49,7 @@ class RngdPreconditionerVectorsTest {
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("scenarios")
   void reproducesEveryStep(String name, Entry entry) {
-    JsonNode s = null;
-    for (JsonNode x : ROOT.get("scenarios")) {
-      if (x.get("name").asText().equals(name)) {
-        s = x;
-      }
-    }
+    JsonNode s = Vectors.scenario(ROOT, name);
     JsonNode c = s.get("config");
     int[] sizes = ints(c.get("sizes"));
     double iota = c.get("iota").asDouble();

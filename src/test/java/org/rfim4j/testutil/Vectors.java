@@ -26,6 +26,16 @@ public final class Vectors {
     }
   }
 
+  /** The rngd.json scenario called {@code name}. */
+  public static JsonNode scenario(JsonNode root, String name) {
+    for (JsonNode x : root.get("scenarios")) {
+      if (x.get("name").asText().equals(name)) {
+        return x;
+      }
+    }
+    throw new IllegalArgumentException("no scenario " + name);
+  }
+
   /** The RNGD configuration of an rngd.json scenario's {@code config}, metric kinds included. */
   public static RngdConfig rngdConfig(JsonNode c) {
     int[] sizes = ints(c.get("sizes"));

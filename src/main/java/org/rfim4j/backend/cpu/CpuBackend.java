@@ -674,15 +674,21 @@ public final class CpuBackend implements Backend {
     CpuArray G = arr(g, "batchedInverse", "g");
     CpuArray Gi = arr(ginv, "batchedInverse", "ginv");
     int d = G.cols();
-    int m = stackCount("batchedInverse", "g", G, d);
-    if (!Arrays.equals(G.shapeRef(), Gi.shapeRef())) {
-      throw bad("batchedInverse", "ginv", Gi, "must have the shape of g " + shp(G));
-    }
+    int m = inverseStack("batchedInverse", G, Gi);
     if (epsRel == null || epsRel.length != m) {
       throw new IllegalArgumentException("batchedInverse: epsRel has length "
           + (epsRel == null ? "null" : epsRel.length) + " but g " + shp(G) + " holds " + m + " matrices");
     }
     return inverse.invert(G, Gi, d, m, epsRel, epsAbs);
+  }
+
+  /** The number of d x d matrices of g, checking that ginv has g's shape. */
+  private static int inverseStack(String op, CpuArray g, CpuArray ginv) {
+    int m = stackCount(op, "g", g, g.cols());
+    if (!Arrays.equals(g.shapeRef(), ginv.shapeRef())) {
+      throw bad(op, "ginv", ginv, "must have the shape of g " + shp(g));
+    }
+    return m;
   }
 
   /** The A11 failure rule over host memory: no copies, the damping factors updated in place. */
@@ -695,10 +701,7 @@ public final class CpuBackend implements Backend {
     CpuArray E = arr(epsRel, op, "epsRel");
     CpuArray F = arr(failures, op, "failures");
     int d = G.cols();
-    int m = stackCount(op, "g", G, d);
-    if (!Arrays.equals(G.shapeRef(), Gi.shapeRef())) {
-      throw bad(op, "ginv", Gi, "must have the shape of g " + shp(G));
-    }
+    int m = inverseStack(op, G, Gi);
     if (E.size != m) {
       throw bad(op, "epsRel", E, "must have " + m + " elements (one per matrix of g " + shp(G) + ")");
     }

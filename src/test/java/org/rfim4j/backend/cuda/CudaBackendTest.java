@@ -606,19 +606,9 @@ class CudaBackendTest extends GpuBackendTest {
     G.close();
   }
 
-  /** Symmetric positive-definite d x d: M M^T / d + I. */
+  /** Symmetric positive-definite d x d: M M^T / d + I, from this class's generator. */
   static double[] spd(int d) {
-    double[] mm = rnd(d * d), a = new double[d * d];
-    for (int i = 0; i < d; i++) {
-      for (int j = 0; j < d; j++) {
-        double s = i == j ? 1 : 0;
-        for (int p = 0; p < d; p++) {
-          s += mm[i * d + p] * mm[j * d + p] / d;
-        }
-        a[i * d + j] = s;
-      }
-    }
-    return a;
+    return CudaRefreshInversesTest.spd(R, d);
   }
 
   /** inverse of sym(G) + (epsRel tr G + epsAbs) I by Gauss-Jordan in double. */
