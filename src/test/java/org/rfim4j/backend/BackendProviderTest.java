@@ -6,16 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.lang.reflect.InvocationTargetException;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.ServiceLoader;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.rfim4j.testutil.NoJcudaLoader;
 
 /**
  * The CUDA backend is found through ServiceLoader, and finding it, asking it for availability and falling
@@ -23,50 +21,6 @@ import org.junit.jupiter.api.Test;
  * where the probe finds no usable GPU (CI, development machines).
  */
 class BackendProviderTest {
-
-  /**
-   * Defines every org.rfim4j class itself (so the classes it hands out resolve their references through it),
-   * records every class asked for and refuses jcuda.*; everything else comes from the test class path.
-   */
-  static final class NoJcudaLoader extends ClassLoader {
-    final List<String> requested = Collections.synchronizedList(new ArrayList<>());
-
-    NoJcudaLoader() {
-      super(BackendProviderTest.class.getClassLoader());
-    }
-
-    @Override
-    protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
-      requested.add(name);
-      if (name.startsWith("jcuda.")) {
-        throw new ClassNotFoundException("JCuda must not be loaded here: " + name);
-      }
-      if (!name.startsWith("org.rfim4j.")) {
-        return super.loadClass(name, resolve);
-      }
-      synchronized (getClassLoadingLock(name)) {
-        Class<?> c = findLoadedClass(name);
-        if (c == null) {
-          try (InputStream in = getParent().getResourceAsStream(name.replace('.', '/') + ".class")) {
-            if (in == null) {
-              throw new ClassNotFoundException(name);
-            }
-            byte[] b = in.readAllBytes();
-            c = defineClass(name, b, 0, b.length);
-          } catch (IOException e) {
-            throw new ClassNotFoundException(name, e);
-          }
-        }
-        return c;
-      }
-    }
-
-    List<String> jcuda() {
-      synchronized (requested) {
-        return requested.stream().filter(n -> n.startsWith("jcuda.")).toList();
-      }
-    }
-  }
 
   private static BackendProvider cudaProvider() {
     for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) {

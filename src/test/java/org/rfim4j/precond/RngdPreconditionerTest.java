@@ -60,6 +60,7 @@ public class RngdPreconditionerTest {
   }
 
   @Test
+  @SuppressWarnings("try")  // closes the preconditioner inside its try block to test use after close
   void badInputIsRejectedBeforeAnyStateChanges() {
     try (RngdPreconditioner p = twoLayers(RngdConfig.defaults(0.1).withRefreshPeriod(1))) {
       double[] g0 = be.download(p.metric("in"));

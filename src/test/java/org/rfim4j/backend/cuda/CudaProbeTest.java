@@ -11,50 +11,13 @@ import java.io.InputStream;
 import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rfim4j.testutil.NoJcudaLoader;
 
 /** The probe: runs on every machine (not gpu-tagged) and must never touch JCuda. */
 class CudaProbeTest {
-
-  /** Loads org.rfim4j.* classes itself, records every class asked for, and refuses jcuda.*. */
-  static final class NoJcudaLoader extends ClassLoader {
-    final List<String> requested = Collections.synchronizedList(new ArrayList<>());
-
-    NoJcudaLoader() {
-      super(ClassLoader.getPlatformClassLoader());
-    }
-
-    @Override
-    protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
-      requested.add(name);
-      if (name.startsWith("jcuda.")) {
-        throw new ClassNotFoundException("JCuda must not be loaded by the probe: " + name);
-      }
-      if (name.startsWith("org.rfim4j.")) {
-        synchronized (getClassLoadingLock(name)) {
-          Class<?> c = findLoadedClass(name);
-          if (c == null) {
-            String res = name.replace('.', '/') + ".class";
-            try (InputStream in = CudaProbeTest.class.getClassLoader().getResourceAsStream(res)) {
-              if (in == null) {
-                throw new ClassNotFoundException(name);
-              }
-              byte[] b = in.readAllBytes();
-              c = defineClass(name, b, 0, b.length);
-            } catch (IOException e) {
-              throw new ClassNotFoundException(name, e);
-            }
-          }
-          return c;
-        }
-      }
-      return super.loadClass(name, resolve);
-    }
-  }
 
   @Test
   void probeOnThisMachineIsUnavailableAndNamesLibcudaWithoutLoadingJcuda() throws Exception {
