@@ -107,11 +107,27 @@ class DependencyBoundariesTest {
         "classes other than ProgressBarListener referencing progressbar (optional)");
   }
 
+  /**
+   * Optimizers are state plus an update rule over what a caller passes in (optim.Trainable), and the
+   * preconditioner sees only the backend seam and its configuration: neither reaches into the network code
+   * (nn), the trainer (train) or the CLI.
+   */
+  @Test
+  void optimizersAndThePreconditionerDoNotReachIntoModels() {
+    for (String pkg : new String[] {"org/rfim4j/optim", "org/rfim4j/precond"}) {
+      for (String dep : new String[] {"org/rfim4j/nn/", "org/rfim4j/train/", "org/rfim4j/cli/"}) {
+        assertEquals(List.of(), offenders(dep, c -> !in(c, pkg)), "classes of " + pkg + " referencing " + dep);
+      }
+    }
+  }
+
   @Test
   void theScanSeesReferences() {
     // guards the scan itself: known references must be visible in the bytes
     assertTrue(CLASSES.get("org/rfim4j/cli/Main").contains("picocli/CommandLine"));
     assertTrue(CLASSES.get("org/rfim4j/train/ProgressBarListener").contains("me/tongfei/progressbar/"));
     assertTrue(CLASSES.get("org/rfim4j/backend/cuda/CudaBackendProvider").contains("org/rfim4j/backend/cuda/CudaBackend"));
+    assertTrue(CLASSES.get("org/rfim4j/nn/Mlp").contains("org/rfim4j/optim/Trainable"));
+    assertTrue(CLASSES.get("org/rfim4j/optim/Rngd").contains("org/rfim4j/precond/RngdPreconditioner"));
   }
 }

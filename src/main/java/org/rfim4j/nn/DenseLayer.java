@@ -3,13 +3,15 @@ package org.rfim4j.nn;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.optim.Trainable;
 
 /**
  * One dense layer {@code A = [X, 1] W}, followed (hidden layers) by the activation and, in BNA networks, by
  * batch normalisation. W is (fan-in + 1) x fan-out, column i is neuron i and the last row holds the
  * biases (MATH.md section 1). The layer owns its forward caches, sized for the model's largest batch.
  */
-public final class DenseLayer implements AutoCloseable {
+public final class DenseLayer implements Trainable.Dense, AutoCloseable {
+  private final Backend backend;
   final int index;
   final int fanIn;
   final int fanOut;
@@ -28,6 +30,7 @@ public final class DenseLayer implements AutoCloseable {
 
   DenseLayer(Backend backend, int index, int fanIn, int fanOut, Activation activation, boolean batchNorm,
       int maxBatch, double bnMomentum, double bnEps) {
+    this.backend = backend;
     this.index = index;
     this.fanIn = fanIn;
     this.fanOut = fanOut;
@@ -45,15 +48,18 @@ public final class DenseLayer implements AutoCloseable {
     return index;
   }
 
+  @Override
   public int fanIn() {
     return fanIn;
   }
 
+  @Override
   public int fanOut() {
     return fanOut;
   }
 
   /** The hidden activation, or {@code null} for the softmax (output) layer. */
+  @Override
   public Activation activation() {
     return activation;
   }
@@ -71,12 +77,35 @@ public final class DenseLayer implements AutoCloseable {
     return batchNorm;
   }
 
+  /** The weight tensor's name (W1, W2, ...). */
+  @Override
+  public String id() {
+    return weights.name();
+  }
+
+  @Override
+  public DeviceArray weightValues() {
+    return weights.value();
+  }
+
+  @Override
+  public DeviceArray weightGradient() {
+    return weights.grad();
+  }
+
   /** The input X (B x fanIn) of the most recent forward pass (without the augmented 1 column). */
+  @Override
   public DeviceArray lastInput() {
     return input;
   }
 
   /** Pre-activations A (B x fanOut) of the most recent forward pass. */
+  @Override
+  public DeviceArray lastPreActivation() {
+    return backend.rows(preActivation, 0, batch);
+  }
+
+  /** Pre-activations A (B x fanOut) of the most recent forward pass, as a view made by {@code backend}. */
   public DeviceArray lastPreActivation(Backend backend) {
     return backend.rows(preActivation, 0, batch);
   }

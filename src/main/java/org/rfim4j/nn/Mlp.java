@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.optim.Trainable;
 
 /**
  * A multi-layer perceptron with softmax cross-entropy, written once against {@link Backend}.
@@ -19,7 +20,7 @@ import org.rfim4j.backend.DeviceArray;
  * paper's reference code), from a {@link SplittableRandom} seeded with the config's seed, layer by layer
  * in row-major order. Batch-norm scales start at 1, shifts at 0.
  */
-public final class Mlp implements AutoCloseable {
+public final class Mlp implements Trainable, AutoCloseable {
   private final Backend backend;
   private final MlpConfig config;
   private final int maxBatch;
@@ -80,6 +81,7 @@ public final class Mlp implements AutoCloseable {
     }
   }
 
+  @Override
   public Backend backend() {
     return backend;
   }
@@ -88,6 +90,7 @@ public final class Mlp implements AutoCloseable {
     return config;
   }
 
+  @Override
   public int maxBatch() {
     return maxBatch;
   }
@@ -95,6 +98,30 @@ public final class Mlp implements AutoCloseable {
   /** Dense layers, input layer first. */
   public List<DenseLayer> layers() {
     return Collections.unmodifiableList(layers);
+  }
+
+  @Override
+  public List<DenseLayer> denseLayers() {
+    return layers();
+  }
+
+  /** The parameters as optimizers see them: name, value, gradient, and whether they are dense weights. */
+  @Override
+  public List<Trainable.Tensor> tensors() {
+    List<Trainable.Tensor> t = new ArrayList<>();
+    for (Parameter p : parameters) {
+      t.add(new Trainable.Tensor(p.name(), p.value(), p.grad(), p.role() == ParameterRole.DENSE_WEIGHTS));
+    }
+    return t;
+  }
+
+  /** The last forward pass again, training mode, running statistics untouched (RNGD step-first). */
+  @Override
+  public void forwardAgain() {
+    if (lastInput == null) {
+      throw new IllegalStateException("forwardAgain: no forward pass yet");
+    }
+    forward(lastInput, true, false);
   }
 
   /** All trainable parameters in a fixed order (layer by layer: W, then BN scale and shift). */

@@ -2,7 +2,6 @@ package org.rfim4j.optim;
 
 import java.util.List;
 import org.rfim4j.backend.DeviceArray;
-import org.rfim4j.nn.Mlp;
 
 /** Adam (Kingma and Ba) with bias correction; defaults beta1 0.9, beta2 0.999, eps 1e-8. */
 public final class Adam extends FirstOrderOptimizer {
@@ -12,11 +11,11 @@ public final class Adam extends FirstOrderOptimizer {
   private final List<DeviceArray> ms;
   private final List<DeviceArray> vs;
 
-  public Adam(Mlp model, double lr) {
+  public Adam(Trainable model, double lr) {
     this(model, lr, 0.9, 0.999, 1e-8);
   }
 
-  public Adam(Mlp model, double lr, double beta1, double beta2, double eps) {
+  public Adam(Trainable model, double lr, double beta1, double beta2, double eps) {
     super(model, lr);
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0)) {
       throw new IllegalArgumentException("Adam needs beta1, beta2 in [0, 1) and eps > 0");

@@ -6,8 +6,6 @@ import java.util.List;
 import java.util.Map;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
-import org.rfim4j.nn.Mlp;
-import org.rfim4j.nn.Parameter;
 
 /**
  * What SGD and Adam share: the model's parameter and gradient lists (in the order the batched backend
@@ -21,20 +19,20 @@ abstract class FirstOrderOptimizer implements Optimizer {
   private final Map<String, DeviceArray> state = new LinkedHashMap<>();
   long t;
 
-  FirstOrderOptimizer(Mlp model, double lr) {
+  FirstOrderOptimizer(Trainable model, double lr) {
     Hyper.positive("learning rate", lr);
     this.backend = model.backend();
     this.lr = lr;
-    for (Parameter p : model.parameters()) {
+    for (Trainable.Tensor p : model.tensors()) {
       params.add(p.value());
       grads.add(p.grad());
     }
   }
 
   /** Allocates one zeroed state array per parameter, named {@code <parameter>.<suffix>}, in parameter order. */
-  final List<DeviceArray> perParameterState(Mlp model, String suffix) {
+  final List<DeviceArray> perParameterState(Trainable model, String suffix) {
     List<DeviceArray> arrays = new ArrayList<>();
-    for (Parameter p : model.parameters()) {
+    for (Trainable.Tensor p : model.tensors()) {
       DeviceArray a = backend.allocate(p.value().shape());
       state.put(p.name() + "." + suffix, a);
       arrays.add(a);

@@ -1,7 +1,6 @@
 package org.rfim4j.optim;
 
 import java.util.Locale;
-import org.rfim4j.nn.Mlp;
 
 /**
  * A serialisable description of an optimizer: enough to rebuild it for a model (used by the CLI and by
@@ -35,7 +34,7 @@ public record OptimizerSpec(String name, double learningRate, double momentum, R
   }
 
   /** Builds the optimizer bound to {@code model}. */
-  public Optimizer create(Mlp model) {
+  public Optimizer create(Trainable model) {
     switch (name) {
       case "sgd":
         return new Sgd(model, learningRate, momentum);

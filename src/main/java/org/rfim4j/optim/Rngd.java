@@ -6,18 +6,15 @@ import java.util.List;
 import java.util.Map;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
-import org.rfim4j.nn.DenseLayer;
-import org.rfim4j.nn.Mlp;
-import org.rfim4j.nn.Parameter;
-import org.rfim4j.nn.ParameterRole;
 import org.rfim4j.precond.LayerSpec;
 import org.rfim4j.precond.Nu;
 import org.rfim4j.precond.RngdPreconditioner;
 
 /**
- * Relative Natural Gradient Descent (Sun and Nielsen 2017; MATH.md section 8) for an {@link Mlp}: a client of
- * {@link RngdPreconditioner} that passes each dense layer's input, pre-activations and gradient (L2 term
- * included, A5; bias preconditioned jointly, A3) through the public API and steps
+ * Relative Natural Gradient Descent (Sun and Nielsen 2017; MATH.md section 8) for a {@link Trainable} model
+ * (rfim4j's {@code Mlp}): a client of {@link RngdPreconditioner} that passes each dense layer's input,
+ * pre-activations and gradient (L2 term included, A5; bias preconditioned jointly, A3) through the public API
+ * and steps
  * {@code W -= gamma * Ginv grad}. Every dense layer keeps one shared linear-layer metric or one metric per
  * neuron ({@link RngdConfig#kindOf}); hidden layers take nu from their activation, the softmax layer (when
  * per-neuron) the identity. Batch-norm parameters take plain SGD steps with the same learning rate.
@@ -32,22 +29,23 @@ import org.rfim4j.precond.RngdPreconditioner;
  */
 public final class Rngd implements Optimizer {
   private final Backend backend;
-  private final Mlp model;
+  private final Trainable model;
   private final RngdConfig config;
   private final RngdPreconditioner preconditioner;
-  private final List<DenseLayer> dense;
+  private final List<? extends Trainable.Dense> dense;
   private final List<MetricKind> kinds = new ArrayList<>();
   private final List<DeviceArray> bnValues = new ArrayList<>();
   private final List<DeviceArray> bnGrads = new ArrayList<>();
 
-  public Rngd(Mlp model, RngdConfig config) {
+  public Rngd(Trainable model, RngdConfig config) {
     this.backend = model.backend();
     this.model = model;
     this.config = config;
-    this.dense = model.layers();
+    this.dense = List.copyOf(model.denseLayers());
     List<LayerSpec> specs = new ArrayList<>();
-    for (DenseLayer layer : dense) {
-      MetricKind kind = config.kindOf(layer.index(), dense.size());
+    for (int l = 0; l < dense.size(); l++) {
+      Trainable.Dense layer = dense.get(l);
+      MetricKind kind = config.kindOf(l, dense.size());
       kinds.add(kind);
       String id = id(layer);
       specs.add(kind == MetricKind.SHARED ? LayerSpec.shared(id, layer.fanIn(), layer.fanOut())
@@ -55,17 +53,17 @@ public final class Rngd implements Optimizer {
               layer.activation() == null ? Nu.identity() : Nu.of(layer.activation())));
     }
     this.preconditioner = new RngdPreconditioner(backend, config, model.maxBatch(), specs);
-    for (Parameter p : model.parameters()) {
-      if (p.role() != ParameterRole.DENSE_WEIGHTS) {
+    for (Trainable.Tensor p : model.tensors()) {
+      if (!p.denseWeights()) {
         bnValues.add(p.value());
         bnGrads.add(p.grad());
       }
     }
   }
 
-  /** The layer's id in the preconditioner: its weight parameter's name (W1, W2, ...). */
-  private static String id(DenseLayer layer) {
-    return layer.weights().name();
+  /** The layer's id in the preconditioner: its weight tensor's name (W1, W2, ...). */
+  private static String id(Trainable.Dense layer) {
+    return layer.id();
   }
 
   public RngdConfig config() {
@@ -104,23 +102,22 @@ public final class Rngd implements Optimizer {
       applyStep();
     } else {
       applyStep();
-      model.forward(model.lastInput(), true, false);
+      model.forwardAgain();
       observeAll();
     }
     preconditioner.endStep();
   }
 
   private void observeAll() {
-    for (DenseLayer layer : dense) {
-      preconditioner.observe(id(layer), layer.lastInput(), layer.lastPreActivation(backend));
+    for (Trainable.Dense layer : dense) {
+      preconditioner.observe(id(layer), layer.lastInput(), layer.lastPreActivation());
     }
   }
 
   private void applyStep() {
     double lr = config.learningRate();
-    for (DenseLayer layer : dense) {
-      Parameter w = layer.weights();
-      preconditioner.precondition(id(layer), w.grad(), -lr, 1.0, w.value());
+    for (Trainable.Dense layer : dense) {
+      preconditioner.precondition(id(layer), layer.weightGradient(), -lr, 1.0, layer.weightValues());
     }
     if (!bnValues.isEmpty()) {
       backend.sgdUpdateAll(bnValues, bnGrads, null, lr, 0);  // one launch on a GPU
@@ -147,7 +144,7 @@ public final class Rngd implements Optimizer {
   @Override
   public Map<String, DeviceArray> state() {
     Map<String, DeviceArray> m = new LinkedHashMap<>();
-    for (DenseLayer layer : dense) {
+    for (Trainable.Dense layer : dense) {
       m.put(id(layer) + ".G", preconditioner.metric(id(layer)));
       m.put(id(layer) + ".Ginv", preconditioner.inverse(id(layer)));
     }
@@ -160,7 +157,7 @@ public final class Rngd implements Optimizer {
     Map<String, Double> m = new LinkedHashMap<>();
     m.put("iterations", (double) preconditioner.iteration());
     m.put("inversionFailures", (double) preconditioner.inversionFailures());
-    for (DenseLayer layer : dense) {
+    for (Trainable.Dense layer : dense) {
       double[] eps = preconditioner.damping(id(layer));
       for (int i = 0; i < eps.length; i++) {
         m.put(id(layer) + ".epsRel." + i, eps[i]);
@@ -177,7 +174,7 @@ public final class Rngd implements Optimizer {
       throw new IllegalArgumentException("RNGD state has an invalid 'inversionFailures' " + f);
     }
     Map<String, double[]> damping = new LinkedHashMap<>();
-    for (DenseLayer layer : dense) {
+    for (Trainable.Dense layer : dense) {
       double[] eps = new double[preconditioner.layer(id(layer)).matrices()];
       for (int i = 0; i < eps.length; i++) {
         String key = id(layer) + ".epsRel." + i;
