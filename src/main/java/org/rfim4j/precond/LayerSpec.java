@@ -16,6 +16,12 @@ import org.rfim4j.optim.MetricKind;
  */
 public record LayerSpec(String id, int fanIn, int fanOut, MetricKind kind, Nu nu) {
 
+  /**
+   * Checks the layer: a non-blank id, positive sizes, a nu family for per-neuron metrics, and a metric that fits
+   * one array; a shared layer drops its nu.
+   *
+   * @throws IllegalArgumentException naming the layer and the problem
+   */
   public LayerSpec {
     if (id == null || id.isBlank()) {
       throw new IllegalArgumentException("layer id must not be blank");
