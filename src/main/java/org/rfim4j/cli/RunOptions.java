@@ -131,6 +131,9 @@ public final class RunOptions {
   @Option(names = "--rngd-metrics", split = ",", description = "metric kind per dense layer, shared or neuron (default: shared for input and softmax layers, neuron otherwise)")
   String[] rngdMetrics;
 
+  @Option(names = "--rngd-bias-correction", description = "RNGD: invert the bias-corrected metric (G - (1-lambda)^n I) / (1 - (1-lambda)^n), the average as if started from zero (docs/rngd.md); default off, as the paper")
+  boolean rngdBiasCorrection;
+
   /**
    * Validates the network and run options (epochs, batch, arch, activation, widths, l2, init std) without
    * any data, so bad arguments are reported before the data set is loaded.
@@ -185,7 +188,7 @@ public final class RunOptions {
         throw new IllegalArgumentException("unknown --rngd-order '" + rngdOrder + "' (expected metric-first or step-first)");
     }
     RngdConfig c = RngdConfig.defaults(lr).withLambda(rngdLambda).withRefreshPeriod(rngdT).withOmega(rngdOmega)
-        .withOrder(order);
+        .withOrder(order).withBiasCorrection(rngdBiasCorrection);
     c = c.withDamping(damping, rngdEps != null ? rngdEps : damping == RngdConfig.Damping.CANONICAL ? 1e-4 : 5e-6);
     if (rngdMetrics != null) {
       org.rfim4j.optim.MetricKind[] kinds = new org.rfim4j.optim.MetricKind[rngdMetrics.length];

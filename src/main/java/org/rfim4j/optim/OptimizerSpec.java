@@ -43,8 +43,7 @@ public record OptimizerSpec(String name, double learningRate, double momentum, R
       default:
         RngdConfig c = rngd == null ? RngdConfig.defaults(learningRate) : rngd;
         if (c.learningRate() != learningRate) {
-          c = new RngdConfig(learningRate, c.lambda(), c.refreshPeriod(), c.omega(), c.epsRel(), c.epsAbs(),
-              c.damping(), c.epsAdd(), c.order(), c.metricKinds());
+          c = c.withLearningRate(learningRate);
         }
         return new Rngd(model, c);
     }

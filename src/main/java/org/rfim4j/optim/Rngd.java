@@ -124,10 +124,13 @@ public final class Rngd implements Optimizer {
     }
   }
 
-  /** Every step is device work only (the refresh included); refresh steps are their own kind. */
+  /**
+   * Every step is device work only (the refresh included; refresh steps are their own kind), so every step is
+   * capturable, except refresh steps while a bias-corrected start still changes their scalars.
+   */
   @Override
   public boolean nextStepCapturable() {
-    return true;
+    return preconditioner.stepReplayable();
   }
 
   /** {@code rngd-refresh} when the next step refreshes the inverses (t mod T == 0), else {@code rngd}. */

@@ -16,9 +16,13 @@ import java.util.Arrays;
  * @param order METRIC_FIRST (canonical) or STEP_FIRST (reference code order, A6)
  * @param metricKinds per dense layer; {@code null} means the paper's default: SHARED for the input and
  *     softmax layers, PER_NEURON for the hidden-to-hidden layers
+ * @param biasCorrection opt-in (default false, the paper): invert the bias-corrected metric
+ *     {@code (G - (1 - lambda)^n I) / (1 - (1 - lambda)^n)} after n metric updates, the moving average as if it
+ *     had started from zero (docs/rngd.md), instead of G, whose identity start dominates the first few hundred
+ *     steps
  */
 public record RngdConfig(double learningRate, double lambda, int refreshPeriod, double omega, double epsRel,
-    double epsAbs, Damping damping, double epsAdd, Order order, MetricKind[] metricKinds) {
+    double epsAbs, Damping damping, double epsAdd, Order order, MetricKind[] metricKinds, boolean biasCorrection) {
 
   /** Where damping enters (A1). */
   public enum Damping {
@@ -54,6 +58,12 @@ public record RngdConfig(double learningRate, double lambda, int refreshPeriod, 
     metricKinds = metricKinds == null ? null : metricKinds.clone();
   }
 
+  /** The paper's metric (no bias correction): the constructor of earlier versions. */
+  public RngdConfig(double learningRate, double lambda, int refreshPeriod, double omega, double epsRel,
+      double epsAbs, Damping damping, double epsAdd, Order order, MetricKind[] metricKinds) {
+    this(learningRate, lambda, refreshPeriod, omega, epsRel, epsAbs, damping, epsAdd, order, metricKinds, false);
+  }
+
   /** The paper's settings with the given learning rate. */
   public static RngdConfig defaults(double learningRate) {
     return new RngdConfig(learningRate, 0.005, 100, 1.0, 1e-4, 0.0, Damping.CANONICAL, 5e-6, Order.METRIC_FIRST,
@@ -61,30 +71,47 @@ public record RngdConfig(double learningRate, double lambda, int refreshPeriod, 
   }
 
   public RngdConfig withLambda(double v) {
-    return new RngdConfig(learningRate, v, refreshPeriod, omega, epsRel, epsAbs, damping, epsAdd, order, metricKinds);
+    return new RngdConfig(learningRate, v, refreshPeriod, omega, epsRel, epsAbs, damping, epsAdd, order,
+        metricKinds, biasCorrection);
   }
 
   public RngdConfig withRefreshPeriod(int v) {
-    return new RngdConfig(learningRate, lambda, v, omega, epsRel, epsAbs, damping, epsAdd, order, metricKinds);
+    return new RngdConfig(learningRate, lambda, v, omega, epsRel, epsAbs, damping, epsAdd, order, metricKinds,
+        biasCorrection);
   }
 
   public RngdConfig withOmega(double v) {
-    return new RngdConfig(learningRate, lambda, refreshPeriod, v, epsRel, epsAbs, damping, epsAdd, order, metricKinds);
+    return new RngdConfig(learningRate, lambda, refreshPeriod, v, epsRel, epsAbs, damping, epsAdd, order,
+        metricKinds, biasCorrection);
   }
 
   /** Sets the damping value of the chosen mode: epsRel for CANONICAL, epsAdd for PAPER. */
   public RngdConfig withDamping(Damping mode, double eps) {
-    return mode == Damping.CANONICAL
-        ? new RngdConfig(learningRate, lambda, refreshPeriod, omega, eps, epsAbs, mode, epsAdd, order, metricKinds)
-        : new RngdConfig(learningRate, lambda, refreshPeriod, omega, epsRel, epsAbs, mode, eps, order, metricKinds);
+    boolean canonical = mode == Damping.CANONICAL;
+    return new RngdConfig(learningRate, lambda, refreshPeriod, omega, canonical ? eps : epsRel, epsAbs, mode,
+        canonical ? epsAdd : eps, order, metricKinds, biasCorrection);
   }
 
   public RngdConfig withOrder(Order v) {
-    return new RngdConfig(learningRate, lambda, refreshPeriod, omega, epsRel, epsAbs, damping, epsAdd, v, metricKinds);
+    return new RngdConfig(learningRate, lambda, refreshPeriod, omega, epsRel, epsAbs, damping, epsAdd, v,
+        metricKinds, biasCorrection);
   }
 
   public RngdConfig withMetricKinds(MetricKind... v) {
-    return new RngdConfig(learningRate, lambda, refreshPeriod, omega, epsRel, epsAbs, damping, epsAdd, order, v);
+    return new RngdConfig(learningRate, lambda, refreshPeriod, omega, epsRel, epsAbs, damping, epsAdd, order, v,
+        biasCorrection);
+  }
+
+  /** The same configuration with the bias-corrected metric start on or off. */
+  public RngdConfig withBiasCorrection(boolean v) {
+    return new RngdConfig(learningRate, lambda, refreshPeriod, omega, epsRel, epsAbs, damping, epsAdd, order,
+        metricKinds, v);
+  }
+
+  /** The same configuration with another learning rate. */
+  public RngdConfig withLearningRate(double v) {
+    return new RngdConfig(v, lambda, refreshPeriod, omega, epsRel, epsAbs, damping, epsAdd, order, metricKinds,
+        biasCorrection);
   }
 
   @Override

@@ -91,6 +91,8 @@ public final class RngdPreconditioner implements AutoCloseable {
     DeviceArray stageSecond;
     DeviceArray stageGrad;
     DeviceArray stageOut;
+    /** The bias-corrected metric inverted at a refresh (allocated on first use). */
+    DeviceArray corrected;
     boolean observed;
     boolean preconditioned;
     boolean warned;
@@ -107,7 +109,7 @@ public final class RngdPreconditioner implements AutoCloseable {
 
     List<DeviceArray> owned() {
       List<DeviceArray> l = new ArrayList<>(List.of(g, ginv, epsRel, failures));
-      for (DeviceArray a : new DeviceArray[] {nu, stageInput, stageSecond, stageGrad, stageOut}) {
+      for (DeviceArray a : new DeviceArray[] {nu, stageInput, stageSecond, stageGrad, stageOut, corrected}) {
         if (a != null) {
           l.add(a);
         }
@@ -419,8 +421,42 @@ public final class RngdPreconditioner implements AutoCloseable {
     l.observed = true;
     if (refreshDue()) {
       double epsAbs = config.damping() == RngdConfig.Damping.CANONICAL ? config.epsAbs() : 0.0;
-      backend.refreshInverses(l.g, l.epsRel, epsAbs, l.ginv, l.failures);
+      DeviceArray target = l.g;
+      double c = identityWeight();
+      if (c > 0) {
+        // bias-corrected start (docs/rngd.md): invert (G - c I) / (1 - c), c = (1 - lambda)^(t + 1)
+        if (l.corrected == null) {
+          l.corrected = backend.allocate(l.g.shape());
+        }
+        backend.copy(l.g, l.corrected);
+        backend.addDiagonal(l.corrected, -c);
+        backend.scale(1 / (1 - c), l.corrected);
+        target = l.corrected;
+      }
+      backend.refreshInverses(target, l.epsRel, epsAbs, l.ginv, l.failures);
     }
+  }
+
+  /**
+   * With {@link RngdConfig#biasCorrection()}, the weight {@code (1 - lambda)^n} of the identity start in the
+   * metric after this step's update (n = t + 1 updates); 0 without the correction, and once it is below 1e-16
+   * (then (G - cI) / (1 - c) equals G to double precision and the plain path runs).
+   */
+  private double identityWeight() {
+    if (!config.biasCorrection()) {
+      return 0;
+    }
+    double c = Math.pow(1 - config.lambda(), t + 1);
+    return c > 1e-16 ? c : 0;
+  }
+
+  /**
+   * Whether the current step issues the same backend calls with the same scalars as every other step of its
+   * kind (normal or refresh), so that a GPU backend may replay a captured graph for it: always, except refresh
+   * steps while the bias correction's scalars still change from refresh to refresh.
+   */
+  public boolean stepReplayable() {
+    return !(refreshDue() && identityWeight() > 0);
   }
 
   private void apply(Layer l, DeviceArray grad, double alpha, double beta, DeviceArray out) {

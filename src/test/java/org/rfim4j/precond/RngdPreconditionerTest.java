@@ -339,6 +339,80 @@ public class RngdPreconditionerTest {
     }
   }
 
+  /**
+   * The bias-corrected start against a float64 reference written from its formula (docs/rngd.md): an EMA of the
+   * batch metrics started from zero, Z_n = (1 - lambda) Z_(n-1) + lambda M_n, divided by 1 - (1 - lambda)^n, damped
+   * by epsRel times its trace; the inverse times that matrix is the identity. The stored metric G keeps the
+   * paper's identity start, and the plain configuration inverts G itself.
+   */
+  @Test
+  void biasCorrectedStartInvertsTheZeroStartedAverage() {
+    double lambda = 0.1;
+    int b = 3;
+    int n = 2;
+    int d = n + 1;
+    RngdConfig plain = RngdConfig.defaults(0.1).withLambda(lambda).withRefreshPeriod(1);
+    RngdConfig corrected = plain.withBiasCorrection(true);
+    try (RngdPreconditioner p = new RngdPreconditioner(be, corrected, b, List.of(LayerSpec.shared("in", n, 2)));
+        RngdPreconditioner q = new RngdPreconditioner(be, plain, b, List.of(LayerSpec.shared("in", n, 2)))) {
+      double[] z = new double[d * d];
+      for (int step = 1; step <= 4; step++) {
+        double[] x = random(b * n);
+        for (int r = 0; r < d; r++) {
+          for (int c = 0; c < d; c++) {
+            double m = 0;
+            for (int k = 0; k < b; k++) {
+              m += (r < n ? x[k * n + r] : 1) * (c < n ? x[k * n + c] : 1) / b;
+            }
+            z[r * d + c] = (1 - lambda) * z[r * d + c] + lambda * m;
+          }
+        }
+        assertFalse(p.stepReplayable(), "a corrected refresh changes its scalars: not replayable");
+        assertTrue(q.stepReplayable(), "plain refresh steps replay");
+        p.observe("in", x, 0, null, 0, b);
+        q.observe("in", x, 0, null, 0, b);
+        double corr = 1 - Math.pow(1 - lambda, step);
+        double[] target = new double[d * d];
+        double trace = 0;
+        for (int i = 0; i < d; i++) {
+          trace += z[i * d + i] / corr;
+        }
+        for (int i = 0; i < d * d; i++) {
+          target[i] = z[i] / corr + (i / d == i % d ? 1e-4 * trace : 0);
+        }
+        assertIdentity("step " + step + " corrected", target, be.download(p.inverse("in")), d);
+        double[] g = be.download(p.metric("in"));
+        for (int i = 0; i < d * d; i++) {
+          assertEquals(z[i] + (i / d == i % d ? Math.pow(1 - lambda, step) : 0), g[i], 1e-14,
+              "the stored metric keeps the identity start");
+        }
+        double gTrace = 0;
+        for (int i = 0; i < d; i++) {
+          gTrace += g[i * d + i];
+        }
+        double[] plainTarget = g.clone();
+        for (int i = 0; i < d; i++) {
+          plainTarget[i * d + i] += 1e-4 * gTrace;
+        }
+        assertIdentity("step " + step + " plain", plainTarget, be.download(q.inverse("in")), d);
+        p.endStep();
+        q.endStep();
+      }
+    }
+  }
+
+  private static void assertIdentity(String what, double[] a, double[] inv, int d) {
+    for (int i = 0; i < d; i++) {
+      for (int j = 0; j < d; j++) {
+        double s = 0;
+        for (int k = 0; k < d; k++) {
+          s += a[i * d + k] * inv[k * d + j];
+        }
+        assertEquals(i == j ? 1 : 0, s, 1e-10, what + ": (A Ginv)[" + i + "][" + j + "]");
+      }
+    }
+  }
+
   @Test
   void layoutsPackAndUnpackFrameworkWeights() {
     int fanIn = 3;
