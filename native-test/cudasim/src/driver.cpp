@@ -243,7 +243,7 @@ std::map<uintptr_t, size_t> g_pinned;  // cuMemAllocHost buffers: base -> size (
 // ---- CUDASIM_FAIL: name -> call number to fail (0: every call); calls counted per name
 struct FailSwitch {
     std::mutex m;
-    std::map<std::string, long long> which;
+    std::map<std::string, std::set<long long>> which;  // call numbers to fail; {0}: every call
     std::map<std::string, long long> calls;
     FailSwitch() {
         const char* v = std::getenv("CUDASIM_FAIL");
@@ -253,7 +253,7 @@ struct FailSwitch {
         while (std::getline(ss, item, ',')) {
             if (item.empty()) continue;
             auto at = item.find('@');
-            which[item.substr(0, at)] = at == std::string::npos ? 0 : std::atoll(item.c_str() + at + 1);
+            which[item.substr(0, at)].insert(at == std::string::npos ? 0 : std::atoll(item.c_str() + at + 1));
         }
     }
     bool hit(const char* fn) {
@@ -262,7 +262,7 @@ struct FailSwitch {
         auto it = which.find(fn);
         if (it == which.end()) return false;
         const long long n = ++calls[fn];
-        if (it->second != 0 && it->second != n) return false;
+        if (!it->second.count(0) && !it->second.count(n)) return false;
         std::fprintf(stderr, "[cudasim] %s: injected failure (CUDASIM_FAIL)\n", fn);
         return true;
     }
