@@ -11,6 +11,8 @@
 #   OUT/cuda13/                  the same stand-ins as a CUDA-13-only installation: libcublas.so.13, libcusolver.so.12,
 #                                libcusolverMg.so.12, with links to libcuda.so.1 and the kernels libraries; JCuda reaches
 #                                them only through the CUDA 13 compatibility shims (scripts/device-check --simulator)
+#   OUT/compat/                  those shims (native/cuda13-compat/build.sh), for the tests that run the simulator as a
+#                                CUDA-13-only installation
 # Needs sh, g++ >= 12, nm; nvcc (13.x) only to (re)make PTX. CXX, NVCC, CUDASIM_JOBS override the defaults.
 # --update-ptx-cache: also copy freshly made testkernels PTX into ptx-cache/ (commit them afterwards).
 set -eu
@@ -147,4 +149,8 @@ bg link cuda13/libcusolver.so.12 libcusolver.so.12 libcusolver.so.12 "$here/blas
 bg link cuda13/libcusolverMg.so.12 libcusolverMg.so.12 libcusolverMg.so.12 "$here/blas/cusolverMg11.syms" "$out/obj/libcusolverMg.so.11.stubs.o"
 join
 for l in libcuda.so.1 libkernels_sim.so libtestkernels_sim.so; do ln -sfn "../$l" "$out/cuda13/$l"; done
+compat_src="$root/native/cuda13-compat"
+if [ -d "$compat_src" ] && ! uptodate "$out/compat/libcublas.so.12" "$compat_src"/*.sh "$compat_src"/*.c "$compat_src"/*.syms; then
+  sh "$compat_src/build.sh" "$out/compat" >/dev/null || { echo "cudasim: building the CUDA 13 shims failed" >&2; exit 1; }
+fi
 echo "cudasim: built in $(( $(date +%s) - t0 )) s -> $out (kernels: $(echo $KCU | wc -w) project, $(echo $TCU | wc -w) test .cu files; nvcc: $([ -x "$NVCC" ] && echo "$NVCC" || echo 'absent, cached PTX'))"

@@ -93,11 +93,18 @@ class CudaFaultInjectionTest {
   }
 
   static Run child(Map<String, String> env, String... args) throws IOException, InterruptedException {
+    return child(env, List.of("-D" + CudaSimSupport.DIR_PROPERTY + "=" + CudaSimSupport.dir()), args);
+  }
+
+  /** Runs {@link SimChild} with {@code args} in a JVM with these properties and environment (plus CUDASIM_LEAKS=1). */
+  static Run child(Map<String, String> env, List<String> props, String... args) throws IOException,
+      InterruptedException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx512m", "-cp", cp,
-        "-D" + CudaSimSupport.DIR_PROPERTY + "=" + CudaSimSupport.dir(),
-        "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"), SimChild.class.getName()));
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx512m", "-cp", cp));
+    cmd.addAll(props);
+    cmd.add("-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"));
+    cmd.add(SimChild.class.getName());
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().putAll(env);

@@ -38,13 +38,48 @@ public final class SimChild {
   }
 
   public static void main(String[] args) {
-    CudaSimSupport.init();
     switch (args[0]) {
-      case "train" -> train(args[1].split(","));
-      case "open" -> open(Integer.parseInt(args[1]));
+      case "train" -> {
+        CudaSimSupport.init();
+        train(args[1].split(","));
+      }
+      case "open" -> {
+        CudaSimSupport.init();
+        open(Integer.parseInt(args[1]));
+      }
+      case "jcublas-first" -> jcublasFirst(Boolean.parseBoolean(args[1]));
       default -> throw new IllegalArgumentException(args[0]);
     }
     System.out.flush();
+  }
+
+  /**
+   * What a test class that calls JCublas2 directly does when it happens to run first, on a CUDA-13-only machine:
+   * with {@code prepare}, through the test support's entry point (as {@code @GpuTest} classes do), else straight
+   * away. Then opens the backend the way GPU tests do and runs a GEMM.
+   */
+  static void jcublasFirst(boolean prepare) {
+    if (prepare) {
+      CudaSimSupport.init();
+    }
+    try {
+      jcuda.jcublas.cublasHandle h = new jcuda.jcublas.cublasHandle();
+      jcuda.jcublas.JCublas2.setExceptionsEnabled(true);
+      jcuda.jcublas.JCublas2.cublasCreate(h);
+      jcuda.jcublas.JCublas2.cublasDestroy(h);
+      out("jcublas", "ok");
+    } catch (Throwable t) {
+      out("jcublas", t);
+    }
+    try (CudaBackend be = CudaBackend.open();
+        org.rfim4j.backend.DeviceArray a = be.allocate(2, 2);
+        org.rfim4j.backend.DeviceArray c = be.allocate(2, 2)) {
+      be.upload(a, new double[] {1, 2, 3, 4});
+      be.gemm(false, false, 1.0, a, a, 0.0, c);
+      out("backend", be.name() + " " + Arrays.toString(be.download(c)));
+    } catch (Throwable t) {
+      out("backend", t);
+    }
   }
 
   static void train(String[] optimizers) {
