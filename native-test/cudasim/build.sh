@@ -8,6 +8,11 @@
 #   OUT/libcuda.so.1             stand-in driver (implemented subset + NOT_SUPPORTED stubs for JCuda's other imports)
 #   OUT/libcublas.so.12 OUT/libcusolver.so.11 OUT/libcusolverMg.so.11
 #                                stand-in cuBLAS/cuSOLVER on host memory (+ stubs for JCublas2/JCusolver's other imports)
+#   OUT/cuda13/                  the same stand-ins as a CUDA-13-only installation: libcublas.so.13, libcusolver.so.12,
+#                                libcusolverMg.so.12, with links to libcuda.so.1 and the kernels libraries; JCuda reaches
+#                                them only through the CUDA 13 compatibility shims (scripts/device-check --simulator)
+#   OUT/compat/                  those shims (native/cuda13-compat/build.sh), for the tests that run the simulator as a
+#                                CUDA-13-only installation
 # Needs sh, g++ >= 12, nm; nvcc (13.x) only to (re)make PTX. CXX, NVCC, CUDASIM_JOBS override the defaults.
 # --update-ptx-cache: also copy freshly made testkernels PTX into ptx-cache/ (commit them afterwards).
 set -eu
@@ -138,5 +143,14 @@ bg link libcuda.so.1 libcuda.so.1 none "$out/obj/driver.o" "$out/obj/libcuda.so.
 bg link libcublas.so.12 libcublas.so.12 libcublas.so.12 "$here/blas/cublas12.syms" "$out/obj/cublas.o" "$out/obj/libcublas.so.12.stubs.o" -ldl
 bg link libcusolver.so.11 libcusolver.so.11 libcusolver.so.11 "$here/blas/cusolver11.syms" "$out/obj/cusolver.o" "$out/obj/libcusolver.so.11.stubs.o" -ldl
 bg link libcusolverMg.so.11 libcusolverMg.so.11 libcusolverMg.so.11 "$here/blas/cusolverMg11.syms" "$out/obj/libcusolverMg.so.11.stubs.o"
+mkdir -p "$out/cuda13" "$out/obj/cuda13"
+bg link cuda13/libcublas.so.13 libcublas.so.13 libcublas.so.13 "$here/blas/cublas12.syms" "$out/obj/cublas.o" "$out/obj/libcublas.so.12.stubs.o" -ldl
+bg link cuda13/libcusolver.so.12 libcusolver.so.12 libcusolver.so.12 "$here/blas/cusolver11.syms" "$out/obj/cusolver.o" "$out/obj/libcusolver.so.11.stubs.o" -ldl
+bg link cuda13/libcusolverMg.so.12 libcusolverMg.so.12 libcusolverMg.so.12 "$here/blas/cusolverMg11.syms" "$out/obj/libcusolverMg.so.11.stubs.o"
 join
+for l in libcuda.so.1 libkernels_sim.so libtestkernels_sim.so; do ln -sfn "../$l" "$out/cuda13/$l"; done
+compat_src="$root/native/cuda13-compat"
+if [ -d "$compat_src" ] && ! uptodate "$out/compat/libcublas.so.12" "$compat_src"/*.sh "$compat_src"/*.c "$compat_src"/*.syms; then
+  sh "$compat_src/build.sh" "$out/compat" >/dev/null || { echo "cudasim: building the CUDA 13 shims failed" >&2; exit 1; }
+fi
 echo "cudasim: built in $(( $(date +%s) - t0 )) s -> $out (kernels: $(echo $KCU | wc -w) project, $(echo $TCU | wc -w) test .cu files; nvcc: $([ -x "$NVCC" ] && echo "$NVCC" || echo 'absent, cached PTX'))"

@@ -16,7 +16,27 @@
 //   cuGraphInstantiateWithFlags + cuGraphLaunch replay them in capture order. Unsafe calls during a global
 //   capture (synchronous copies, cuMemAlloc/Free, synchronizing) fail with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
 //   and invalidate the capture, like the real driver.
-// * cudasim_device_range(p, n) is exported for the stand-in cuBLAS/cuSOLVER to check their operands.
+// * cudasim_device_range(p, n) is exported for the stand-in cuBLAS/cuSOLVER to check their operands;
+//   cudasim_stream_work / cudasim_stream_sync / cudasim_graph_alloc / cudasim_fail let them follow streams,
+//   captures and the fault switches below (see blas_common.h).
+// * CUDASIM_STRICT_STREAMS=1 (strict stream semantics): work on a created stream is queued, not run at once, and
+//   runs only when the host waits for it (cuStreamSynchronize, cuEventSynchronize, cuCtxSynchronize, a synchronous
+//   copy or memset or any legacy-stream operation, which waits for every blocking stream as the real legacy stream
+//   does). An async copy from pageable host memory stages the bytes at the call (as the driver does); one from
+//   pinned memory reads them when it runs. cuMemFree/cuMemFreeHost of memory that queued work still uses fails
+//   with CUDA_ERROR_ILLEGAL_STATE (the driver promises no ordering there): code must synchronise first or free
+//   at a point where the stream is known idle. Work on the legacy (NULL) stream still runs at once.
+// * Graph capture failures on demand: CUDASIM_FAIL_CAPTURE=library|end|instantiate makes every capture that
+//   begins after the first CUDASIM_FAIL_CAPTURE_AFTER (default 0) fail: a library call (stand-in cuBLAS/cuSOLVER)
+//   on the capturing stream is refused and invalidates the capture, or cuStreamEndCapture reports the capture
+//   invalidated, or cuGraphInstantiate fails (CUDA_ERROR_NOT_SUPPORTED).
+// * Stream-ordered allocations inside a capture (cudasim_graph_alloc: the stand-in cuBLAS without a user
+//   workspace, like CUDA 12.2+ cuBLAS) become memory of the graph: counted by cuMemGetInfo until the graph and
+//   every executable graph made from it are destroyed.
+// * CUDASIM_FAIL=name[@N][,name[@N]...] makes the named API call fail (every call, or only the N-th, 1-based):
+//   driver calls return CUDA_ERROR_UNKNOWN, stand-in library calls their ..._NOT_INITIALIZED/INTERNAL_ERROR.
+// * CUDASIM_LEAKS=1 prints, at process exit, what is still alive (allocations, graphs, executable graphs,
+//   streams, events, pinned buffers, modules, primary-context references; the libraries add their handles).
 // Self-contained: no CUDA header, only g++ and glibc.  CUDASIM_TRACE=1 logs every call.
 #include <algorithm>
 #include <atomic>
@@ -26,6 +46,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -105,6 +126,19 @@ const bool g_sticky = env_flag("CUDASIM_STICKY_ERRORS", true);
 const bool g_guard = env_flag("CUDASIM_GUARD", true);
 const size_t g_total_mem = size_t(env_ll("CUDASIM_TOTAL_MEM_MB", 16384)) << 20;
 const int g_sm_count = int(env_ll("CUDASIM_SM_COUNT", 8));
+const bool g_queue = env_flag("CUDASIM_STRICT_STREAMS", false);
+const bool g_leaks = env_flag("CUDASIM_LEAKS", false);
+// CUDASIM_FAIL_CAPTURE: 0 off, 1 library, 2 end, 3 instantiate
+const int g_fail_capture = [] {
+    const char* v = std::getenv("CUDASIM_FAIL_CAPTURE");
+    if (!v || !*v || !std::strcmp(v, "0") || !std::strcmp(v, "off")) return 0;
+    if (!std::strcmp(v, "library")) return 1;
+    if (!std::strcmp(v, "end") || !std::strcmp(v, "capture")) return 2;
+    if (!std::strcmp(v, "instantiate")) return 3;
+    std::fprintf(stderr, "[cudasim] ERROR CUDASIM_FAIL_CAPTURE=%s: expected library, end or instantiate\n", v);
+    return 0;
+}();
+const long long g_fail_capture_after = env_ll("CUDASIM_FAIL_CAPTURE_AFTER", 0);
 
 void trace(const char* fmt, ...) {
     if (!g_trace) return;
@@ -145,8 +179,16 @@ struct SimModule {
 struct SimEvent {
     std::chrono::steady_clock::time_point t{};
     bool recorded = false;
+    bool timing = true;  // false: created with CU_EVENT_DISABLE_TIMING (cuEventElapsedTime refuses it)
 };
-// One recorded operation of a captured stream.
+// Stream-ordered allocations made while a graph was captured (its memory nodes): freed when the graph and every
+// executable graph instantiated from it are gone.
+struct GraphMem {
+    std::map<const void*, uintptr_t> by_key;  // one allocation per key (e.g. per cuBLAS handle) and capture
+    size_t bytes = 0;
+    ~GraphMem();
+};
+// One recorded operation of a captured stream, or one queued operation of a stream (CUDASIM_STRICT_STREAMS).
 struct SimNode {
     enum Kind { KERNEL, COPY, SET8, SET32, EVENT, HOST } kind = KERNEL;
     SimFunc* f = nullptr;
@@ -154,24 +196,31 @@ struct SimNode {
     std::vector<std::vector<unsigned char>> args;  // kernel parameter values, copied at capture time
     void* dst = nullptr;
     const void* src = nullptr;
+    std::shared_ptr<std::vector<unsigned char>> staged;  // COPY from pageable host memory: bytes taken at the call
     size_t n = 0;
     unsigned value = 0;
     SimEvent* ev = nullptr;
     void (*host_fn)(void*) = nullptr;  // HOST: library work recorded by the stand-in cuBLAS/cuSOLVER
-    void* host_ctx = nullptr;
+    std::shared_ptr<void> host_ctx;    // its context, freed by the library's deleter when the last copy goes
+    std::vector<const void*> refs;     // HOST: device pointers the work touches (for the strict free check)
 };
 struct SimGraph {
     std::vector<SimNode> nodes;
+    std::shared_ptr<GraphMem> mem = std::make_shared<GraphMem>();
+    bool doomed = false;  // CUDASIM_FAIL_CAPTURE=instantiate
 };
 struct SimGraphExec {
     std::vector<SimNode> nodes;
+    std::shared_ptr<GraphMem> mem;
 };
 struct SimStream {
     unsigned flags = 0;
     SimGraph* capture = nullptr;   // non-null while capturing
     int capture_mode = 0;          // CU_STREAM_CAPTURE_MODE_GLOBAL 0, THREAD_LOCAL 1, RELAXED 2
     bool invalidated = false;
+    bool fail_capture = false;     // this capture fails (CUDASIM_FAIL_CAPTURE)
     std::thread::id capture_thread;
+    std::deque<SimNode> pending;   // CUDASIM_STRICT_STREAMS: work not yet run (guarded by g_q_m)
 };
 
 namespace {
@@ -187,6 +236,45 @@ size_t g_allocated = 0;
 std::atomic<CUresult> g_sticky_error{CUDA_SUCCESS};
 std::vector<void*> g_kernel_libs;
 bool g_libs_loaded = false;
+// live objects, for CUDASIM_LEAKS
+std::atomic<int> g_live_graphs{0}, g_live_execs{0}, g_live_streams{0}, g_live_events{0}, g_live_modules{0};
+std::map<uintptr_t, size_t> g_pinned;  // cuMemAllocHost buffers: base -> size (g_m)
+
+// ---- CUDASIM_FAIL: name -> call number to fail (0: every call); calls counted per name
+struct FailSwitch {
+    std::mutex m;
+    std::map<std::string, std::set<long long>> which;  // call numbers to fail; {0}: every call
+    std::map<std::string, long long> calls;
+    FailSwitch() {
+        const char* v = std::getenv("CUDASIM_FAIL");
+        if (!v || !*v) return;
+        std::stringstream ss(v);
+        std::string item;
+        while (std::getline(ss, item, ',')) {
+            if (item.empty()) continue;
+            auto at = item.find('@');
+            which[item.substr(0, at)].insert(at == std::string::npos ? 0 : std::atoll(item.c_str() + at + 1));
+        }
+    }
+    bool hit(const char* fn) {
+        std::lock_guard<std::mutex> g(m);
+        if (which.empty()) return false;
+        auto it = which.find(fn);
+        if (it == which.end()) return false;
+        const long long n = ++calls[fn];
+        if (!it->second.count(0) && !it->second.count(n)) return false;
+        std::fprintf(stderr, "[cudasim] %s: injected failure (CUDASIM_FAIL)\n", fn);
+        return true;
+    }
+};
+FailSwitch& fail_switch() {
+    static FailSwitch f;
+    return f;
+}
+#define INJECT(name) \
+    do {             \
+        if (fail_switch().hit(name)) return CUDA_ERROR_UNKNOWN; \
+    } while (0)
 
 #define REQUIRE_INIT() \
     do {               \
@@ -222,6 +310,34 @@ void sim_free(uintptr_t p) {  // g_m held
         std::free(reinterpret_cast<void*>(p));
     }
 }
+// Registers a fresh device allocation (poisoned, guard page behind it); g_m not held.
+CUresult dev_alloc(size_t bytes, uintptr_t* out) {
+    const size_t rounded = (bytes + 255) & ~size_t(255);
+    {
+        std::lock_guard<std::mutex> g(g_m);
+        if (g_allocated + rounded > g_total_mem) return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    void* mbase = nullptr;
+    size_t mlen = 0;
+    void* p = sim_alloc(bytes, &mbase, &mlen);
+    if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (g_poison) std::memset(p, 0xff, bytes);
+    std::lock_guard<std::mutex> g(g_m);
+    g_allocs[uintptr_t(p)] = bytes;
+    if (mbase) g_maps[uintptr_t(p)] = {mbase, mlen};
+    g_allocated += rounded;
+    *out = uintptr_t(p);
+    return CUDA_SUCCESS;
+}
+// Unregisters and frees an allocation (g_m held); false if p is not one.
+bool dev_free_locked(uintptr_t p) {
+    auto it = g_allocs.find(p);
+    if (it == g_allocs.end()) return false;
+    g_allocated -= (it->second + 255) & ~size_t(255);
+    g_allocs.erase(it);
+    sim_free(p);
+    return true;
+}
 // [p, p+n) inside one live allocation?
 bool in_device_range(CUdeviceptr p, size_t n) {
     std::lock_guard<std::mutex> g(g_m);
@@ -236,6 +352,14 @@ CUresult check_dev(const char* fn, CUdeviceptr p, size_t n) {
     return CUDA_ERROR_INVALID_VALUE;
 }
 
+}  // namespace
+
+GraphMem::~GraphMem() {
+    std::lock_guard<std::mutex> g(g_m);
+    for (auto& kv : by_key) dev_free_locked(kv.second);
+}
+
+namespace {
 std::string dirname_of_self() {
     Dl_info info{};
     if (dladdr(reinterpret_cast<void*>(&dirname_of_self), &info) && info.dli_fname) {
@@ -351,6 +475,7 @@ CUresult load_module(CUmodule* out, const void* image, const char* via) {
         complain("%s: a fatbinary was passed; the simulator needs PTX text", via);
         return CUDA_ERROR_NOT_SUPPORTED;
     }
+    if (fail_switch().hit("cuModuleLoadData")) return CUDA_ERROR_UNKNOWN;
     auto m = std::make_unique<SimModule>();
     if (!parse_ptx(static_cast<const char*>(image), *m)) {
         complain("%s: image is not PTX text (no .target)", via);
@@ -362,12 +487,14 @@ CUresult load_module(CUmodule* out, const void* image, const char* via) {
     }
     trace("%s -> module with %zu entries", via, m->entries.size());
     *out = m.release();
+    g_live_modules++;
     return CUDA_SUCCESS;
 }
 
 // ---- stream capture bookkeeping
 std::mutex g_cap_m;
 std::set<SimStream*> g_capturing;
+long long g_capture_count = 0;  // captures begun (g_cap_m), for CUDASIM_FAIL_CAPTURE_AFTER
 // A call that is not allowed while a stream captures in global mode (or thread-local mode on this thread):
 // the real driver fails it and invalidates the capture.
 CUresult capture_unsafe(const char* fn, CUresult code = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) {
@@ -388,9 +515,118 @@ SimGraph* capturing(CUstream s) {
     std::lock_guard<std::mutex> g(g_cap_m);
     return s->capture;
 }
+// An op recorded into an invalidated capture fails, as on the real driver.
+CUresult capture_ok(const char* fn, CUstream s) {
+    std::lock_guard<std::mutex> g(g_cap_m);
+    if (!s->invalidated) return CUDA_SUCCESS;
+    trace("%s: the capture of stream %p is already invalidated", fn, (void*)s);
+    return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+}
 CUresult stream_op_check(const char* fn, CUstream s) {  // an async op on s, outside capture of s
     if (s) return CUDA_SUCCESS;
     return capture_unsafe(fn, CUDA_ERROR_STREAM_CAPTURE_IMPLICIT);  // legacy stream vs. a global capture
+}
+
+// ---- CUDASIM_STRICT_STREAMS: queued work per created stream
+std::mutex g_q_m;                      // guards g_streams and every stream's pending queue
+std::recursive_mutex g_flush_m;        // one flush at a time, so queued work runs in issue order
+std::set<SimStream*> g_streams;        // live created streams
+CUresult run_node(const SimNode& nd);  // below, with the launch code
+// Queued work runs only in strict-stream mode, on created streams that are not capturing.
+bool queued(CUstream s) { return g_queue && s && !capturing(s); }
+void enqueue(CUstream s, SimNode&& nd) {
+    std::lock_guard<std::mutex> g(g_q_m);
+    s->pending.push_back(std::move(nd));
+}
+// Runs s's queued work in order; with `until`, stops after the node that records that event. A failing node
+// (a sticky kernel fault) drops the rest of the queue, as a faulted context would.
+CUresult flush(SimStream* s, const SimEvent* until = nullptr) {
+    std::lock_guard<std::recursive_mutex> f(g_flush_m);
+    for (;;) {
+        SimNode nd;
+        {
+            std::lock_guard<std::mutex> g(g_q_m);
+            if (s->pending.empty()) return CUDA_SUCCESS;
+            if (until) {
+                bool there = false;
+                for (const SimNode& p : s->pending)
+                    if (p.kind == SimNode::EVENT && p.ev == until) there = true;
+                if (!there) return CUDA_SUCCESS;
+            }
+            nd = std::move(s->pending.front());
+            s->pending.pop_front();
+        }
+        if (CUresult r = run_node(nd)) {
+            std::lock_guard<std::mutex> g(g_q_m);
+            s->pending.clear();
+            return r;
+        }
+        if (until && nd.kind == SimNode::EVENT && nd.ev == until) return CUDA_SUCCESS;
+    }
+}
+std::vector<SimStream*> streams_snapshot() {
+    std::lock_guard<std::mutex> g(g_q_m);
+    return {g_streams.begin(), g_streams.end()};
+}
+// What the legacy stream waits for: every blocking stream (flag CU_STREAM_NON_BLOCKING 1 not set); or all.
+CUresult flush_streams(bool all) {
+    if (!g_queue) return CUDA_SUCCESS;
+    CUresult first = CUDA_SUCCESS;
+    for (SimStream* s : streams_snapshot())
+        if (all || !(s->flags & 1))
+            if (CUresult r = flush(s)) first = first ? first : r;
+    return first;
+}
+CUresult flush_blocking() { return flush_streams(false); }
+CUresult flush_event(const SimEvent* e) {
+    if (!g_queue) return CUDA_SUCCESS;
+    for (SimStream* s : streams_snapshot())
+        if (CUresult r = flush(s, e)) return r;
+    return CUDA_SUCCESS;
+}
+// Before work on stream s runs at once: in strict-stream mode, what s waits for must have run first.
+CUresult order_before(CUstream s) {
+    if (!g_queue) return CUDA_SUCCESS;
+    return s ? flush(s) : flush_blocking();
+}
+// Which queued work (if any) still uses [base, base + size)? For the strict free check.
+std::string pending_user(uintptr_t base, size_t size) {
+    auto in = [&](const void* p) { return uintptr_t(p) >= base && uintptr_t(p) < base + size; };
+    std::lock_guard<std::mutex> g(g_q_m);
+    for (SimStream* s : g_streams)
+        for (const SimNode& nd : s->pending) {
+            switch (nd.kind) {
+                case SimNode::KERNEL:
+                    for (const auto& a : nd.args) {
+                        if (a.size() != sizeof(void*)) continue;
+                        uintptr_t v;
+                        std::memcpy(&v, a.data(), sizeof v);
+                        if (in(reinterpret_cast<const void*>(v))) return "kernel " + nd.f->name;
+                    }
+                    break;
+                case SimNode::COPY:
+                    if (in(nd.dst) || (!nd.staged && in(nd.src))) return "an async copy";
+                    break;
+                case SimNode::SET8:
+                case SimNode::SET32:
+                    if (in(nd.dst)) return "an async memset";
+                    break;
+                case SimNode::HOST:
+                    for (const void* p : nd.refs)
+                        if (in(p)) return "a cuBLAS/cuSOLVER call";
+                    break;
+                case SimNode::EVENT:
+                    break;
+            }
+        }
+    return "";
+}
+bool is_pinned(const void* p, size_t n) {
+    std::lock_guard<std::mutex> g(g_m);
+    auto it = g_pinned.upper_bound(uintptr_t(p));
+    if (it == g_pinned.begin()) return false;
+    --it;
+    return uintptr_t(p) >= it->first && uintptr_t(p) + n <= it->first + it->second;
 }
 
 CUresult memcpy_checked(const char* fn, void* dst, const void* src, size_t n, bool dst_dev, bool src_dev) {
@@ -495,6 +731,7 @@ API CUresult cuDevicePrimaryCtxRetain(CUcontext* c, CUdevice d) {
     REQUIRE_INIT();
     if (!c) return CUDA_ERROR_INVALID_VALUE;
     if (d != 0) return CUDA_ERROR_INVALID_DEVICE;
+    INJECT("cuDevicePrimaryCtxRetain");
     std::lock_guard<std::mutex> g(g_m);
     g_primary_refs++;
     *c = &g_primary;
@@ -525,6 +762,10 @@ API CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice d, unsigned flags) {
 API CUresult cuDevicePrimaryCtxReset_v2(CUdevice d) {
     REQUIRE_INIT();
     if (d != 0) return CUDA_ERROR_INVALID_DEVICE;
+    {
+        std::lock_guard<std::mutex> q(g_q_m);
+        for (SimStream* s : g_streams) s->pending.clear();  // queued work dies with the context
+    }
     std::lock_guard<std::mutex> g(g_m);
     for (auto& a : g_allocs) sim_free(a.first);  // the real reset frees everything too
     g_allocs.clear();
@@ -589,7 +830,8 @@ API CUresult cuCtxGetFlags(unsigned* f) {
 }
 API CUresult cuCtxSynchronize() {
     REQUIRE_CTX();
-    return capture_unsafe("cuCtxSynchronize");
+    if (CUresult r = capture_unsafe("cuCtxSynchronize")) return r;
+    return flush_streams(true);
 }
 API CUresult cuCtxSetLimit(int, size_t) { REQUIRE_CTX(); return CUDA_SUCCESS; }
 API CUresult cuCtxGetLimit(size_t* v, int limit) {
@@ -605,36 +847,37 @@ API CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytes) {
     REQUIRE_CTX();
     if (!dptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     if (CUresult r = capture_unsafe("cuMemAlloc")) return r;
-    const size_t rounded = (bytes + 255) & ~size_t(255);
-    {
-        std::lock_guard<std::mutex> g(g_m);
-        if (g_allocated + rounded > g_total_mem) return CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    void* mbase = nullptr;
-    size_t mlen = 0;
-    void* p = sim_alloc(bytes, &mbase, &mlen);
-    if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
-    if (g_poison) std::memset(p, 0xff, bytes);
-    std::lock_guard<std::mutex> g(g_m);
-    g_allocs[uintptr_t(p)] = bytes;
-    if (mbase) g_maps[uintptr_t(p)] = {mbase, mlen};
-    g_allocated += rounded;
-    *dptr = CUdeviceptr(uintptr_t(p));
+    INJECT("cuMemAlloc");
+    uintptr_t p = 0;
+    if (CUresult r = dev_alloc(bytes, &p)) return r;
+    *dptr = CUdeviceptr(p);
     trace("cuMemAlloc_v2(%zu) -> 0x%llx", bytes, *dptr);
     return CUDA_SUCCESS;
 }
 API CUresult cuMemFree_v2(CUdeviceptr p) {
     REQUIRE_CTX();
     if (CUresult r = capture_unsafe("cuMemFree")) return r;
-    std::lock_guard<std::mutex> g(g_m);
-    auto it = g_allocs.find(uintptr_t(p));
-    if (it == g_allocs.end()) {
-        complain("cuMemFree_v2(0x%llx): not an allocation (double free?)", p);
-        return CUDA_ERROR_INVALID_VALUE;
+    size_t size = 0;
+    {
+        std::lock_guard<std::mutex> g(g_m);
+        auto it = g_allocs.find(uintptr_t(p));
+        if (it == g_allocs.end()) {
+            complain("cuMemFree_v2(0x%llx): not an allocation (double free?)", p);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        size = it->second;
     }
-    g_allocated -= (it->second + 255) & ~size_t(255);
-    g_allocs.erase(it);
-    sim_free(uintptr_t(p));
+    if (g_queue) {
+        const std::string user = pending_user(uintptr_t(p), size);
+        if (!user.empty()) {
+            complain("cuMemFree_v2(0x%llx, %zu bytes): queued work (%s) may still use it; the driver promises no"
+                     " ordering here: synchronise the stream first or free at a stream-ordered point"
+                     " (CUDASIM_STRICT_STREAMS)", p, size, user.c_str());
+            return CUDA_ERROR_ILLEGAL_STATE;
+        }
+    }
+    std::lock_guard<std::mutex> g(g_m);
+    dev_free_locked(uintptr_t(p));
     trace("cuMemFree_v2(0x%llx)", p);
     return CUDA_SUCCESS;
 }
@@ -660,12 +903,37 @@ API CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUdevicept
 API CUresult cuMemAllocHost_v2(void** pp, size_t bytes) {
     REQUIRE_CTX();
     if (!pp) return CUDA_ERROR_INVALID_VALUE;
+    INJECT("cuMemAllocHost");
     *pp = std::aligned_alloc(256, (bytes + 255) & ~size_t(255));
-    return *pp ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+    if (!*pp) return CUDA_ERROR_OUT_OF_MEMORY;
+    std::lock_guard<std::mutex> g(g_m);
+    g_pinned[uintptr_t(*pp)] = bytes;
+    return CUDA_SUCCESS;
 }
 API CUresult cuMemHostAlloc(void** pp, size_t bytes, unsigned) { return cuMemAllocHost_v2(pp, bytes); }
 API CUresult cuMemFreeHost(void* p) {
     REQUIRE_CTX();
+    size_t size = 0;
+    {
+        std::lock_guard<std::mutex> g(g_m);
+        auto it = g_pinned.find(uintptr_t(p));
+        if (it == g_pinned.end()) {
+            complain("cuMemFreeHost(%p): not a cuMemAllocHost buffer", p);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        size = it->second;
+    }
+    if (g_queue) {
+        const std::string user = pending_user(uintptr_t(p), size);
+        if (!user.empty()) {
+            complain("cuMemFreeHost(%p): queued work (%s) may still read it (CUDASIM_STRICT_STREAMS)", p, user.c_str());
+            return CUDA_ERROR_ILLEGAL_STATE;
+        }
+    }
+    {
+        std::lock_guard<std::mutex> g(g_m);
+        g_pinned.erase(uintptr_t(p));
+    }
     std::free(p);
     return CUDA_SUCCESS;
 }
@@ -674,6 +942,7 @@ CUresult copy_op(const char* fn, void* dst, const void* src, size_t n, bool dst_
     REQUIRE_CTX();
     if (async) {
         if (SimGraph* gr = capturing(s)) {
+            if (CUresult r = capture_ok(fn, s)) return r;
             if (dst_dev)
                 if (CUresult r = check_dev(fn, CUdeviceptr(uintptr_t(dst)), n)) return r;
             if (src_dev)
@@ -688,29 +957,64 @@ CUresult copy_op(const char* fn, void* dst, const void* src, size_t n, bool dst_
             return CUDA_SUCCESS;
         }
         if (CUresult r = stream_op_check(fn, s)) return r;
+        if (queued(s)) {
+            if (dst_dev)
+                if (CUresult r = check_dev(fn, CUdeviceptr(uintptr_t(dst)), n)) return r;
+            if (src_dev)
+                if (CUresult r = check_dev(fn, CUdeviceptr(uintptr_t(src)), n)) return r;
+            if (n && (!dst || !src)) return CUDA_ERROR_INVALID_VALUE;
+            const bool src_host = !src_dev && !in_device_range(CUdeviceptr(uintptr_t(src)), n ? n : 1);
+            const bool dst_host = !dst_dev && !in_device_range(CUdeviceptr(uintptr_t(dst)), n ? n : 1);
+            if (dst_host && !is_pinned(dst, n)) {
+                // to pageable memory the driver returns only once the copy is done: wait for s, then copy
+                if (CUresult r = flush(s)) return r;
+                return memcpy_checked(fn, dst, src, n, dst_dev, src_dev);
+            }
+            SimNode nd;
+            nd.kind = SimNode::COPY;
+            nd.dst = dst;
+            nd.src = src;
+            nd.n = n;
+            if (src_host && !is_pinned(src, n)) {  // from pageable memory: staged now, later host writes do not count
+                nd.staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char*>(src),
+                                                                         static_cast<const unsigned char*>(src) + n);
+            }
+            enqueue(s, std::move(nd));
+            trace("%s queued on stream %p", fn, (void*)s);
+            return CUDA_SUCCESS;
+        }
     } else if (CUresult r = capture_unsafe(fn)) {
         return r;
     }
+    // synchronous copies belong to the legacy stream, which first waits for every blocking stream
+    if (CUresult r = order_before(async ? s : nullptr)) return r;
     return memcpy_checked(fn, dst, src, n, dst_dev, src_dev);
 }
 template <class T>
 CUresult set_op(const char* fn, CUdeviceptr d, T v, size_t count, bool async, CUstream s) {
     REQUIRE_CTX();
     if (async) {
-        if (SimGraph* gr = capturing(s)) {
+        SimGraph* gr = capturing(s);
+        if (gr || queued(s)) {
+            if (gr)
+                if (CUresult r = capture_ok(fn, s)) return r;
             if (CUresult r = check_dev(fn, d, count * sizeof(T))) return r;
             SimNode nd;
             nd.kind = sizeof(T) == 1 ? SimNode::SET8 : SimNode::SET32;
             nd.dst = reinterpret_cast<void*>(uintptr_t(d));
             nd.n = count;
             nd.value = unsigned(v);
-            gr->nodes.push_back(std::move(nd));
+            if (gr)
+                gr->nodes.push_back(std::move(nd));
+            else
+                enqueue(s, std::move(nd));
             return CUDA_SUCCESS;
         }
         if (CUresult r = stream_op_check(fn, s)) return r;
     } else if (CUresult r = capture_unsafe(fn)) {
         return r;
     }
+    if (CUresult r = order_before(async ? s : nullptr)) return r;
     return memset_checked(fn, d, v, count);
 }
 void* vp(CUdeviceptr p) { return reinterpret_cast<void*>(uintptr_t(p)); }
@@ -749,20 +1053,33 @@ API CUresult cuMemsetD32Async(CUdeviceptr d, unsigned v, size_t n, CUstream s) {
 API CUresult cuStreamCreate(CUstream* s, unsigned flags) {
     REQUIRE_CTX();
     if (!s) return CUDA_ERROR_INVALID_VALUE;
+    INJECT("cuStreamCreate");
     *s = new SimStream{flags};
+    {
+        std::lock_guard<std::mutex> g(g_q_m);
+        g_streams.insert(*s);
+    }
+    g_live_streams++;
     return CUDA_SUCCESS;
 }
 API CUresult cuStreamCreateWithPriority(CUstream* s, unsigned flags, int) { return cuStreamCreate(s, flags); }
 API CUresult cuStreamDestroy_v2(CUstream s) {
     REQUIRE_CTX();
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
+    CUresult r = flush(s);  // the real destroy returns at once; the stream's queued work still completes
+    {
+        std::lock_guard<std::mutex> g(g_q_m);
+        g_streams.erase(s);
+    }
     {
         std::lock_guard<std::mutex> g(g_cap_m);
         g_capturing.erase(s);
+        if (s->capture) g_live_graphs--;
         delete s->capture;
     }
     delete s;
-    return CUDA_SUCCESS;
+    g_live_streams--;
+    return r;
 }
 API CUresult cuStreamSynchronize(CUstream s) {
     REQUIRE_CTX();
@@ -774,7 +1091,8 @@ API CUresult cuStreamSynchronize(CUstream s) {
             return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
         }
     }
-    return capture_unsafe("cuStreamSynchronize(legacy stream)");
+    if (CUresult r = capture_unsafe("cuStreamSynchronize(legacy stream)")) return r;
+    return order_before(s);
 }
 API CUresult cuStreamQuery(CUstream s) {
     REQUIRE_CTX();
@@ -785,7 +1103,7 @@ API CUresult cuStreamQuery(CUstream s) {
             return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
         }
     }
-    return CUDA_SUCCESS;
+    return order_before(s);  // the "GPU" finishes the queued work meanwhile
 }
 // mode: CU_STREAM_CAPTURE_MODE_GLOBAL 0, THREAD_LOCAL 1, RELAXED 2
 API CUresult cuStreamBeginCapture_v2(CUstream s, int mode) {
@@ -795,11 +1113,15 @@ API CUresult cuStreamBeginCapture_v2(CUstream s, int mode) {
         return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     }
     if (mode < 0 || mode > 2) return CUDA_ERROR_INVALID_VALUE;
+    INJECT("cuStreamBeginCapture");
     std::lock_guard<std::mutex> g(g_cap_m);
     if (s->capture) return CUDA_ERROR_ILLEGAL_STATE;
     s->capture = new SimGraph();
+    g_live_graphs++;
     s->capture_mode = mode;
     s->invalidated = false;
+    s->fail_capture = g_fail_capture != 0 && g_capture_count >= g_fail_capture_after;
+    g_capture_count++;
     s->capture_thread = std::this_thread::get_id();
     g_capturing.insert(s);
     trace("cuStreamBeginCapture(%p, mode %d)", (void*)s, mode);
@@ -813,11 +1135,17 @@ API CUresult cuStreamEndCapture(CUstream s, CUgraph* out) {
     SimGraph* gr = s->capture;
     s->capture = nullptr;
     g_capturing.erase(s);
+    if (s->fail_capture && g_fail_capture == 2) {
+        complain("cuStreamEndCapture: capture refused (CUDASIM_FAIL_CAPTURE=end)");
+        s->invalidated = true;
+    }
     if (s->invalidated) {
         delete gr;
+        g_live_graphs--;
         *out = nullptr;
         return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     }
+    if (s->fail_capture && g_fail_capture == 3) gr->doomed = true;
     trace("cuStreamEndCapture(%p) -> graph with %zu nodes", (void*)s, gr->nodes.size());
     *out = gr;
     return CUDA_SUCCESS;
@@ -836,29 +1164,48 @@ API CUresult cuStreamIsCapturing(CUstream s, int* status) {
     *status = s->capture ? (s->invalidated ? 2 : 1) : 0;
     return CUDA_SUCCESS;
 }
-API CUresult cuStreamWaitEvent(CUstream, CUevent, unsigned) { REQUIRE_CTX(); return CUDA_SUCCESS; }
-API CUresult cuEventCreate(CUevent* e, unsigned) {
+API CUresult cuStreamWaitEvent(CUstream, CUevent e, unsigned) {
+    REQUIRE_CTX();
+    return flush_event(e);  // one stream at a time here: the waited-for work simply runs first
+}
+// flags: CU_EVENT_BLOCKING_SYNC 1, CU_EVENT_DISABLE_TIMING 2, CU_EVENT_INTERPROCESS 4
+API CUresult cuEventCreate(CUevent* e, unsigned flags) {
     REQUIRE_CTX();
     if (!e) return CUDA_ERROR_INVALID_VALUE;
+    INJECT("cuEventCreate");
     *e = new SimEvent();
+    (*e)->timing = !(flags & 2);
+    g_live_events++;
     return CUDA_SUCCESS;
 }
 API CUresult cuEventDestroy_v2(CUevent e) {
     REQUIRE_CTX();
     if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    if (CUresult r = flush_event(e)) return r;  // a pending record of e must not touch freed memory
     delete e;
+    g_live_events--;
     return CUDA_SUCCESS;
 }
 API CUresult cuEventRecord(CUevent e, CUstream s) {
     REQUIRE_CTX();
     if (!e) return CUDA_ERROR_INVALID_HANDLE;
     if (SimGraph* gr = capturing(s)) {
+        if (CUresult r = capture_ok("cuEventRecord", s)) return r;
         SimNode nd;
         nd.kind = SimNode::EVENT;
         nd.ev = e;
         gr->nodes.push_back(std::move(nd));
         return CUDA_SUCCESS;
     }
+    if (queued(s)) {
+        SimNode nd;
+        nd.kind = SimNode::EVENT;
+        nd.ev = e;
+        e->recorded = false;
+        enqueue(s, std::move(nd));
+        return CUDA_SUCCESS;
+    }
+    if (CUresult r = order_before(s)) return r;
     e->t = std::chrono::steady_clock::now();
     e->recorded = true;
     return CUDA_SUCCESS;
@@ -866,15 +1213,21 @@ API CUresult cuEventRecord(CUevent e, CUstream s) {
 API CUresult cuEventRecordWithFlags(CUevent e, CUstream s, unsigned) { return cuEventRecord(e, s); }
 API CUresult cuEventSynchronize(CUevent e) {
     REQUIRE_CTX();
-    return e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    return flush_event(e);
 }
 API CUresult cuEventQuery(CUevent e) {
     REQUIRE_CTX();
-    return e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    return flush_event(e);  // the "GPU" reaches the event meanwhile
 }
 API CUresult cuEventElapsedTime(float* ms, CUevent a, CUevent b) {
     REQUIRE_CTX();
     if (!ms || !a || !b) return CUDA_ERROR_INVALID_VALUE;
+    if (!a->timing || !b->timing) {
+        complain("cuEventElapsedTime: an event was created with CU_EVENT_DISABLE_TIMING");
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
     if (!a->recorded || !b->recorded) return CUDA_ERROR_INVALID_HANDLE;
     *ms = std::chrono::duration<float, std::milli>(b->t - a->t).count();
     return CUDA_SUCCESS;
@@ -896,7 +1249,9 @@ API CUresult cuModuleLoad(CUmodule* m, const char* fname) {
 API CUresult cuModuleUnload(CUmodule m) {
     REQUIRE_CTX();
     if (!m) return CUDA_ERROR_INVALID_HANDLE;
+    if (CUresult r = flush_streams(true)) return r;  // queued launches of its kernels run first
     delete m;
+    g_live_modules--;
     return CUDA_SUCCESS;
 }
 API CUresult cuModuleGetFunction(CUfunction* f, CUmodule m, const char* name) {
@@ -974,34 +1329,36 @@ CUresult run_kernel(SimFunc* f, const cudasim_launch_cfg& cfg, void** params) {
     }
     return rc;
 }
-CUresult replay(const std::vector<SimNode>& nodes) {
-    for (const SimNode& nd : nodes) {
-        if (CUresult s = g_sticky_error.load()) return s;
-        switch (nd.kind) {
-            case SimNode::KERNEL: {
-                std::vector<void*> ptrs;
-                for (const auto& a : nd.args) ptrs.push_back(const_cast<unsigned char*>(a.data()));
-                if (CUresult r = run_kernel(nd.f, nd.cfg, ptrs.empty() ? nullptr : ptrs.data())) return r;
-                break;
-            }
-            case SimNode::COPY:
-                if (nd.n) std::memmove(nd.dst, nd.src, nd.n);
-                break;
-            case SimNode::SET8:
-                std::memset(nd.dst, int(nd.value & 0xff), nd.n);
-                break;
-            case SimNode::SET32:
-                std::fill(static_cast<unsigned*>(nd.dst), static_cast<unsigned*>(nd.dst) + nd.n, nd.value);
-                break;
-            case SimNode::EVENT:
-                nd.ev->t = std::chrono::steady_clock::now();
-                nd.ev->recorded = true;
-                break;
-            case SimNode::HOST:
-                nd.host_fn(nd.host_ctx);
-                break;
+CUresult run_node(const SimNode& nd) {
+    if (CUresult s = g_sticky_error.load()) return s;
+    switch (nd.kind) {
+        case SimNode::KERNEL: {
+            std::vector<void*> ptrs;
+            for (const auto& a : nd.args) ptrs.push_back(const_cast<unsigned char*>(a.data()));
+            return run_kernel(nd.f, nd.cfg, ptrs.empty() ? nullptr : ptrs.data());
         }
+        case SimNode::COPY:
+            if (nd.n) std::memmove(nd.dst, nd.staged ? nd.staged->data() : nd.src, nd.n);
+            break;
+        case SimNode::SET8:
+            std::memset(nd.dst, int(nd.value & 0xff), nd.n);
+            break;
+        case SimNode::SET32:
+            std::fill(static_cast<unsigned*>(nd.dst), static_cast<unsigned*>(nd.dst) + nd.n, nd.value);
+            break;
+        case SimNode::EVENT:
+            nd.ev->t = std::chrono::steady_clock::now();
+            nd.ev->recorded = true;
+            break;
+        case SimNode::HOST:
+            nd.host_fn(nd.host_ctx.get());
+            break;
     }
+    return CUDA_SUCCESS;
+}
+CUresult replay(const std::vector<SimNode>& nodes) {
+    for (const SimNode& nd : nodes)
+        if (CUresult r = run_node(nd)) return r;
     return CUDA_SUCCESS;
 }
 }  // namespace
@@ -1026,7 +1383,10 @@ API CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
         return extra ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_INVALID_VALUE;
     }
     cudasim_launch_cfg cfg{{gx, gy, gz}, {bx, by, bz}, shmem};
-    if (SimGraph* gr = capturing(stream)) {
+    SimGraph* gr = capturing(stream);
+    if (gr)
+        if (CUresult r = capture_ok("cuLaunchKernel", stream)) return r;
+    if (gr || queued(stream)) {
         SimNode nd;
         nd.kind = SimNode::KERNEL;
         nd.f = f;
@@ -1035,11 +1395,15 @@ API CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
             const unsigned char* b = static_cast<const unsigned char*>(params[i]);
             nd.args.emplace_back(b, b + f->psizes[i]);
         }
-        gr->nodes.push_back(std::move(nd));
-        trace("cuLaunchKernel(%s) captured", f->name.c_str());
+        if (gr)
+            gr->nodes.push_back(std::move(nd));
+        else
+            enqueue(stream, std::move(nd));
+        trace("cuLaunchKernel(%s) %s", f->name.c_str(), gr ? "captured" : "queued");
         return CUDA_SUCCESS;
     }
     if (CUresult r = stream_op_check("cuLaunchKernel", stream)) return r;
+    if (CUresult r = order_before(stream)) return r;
     return run_kernel(f, cfg, params);
 }
 
@@ -1047,7 +1411,13 @@ API CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
 API CUresult cuGraphInstantiateWithFlags(CUgraphExec* out, CUgraph g, unsigned long long flags) {
     REQUIRE_CTX();
     if (!out || !g) return CUDA_ERROR_INVALID_VALUE;
-    *out = new SimGraphExec{g->nodes};
+    INJECT("cuGraphInstantiate");
+    if (g->doomed) {
+        complain("cuGraphInstantiate: refused (CUDASIM_FAIL_CAPTURE=instantiate)");
+        return CUDA_ERROR_NOT_SUPPORTED;
+    }
+    *out = new SimGraphExec{g->nodes, g->mem};
+    g_live_execs++;
     trace("cuGraphInstantiateWithFlags(%p, flags %llu) -> %p", (void*)g, flags, (void*)*out);
     return CUDA_SUCCESS;
 }
@@ -1060,18 +1430,26 @@ API CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
     }
     if (CUresult r = stream_op_check("cuGraphLaunch", s)) return r;
     trace("cuGraphLaunch(%p): %zu nodes", (void*)e, e->nodes.size());
+    if (queued(s)) {
+        std::lock_guard<std::mutex> g(g_q_m);
+        for (const SimNode& nd : e->nodes) s->pending.push_back(nd);
+        return CUDA_SUCCESS;
+    }
+    if (CUresult r = order_before(s)) return r;
     return replay(e->nodes);
 }
 API CUresult cuGraphExecDestroy(CUgraphExec e) {
     REQUIRE_CTX();
     if (!e) return CUDA_ERROR_INVALID_VALUE;
-    delete e;
+    delete e;  // queued launches hold copies of its nodes, as an in-flight graph completes on a GPU
+    g_live_execs--;
     return CUDA_SUCCESS;
 }
 API CUresult cuGraphDestroy(CUgraph g) {
     REQUIRE_CTX();
     if (!g) return CUDA_ERROR_INVALID_VALUE;
     delete g;
+    g_live_graphs--;
     return CUDA_SUCCESS;
 }
 // nodes == NULL: *num = number of nodes; else up to *num opaque node handles
@@ -1089,23 +1467,86 @@ API CUresult cuGraphGetNodes(CUgraph g, void** nodes, size_t* num) {
     return CUDA_SUCCESS;
 }
 
-// For the stand-in cuBLAS/cuSOLVER: 1 if [p, p+n) lies inside one live cuMemAlloc allocation, else 0.
-// For the stand-in cuBLAS/cuSOLVER: while `s` is capturing, append their work as a node replayed in capture order
-// (real cuBLAS/cuSOLVER calls on a capturing stream become graph nodes too) and return 1; otherwise return 0 and
-// the caller computes now. ctx is owned by the graph node for the life of the process.
-API int cudasim_capture_host(CUstream s, void (*fn)(void*), void* ctx) {
-    SimGraph* gr = capturing(s);
-    if (!gr || !fn) return 0;
+// ---------------------------------------------------------------- hooks for the stand-in cuBLAS/cuSOLVER
+// Library work `fn(ctx)` on stream s. Returns 1 when the driver took it: recorded into the capture of s (replayed
+// by cuGraphLaunch; ctx lives as long as the graph) or queued on s (CUDASIM_STRICT_STREAMS; ctx freed after it
+// ran). Returns 0 when the caller must run it now: the driver has run everything it must wait for (queued work
+// of s, or for the legacy stream every blocking stream). -1: refused because the capture of s is invalidated or
+// fails on purpose (CUDASIM_FAIL_CAPTURE=library; this invalidates it). -2: waiting failed (a sticky error).
+// del(ctx) frees ctx; refs are the device pointers the work touches (for the strict free check).
+API int cudasim_stream_work(CUstream s, void (*fn)(void*), void (*del)(void*), void* ctx, const void* const* refs,
+                            size_t nrefs) {
+    if (!fn) return -2;
     SimNode nd;
     nd.kind = SimNode::HOST;
     nd.host_fn = fn;
-    nd.host_ctx = ctx;
-    std::lock_guard<std::mutex> g(g_cap_m);
-    gr->nodes.push_back(std::move(nd));
-    trace("library call captured as a host node");
-    return 1;
+    if (SimGraph* gr = capturing(s)) {
+        std::lock_guard<std::mutex> g(g_cap_m);
+        if (s->fail_capture && g_fail_capture == 1 && !s->invalidated) {
+            complain("library call on a capturing stream refused (CUDASIM_FAIL_CAPTURE=library): capture invalidated");
+            s->invalidated = true;
+        }
+        if (s->invalidated) return -1;
+        nd.host_ctx = std::shared_ptr<void>(ctx, del ? del : [](void*) {});
+        gr->nodes.push_back(std::move(nd));
+        trace("library call captured as a host node");
+        return 1;
+    }
+    if (queued(s)) {
+        nd.host_ctx = std::shared_ptr<void>(ctx, del ? del : [](void*) {});
+        if (refs) nd.refs.assign(refs, refs + nrefs);
+        enqueue(s, std::move(nd));
+        return 1;
+    }
+    return order_before(s) ? -2 : 0;
 }
+// Waits for the queued work of s (legacy stream: every blocking stream); a CUresult.
+API int cudasim_stream_sync(CUstream s) { return order_before(s); }
+// A stream-ordered allocation made while s captures (a memory node of the graph, one per key and capture), or
+// NULL when s is not capturing. Freed with the graph and the executable graphs made from it.
+API void* cudasim_graph_alloc(CUstream s, const void* key, size_t bytes) {
+    SimGraph* gr = capturing(s);
+    if (!gr || !bytes) return nullptr;
+    std::lock_guard<std::mutex> g(g_cap_m);
+    auto it = gr->mem->by_key.find(key);
+    if (it != gr->mem->by_key.end()) return reinterpret_cast<void*>(it->second);
+    uintptr_t p = 0;
+    if (dev_alloc(bytes, &p)) return nullptr;
+    gr->mem->by_key[key] = p;
+    gr->mem->bytes += bytes;
+    trace("graph memory node: %zu bytes at %p", bytes, reinterpret_cast<void*>(p));
+    return reinterpret_cast<void*>(p);
+}
+// A stand-in library found a bad operand while its deferred work ran (e.g. a device pointer array entry outside
+// every allocation): the context faults, as a GPU would with CUDA_ERROR_ILLEGAL_ADDRESS.
+API void cudasim_fault(const char* what) {
+    complain("%s: illegal address while queued/captured library work ran", what ? what : "?");
+    if (g_sticky) g_sticky_error = CUDA_ERROR_ILLEGAL_ADDRESS;
+}
+// CUDASIM_FAIL for the stand-in libraries: 1 when this call of `fn` must fail.
+API int cudasim_fail(const char* fn) { return fn && fail_switch().hit(fn) ? 1 : 0; }
 API int cudasim_device_range(const void* p, size_t n) { return in_device_range(CUdeviceptr(uintptr_t(p)), n ? n : 1) ? 1 : 0; }
+
+// ---------------------------------------------------------------- leak report (CUDASIM_LEAKS=1)
+namespace {
+struct LeakReport {
+    ~LeakReport() {
+        if (!g_leaks) return;
+        size_t n = 0, bytes = 0, pinned = 0;
+        {
+            std::lock_guard<std::mutex> g(g_m);
+            n = g_allocs.size();
+            bytes = g_allocated;
+            pinned = g_pinned.size();
+        }
+        std::fprintf(stderr,
+                     "[cudasim] exit: libcuda allocations=%zu bytes=%zu graphs=%d graph_execs=%d streams=%d events=%d"
+                     " pinned=%zu modules=%d primary_refs=%d\n",
+                     n, bytes, g_live_graphs.load(), g_live_execs.load(), g_live_streams.load(), g_live_events.load(),
+                     pinned, g_live_modules.load(), g_primary_refs);
+    }
+} g_leak_report;
+}  // namespace
 
 // ---------------------------------------------------------------- errors
 API CUresult cuGetErrorName(CUresult e, const char** s) {

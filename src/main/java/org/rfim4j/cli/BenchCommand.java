@@ -42,7 +42,9 @@ import picocli.CommandLine.Spec;
  * {@code seconds} column of curve.csv), steps per second, the cost ratios against Adam (RNGD/Adam and
  * SGD/Adam of the median epoch), and time to a target validation accuracy: the cumulative training
  * seconds at the end of the first epoch whose validation accuracy reaches the target (epoch granularity).
- * With {@code --out}: race.json, race.md and one curve.csv per optimizer.
+ * With {@code --out}: race.json, race.md and one curve.csv per optimizer, rewritten (atomically) after every
+ * epoch of every optimizer, so a run that is cut off leaves what it finished ({@code "complete": false} in
+ * race.json until the last epoch is in).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Optimizer race: SGD, Adam and RNGD on the same data, seed and batches; prints seconds per epoch "
@@ -72,6 +74,9 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--out", description = "directory for race.json, race.md and <optimizer>/curve.csv")
   Path out;
+
+  /** Called with --out after each write of the results (tests look at the files then). */
+  java.util.function.Consumer<Path> afterWrite = p -> { };
 
   /** The race result of one optimizer. */
   record Lane(String optimizer, String label, List<EpochResult> curve, String stopped) {}
@@ -103,6 +108,9 @@ public final class BenchCommand implements Callable<Integer> {
           ((ProfilingBackend) backend).reset();
         }
       }
+      String title = run.dataset + " " + modelConfig.describe() + " " + run.activation + " "
+          + run.arch.toUpperCase(Locale.ROOT) + ", batch " + run.batch + ", " + steps + " steps/epoch, seed " + seed
+          + ", " + backendName;
       List<Mlp> models = new ArrayList<>();
       List<Optimizer> opts = new ArrayList<>();
       List<Trainer> trainers = new ArrayList<>();
@@ -141,6 +149,9 @@ public final class BenchCommand implements Callable<Integer> {
               stopped[i] = e.getMessage();
               stdout.println("note: " + specs.get(i).label() + " stopped: " + e.getMessage());
             }
+            if (out != null) {  // after every epoch: a run cut off keeps what it finished
+              write(title, backendName, modelConfig, lanes(specs, curves, stopped), steps, false);
+            }
           }
         }
       } finally {
@@ -148,24 +159,12 @@ public final class BenchCommand implements Callable<Integer> {
         opts.forEach(Optimizer::close);
         models.forEach(Mlp::close);
       }
-      for (int i = 0; i < specs.size(); i++) {
-        lanes.add(new Lane(specs.get(i).name(), specs.get(i).label(), curves.get(i), stopped[i]));
-      }
-      String title = run.dataset + " " + modelConfig.describe() + " " + run.activation + " "
-          + run.arch.toUpperCase(Locale.ROOT) + ", batch " + run.batch + ", " + steps + " steps/epoch, seed " + seed
-          + ", " + backendName;
+      lanes.addAll(lanes(specs, curves, stopped));
       String md = markdown(title, lanes, steps, target);
       stdout.println();
       stdout.print(md);
       if (out != null) {
-        AtomicFiles.writeString(out.resolve("race.md"), md);
-        AtomicFiles.writeString(out.resolve("race.json"), json(title, backendName, modelConfig, lanes, steps,
-            target, run.epochs, warmupSteps));
-        for (Lane l : lanes) {
-          StringBuilder csv = new StringBuilder(EpochResult.CSV_HEADER).append('\n');
-          l.curve().forEach(r -> csv.append(r.toCsv()).append('\n'));
-          AtomicFiles.writeString(out.resolve(l.optimizer()).resolve("curve.csv"), csv.toString());
-        }
+        write(title, backendName, modelConfig, lanes, steps, true);
         stdout.println("wrote " + out.resolve("race.md") + ", " + out.resolve("race.json") + " and <optimizer>/curve.csv");
       }
       if (backend instanceof ProfilingBackend) {
@@ -176,6 +175,29 @@ public final class BenchCommand implements Callable<Integer> {
       stdout.flush();
     }
     return 0;
+  }
+
+  /** The lanes as they stand (curves copied). */
+  private static List<Lane> lanes(List<OptimizerSpec> specs, List<List<EpochResult>> curves, String[] stopped) {
+    List<Lane> lanes = new ArrayList<>();
+    for (int i = 0; i < specs.size(); i++) {
+      lanes.add(new Lane(specs.get(i).name(), specs.get(i).label(), List.copyOf(curves.get(i)), stopped[i]));
+    }
+    return lanes;
+  }
+
+  /** Writes race.md, race.json and every lane's curve.csv under --out, each atomically. */
+  private void write(String title, String backendName, MlpConfig modelConfig, List<Lane> lanes, int steps,
+      boolean complete) throws Exception {
+    AtomicFiles.writeString(out.resolve("race.md"), markdown(title, lanes, steps, target));
+    AtomicFiles.writeString(out.resolve("race.json"), json(title, backendName, modelConfig, lanes, steps, target,
+        run.epochs, warmupSteps, complete));
+    for (Lane l : lanes) {
+      StringBuilder csv = new StringBuilder(EpochResult.CSV_HEADER).append('\n');
+      l.curve().forEach(r -> csv.append(r.toCsv()).append('\n'));
+      AtomicFiles.writeString(out.resolve(l.optimizer()).resolve("curve.csv"), csv.toString());
+    }
+    afterWrite.accept(out);
   }
 
   private void warmUp(Backend backend, Split data, MlpConfig modelConfig, List<OptimizerSpec> specs, int maxBatch,
@@ -244,7 +266,7 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   static String json(String title, String backend, MlpConfig model, List<Lane> lanes, int steps, double target,
-      int epochs, int warmupSteps) throws Exception {
+      int epochs, int warmupSteps, boolean complete) throws Exception {
     Lane adam = adam(lanes);
     double adamMedian = adam == null ? Double.NaN : Curves.median(Curves.secondsPerEpoch(adam.curve()));
     Map<String, Object> root = new LinkedHashMap<>();
@@ -254,6 +276,7 @@ public final class BenchCommand implements Callable<Integer> {
     root.put("stepsPerEpoch", steps);
     root.put("epochs", epochs);
     root.put("warmupSteps", warmupSteps);
+    root.put("complete", complete);
     root.put("targetValidationAccuracy", target);
     root.put("availableProcessors", Runtime.getRuntime().availableProcessors());
     List<Map<String, Object>> list = new ArrayList<>();

@@ -63,6 +63,44 @@ class BenchCommandTest {
     assertTrue(Files.readString(out.resolve("race.md")).contains("| rngd lr=" + TrainCommand.defaultLr("rngd") + " |"));
   }
 
+  /**
+   * With --out the results are rewritten after every epoch of every optimizer (a run cut off keeps what it
+   * finished): the first write holds SGD's first epoch only and says the race is not complete, the last one is the
+   * complete race; the per-epoch progress lines are printed without --quiet.
+   */
+  @Test
+  void resultsAreWrittenAfterEveryEpoch() throws Exception {
+    SplittableRandom rng = new SplittableRandom(4);
+    Path mnist = Files.createDirectories(dir.resolve("data/mnist"));
+    writeSet(mnist, Datasets.TRAIN_IMAGES, Datasets.TRAIN_LABELS, Datasets.VALIDATION_SIZE + 100, rng);
+    writeSet(mnist, Datasets.TEST_IMAGES, Datasets.TEST_LABELS, 20, rng);
+    Path out = dir.resolve("race");
+    List<JsonNode> snapshots = new java.util.ArrayList<>();
+    List<String> sgdCsv = new java.util.ArrayList<>();
+    BenchCommand bench = new BenchCommand();
+    bench.afterWrite = p -> {
+      try {
+        snapshots.add(new ObjectMapper().readTree(p.resolve("race.json").toFile()));
+        sgdCsv.add(Files.readString(p.resolve("sgd").resolve("curve.csv")));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    RfimCommandTest.Result r = RfimCommandTest.exec(bench, "--data-dir", dir.resolve("data").toString(),
+        "--device", "cpu", "--hidden", "6", "--epochs", "2", "--warmup-steps", "0", "--train-size", "100",
+        "--out", out.toString());
+    assertEquals(0, r.code(), r.err());
+    assertEquals(2 * 3 + 1, snapshots.size(), "after each of 2 epochs x 3 optimizers, and at the end");
+    JsonNode first = snapshots.get(0);
+    assertEquals(false, first.get("complete").asBoolean());
+    assertEquals(1, first.get("optimizers").get(0).get("curve").size(), "SGD's first epoch is in");
+    assertEquals(0, first.get("optimizers").get(1).get("curve").size(), "Adam has not run yet");
+    assertEquals(2, sgdCsv.get(0).lines().count(), "curve.csv: header + epoch 1");
+    assertEquals(true, snapshots.get(snapshots.size() - 1).get("complete").asBoolean());
+    assertEquals(3, sgdCsv.get(sgdCsv.size() - 1).lines().count());
+    assertTrue(r.out().contains("epoch 2  rngd"), "progress per epoch: " + r.out());
+  }
+
   @Test
   void tf32IsAcceptedAndIgnoredOnTheCpu() {
     SplittableRandom rng = new SplittableRandom(5);

@@ -331,4 +331,89 @@ class CublasStandInTest {
         assertEquals("CUBLAS_STATUS_NOT_SUPPORTED", status(() -> cublasSswap(h, 4, d, 1, d, 1)));
         free(d);
     }
+
+    /** Free device memory as the driver reports it (cuMemGetInfo). */
+    static long freeBytes() {
+        long[] free = new long[1], total = new long[1];
+        cuMemGetInfo(free, total);
+        return free[0];
+    }
+
+    /** Captures one SGEMM of handle hh on stream s into a new graph. */
+    static jcuda.driver.CUgraph captureGemm(cublasHandle hh, jcuda.driver.CUstream s, CUdeviceptr a, CUdeviceptr c) {
+        cuStreamBeginCapture(s, jcuda.driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+        cublasSgemm(hh, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, f(1f), a, 2, a, 2, f(0f), c, 2);
+        jcuda.driver.CUgraph g = new jcuda.driver.CUgraph();
+        cuStreamEndCapture(s, g);
+        return g;
+    }
+
+    /**
+     * Like CUDA 12.2+ cuBLAS, the stand-in makes a stream-ordered allocation for its workspace inside every capture
+     * when the handle has no user workspace; that memory stays with the graph (and the executable graphs made from
+     * it), so device memory grows with each captured graph. With cublasSetWorkspace it does not, and cublasSetStream
+     * resets the user workspace (so it must be set after the stream).
+     */
+    @Test
+    void captureWithoutUserWorkspaceKeepsWorkspaceMemoryWithEachGraph() {
+        CudaSimSupport.assumeSimulated();
+        cublasHandle hh = new cublasHandle();
+        cublasCreate(hh);
+        jcuda.driver.CUstream s = new jcuda.driver.CUstream();
+        cuStreamCreate(s, 0);
+        cublasSetStream(hh, new jcuda.runtime.cudaStream_t(s));
+        CUdeviceptr a = upload(new float[] {1, 2, 3, 4}), c = alloc(16), ws = alloc(4 << 20);
+        long before = freeBytes();
+        jcuda.driver.CUgraph g1 = captureGemm(hh, s, a, c);
+        long one = before - freeBytes();
+        jcuda.driver.CUgraph g2 = captureGemm(hh, s, a, c);
+        long two = before - freeBytes();
+        assertTrue(one >= (1 << 20), "a capture without a user workspace allocates inside the graph: " + one);
+        assertEquals(2 * one, two, "each graph keeps its own workspace");
+        jcuda.driver.CUgraphExec e1 = new jcuda.driver.CUgraphExec();
+        cuGraphInstantiate(e1, g1, 0);
+        cuGraphDestroy(g1);
+        assertEquals(two, before - freeBytes(), "the executable graph still holds the memory of g1");
+        cuGraphExecDestroy(e1);
+        cuGraphDestroy(g2);
+        assertEquals(before, freeBytes(), "all graph memory freed with the graphs");
+        // a user workspace: captures allocate nothing
+        cublasSetWorkspace(hh, ws, 4 << 20);
+        jcuda.driver.CUgraph g3 = captureGemm(hh, s, a, c), g4 = captureGemm(hh, s, a, c);
+        assertEquals(before, freeBytes(), "with cublasSetWorkspace repeated captures do not grow device memory");
+        // cublasSetStream resets the workspace to the library's pool: captures allocate again
+        cublasSetStream(hh, new jcuda.runtime.cudaStream_t(s));
+        jcuda.driver.CUgraph g5 = captureGemm(hh, s, a, c);
+        assertEquals(one, before - freeBytes(), "cublasSetStream dropped the user workspace");
+        for (jcuda.driver.CUgraph g : new jcuda.driver.CUgraph[] {g3, g4, g5}) cuGraphDestroy(g);
+        cublasDestroy(hh);
+        cuStreamDestroy(s);
+        free(a, c, ws);
+    }
+
+    /** The stand-in computes in float32 with float32 accumulation (in index order), as cuBLAS's S routines. */
+    @Test
+    void arithmeticIsFloat32WithFloat32Accumulation() {
+        CudaSimSupport.assumeSimulated();
+        // (1e8 + 1) - 1e8: 0 in float32 (1e8 + 1 rounds to 1e8), 1 in double
+        CUdeviceptr a = upload(new float[] {1e8f, 1f, -1e8f}), b = upload(new float[] {1f, 1f, 1f}), c = alloc(4);
+        cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 3, f(1f), a, 1, b, 3, f(0f), c, 1);
+        assertEquals(0f, download(c, 1)[0], "float32 accumulation");
+        free(a, b, c);
+    }
+
+    /** CUBLAS_TF32_TENSOR_OP_MATH: the stand-in rounds SGEMM operands to TF32 (10 mantissa bits). */
+    @Test
+    void tf32MathRoundsGemmOperands() {
+        CudaSimSupport.assumeSimulated();
+        float x = 1f + 0x1p-12f;  // not a TF32 value: rounds to 1
+        CUdeviceptr a = upload(new float[] {x}), b = upload(new float[] {1f}), c = alloc(4);
+        cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, f(1f), a, 1, b, 1, f(0f), c, 1);
+        assertEquals(x, download(c, 1)[0], "default math: float32 operands");
+        cublasSetMathMode(h, cublasMath.CUBLAS_TF32_TENSOR_OP_MATH);
+        cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, f(1f), a, 1, b, 1, f(0f), c, 1);
+        cublasSetMathMode(h, cublasMath.CUBLAS_DEFAULT_MATH);
+        assertEquals(1f, download(c, 1)[0], "TF32: the operand rounded to 10 mantissa bits");
+        free(a, b, c);
+    }
 }

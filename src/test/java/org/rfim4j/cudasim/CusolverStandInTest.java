@@ -199,4 +199,20 @@ class CusolverStandInTest {
         assertEquals("CUSOLVER_STATUS_NOT_SUPPORTED", e.getMessage());
         free(d);
     }
+
+    /**
+     * A NaN pivot: LAPACK flags it, real cuSOLVER need not, and neither does the stand-in (info 0, a NaN factor), so
+     * the library's own check of the factor's diagonal (rfim_inverse_status) is what catches it in the backend tests.
+     */
+    @Test
+    void nanPivotIsNotFlagged() {
+        CudaSimSupport.assumeSimulated();
+        int n = 4, lda = n;
+        float[] a = spd(n, lda, 21);
+        a[2 + 2 * lda] = Float.NaN;
+        float[] f = new float[a.length];
+        assertEquals(0, potrf(CUBLAS_FILL_MODE_LOWER, n, a, lda, f), "info stays 0");
+        assertTrue(Float.isNaN(f[2 + 2 * lda]), "the factor's diagonal carries the NaN");
+        assertEquals(a[0], f[0] * f[0], 1e-4 * a[0], "the columns before the NaN are a proper factor");
+    }
 }

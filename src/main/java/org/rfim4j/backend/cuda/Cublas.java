@@ -11,18 +11,52 @@ import jcuda.jcublas.cublasPointerMode;
  * exposes row-major operations through the column-major swap trick: a row-major r x c matrix is the
  * column-major c x r matrix of its transpose, so row-major C = op(A) op(B) is column-major
  * C^T = op(B)^T op(A)^T.
+ *
+ * <p>The handle owns its workspace ({@link #workspaceBytes}, set with {@code cublasSetWorkspace} after
+ * {@code cublasSetStream}, which resets it to the library's pool). Without one, CUDA 12.2+ cuBLAS makes a
+ * stream-ordered allocation inside every graph capture that stays with that graph, so device memory would grow
+ * with each captured step.
  */
 final class Cublas implements AutoCloseable {
+  /** The owned workspace: 32 MiB on Hopper and newer (compute capability 9+), else 4 MiB (cuBLAS's advice). */
+  static long workspaceBytes(int computeMajor) {
+    return (computeMajor >= 9 ? 32L : 4L) << 20;
+  }
+
   private final cublasHandle handle = new cublasHandle();
   private final StepRecorder rec;
+  private final DeviceBuffer workspace;
   private boolean closed;
 
   Cublas(CudaRuntime rt) {
     this.rec = rt.rec;
     JCublas2.setExceptionsEnabled(true);
     JCublas2.cublasCreate(handle);
-    JCublas2.cublasSetStream(handle, rt.cudaStream);
-    JCublas2.cublasSetPointerMode(handle, cublasPointerMode.CUBLAS_POINTER_MODE_HOST);
+    DeviceBuffer ws = new DeviceBuffer("cublas-workspace", rt);
+    try {
+      JCublas2.cublasSetStream(handle, rt.cudaStream);  // resets any workspace: set ours after it
+      long bytes = workspaceBytes(rt.computeMajor);
+      JCublas2.cublasSetWorkspace(handle, ws.ensure(bytes), bytes);
+      JCublas2.cublasSetPointerMode(handle, cublasPointerMode.CUBLAS_POINTER_MODE_HOST);
+    } catch (RuntimeException | Error e) {
+      try {
+        JCublas2.cublasDestroy(handle);
+      } catch (RuntimeException | Error suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      try {
+        ws.close();
+      } catch (RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    this.workspace = ws;
+  }
+
+  /** The owned workspace's size in bytes. */
+  long workspaceCapacity() {
+    return workspace.capacity();
   }
 
   void setTf32(boolean on) {
@@ -47,7 +81,9 @@ final class Cublas implements AutoCloseable {
     if (!rec.op(1, "sgemm", transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) {
       return;
     }
-    JCublas2.cublasSgemm(handle, op(transB), op(transA), n, m, k, f(alpha), b, ldb, a, lda, f(beta), c, ldc);
+    Pointer al = f(alpha);
+    Pointer be = f(beta);
+    rec.issue(() -> JCublas2.cublasSgemm(handle, op(transB), op(transA), n, m, k, al, b, ldb, a, lda, be, c, ldc));
   }
 
   /** Column-major strided-batched SGEMM, passed through. */
@@ -58,8 +94,10 @@ final class Cublas implements AutoCloseable {
         c, ldc, strideC, batch)) {
       return;
     }
-    JCublas2.cublasSgemmStridedBatched(handle, op(transA), op(transB), m, n, k, f(alpha), a, lda, strideA, b, ldb,
-        strideB, f(beta), c, ldc, strideC, batch);
+    Pointer al = f(alpha);
+    Pointer be = f(beta);
+    rec.issue(() -> JCublas2.cublasSgemmStridedBatched(handle, op(transA), op(transB), m, n, k, al, a, lda, strideA,
+        b, ldb, strideB, be, c, ldc, strideC, batch));
   }
 
   /**
@@ -70,16 +108,21 @@ final class Cublas implements AutoCloseable {
     if (!rec.op(1, "strsmBatched", transpose, n, aArray, bArray, batch)) {
       return;
     }
-    JCublas2.cublasStrsmBatched(handle, jcuda.jcublas.cublasSideMode.CUBLAS_SIDE_LEFT,
+    Pointer one = f(1.0);
+    rec.issue(() -> JCublas2.cublasStrsmBatched(handle, jcuda.jcublas.cublasSideMode.CUBLAS_SIDE_LEFT,
         jcuda.jcublas.cublasFillMode.CUBLAS_FILL_MODE_LOWER, op(transpose),
-        jcuda.jcublas.cublasDiagType.CUBLAS_DIAG_NON_UNIT, n, n, f(1.0), aArray, n, bArray, n, batch);
+        jcuda.jcublas.cublasDiagType.CUBLAS_DIAG_NON_UNIT, n, n, one, aArray, n, bArray, n, batch));
   }
 
   @Override
   public void close() {
     if (!closed) {
       closed = true;
-      JCublas2.cublasDestroy(handle);
+      try {
+        JCublas2.cublasDestroy(handle);
+      } finally {
+        workspace.close();  // freed once the stream is idle (CudaRuntime.freeLater)
+      }
     }
   }
 }

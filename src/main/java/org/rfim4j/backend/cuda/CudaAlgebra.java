@@ -23,7 +23,7 @@ final class CudaAlgebra implements AutoCloseable {
   private final Kernels k;
   private final Cublas blas;
   private final GraphParameters params;
-  private final DeviceBuffer dotWs = new DeviceBuffer("dot");
+  private final DeviceBuffer dotWs;
 
   CudaAlgebra(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, Cublas blas,
       GraphParameters params) {
@@ -33,6 +33,7 @@ final class CudaAlgebra implements AutoCloseable {
     this.k = k;
     this.blas = blas;
     this.params = params;
+    this.dotWs = new DeviceBuffer("dot", rt);
   }
 
   void gemm(boolean transA, boolean transB, double alpha, DeviceArray a, DeviceArray b, double beta,

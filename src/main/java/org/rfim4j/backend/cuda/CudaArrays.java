@@ -175,7 +175,7 @@ final class CudaArrays {
     }
     rt.makeCurrent();
     backend.released(a);  // drop the device-side caches that refer to it
-    cuMemFree(ptr);
+    rt.freeLater(ptr, a.size() * Sizeof.FLOAT);  // queued work may still read it: freed once the stream is idle
   }
 
   /** Frees every live array (backend close; the context is current). */

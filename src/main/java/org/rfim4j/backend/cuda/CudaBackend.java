@@ -1,10 +1,28 @@
 package org.rfim4j.backend.cuda;
 
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
+import java.lang.System.Logger.Level;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import jcuda.CudaException;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
@@ -28,7 +46,10 @@ import org.rfim4j.backend.Tf32Capable;
  * owned and grow-only.
  *
  * <p>Open with {@link #open()} (probes first, fails with a diagnosis) or {@link #openDevice(int)} (no probe;
- * for a stand-in driver already loaded, as the CUDA simulator tests do).
+ * for a stand-in driver already loaded, as the CUDA simulator tests do). Opening also probes CUDA graph capture
+ * once (a throwaway GEMM and kernel captured, instantiated, launched and checked): where capture or
+ * instantiation fails, {@link #captureStep} runs steps eagerly, with one warning (System.Logger
+ * {@code org.rfim4j.backend.cuda.CudaBackend}); {@link #graphsOff()} says why.
  *
  * <p>This class is the facade: it owns the lifecycle (open, close, the current context) and forwards each
  * operation to a package-private part: {@code CudaArrays} (allocation, transfers, argument checks),
@@ -37,6 +58,8 @@ import org.rfim4j.backend.Tf32Capable;
  * (metric updates, inversion, preconditioning) and {@code CudaGraphStep} (captured steps).
  */
 public final class CudaBackend implements Backend, Tf32Capable {
+  private static final System.Logger LOG = System.getLogger(CudaBackend.class.getName());
+
   private final CudaRuntime rt;
   private final Cublas blas;
   private final Cusolver solver;
@@ -51,6 +74,8 @@ public final class CudaBackend implements Backend, Tf32Capable {
   private final GraphParameters graphParams;
   private final List<CudaGraphStep> graphs = new ArrayList<>();
   private final String name;
+  /** Why CUDA graphs are off for this backend (capture probe or a capture failed), or null. */
+  private volatile String graphsOff;
   private boolean closed;
 
   private CudaBackend(int ordinal) {
@@ -79,7 +104,7 @@ public final class CudaBackend implements Backend, Tf32Capable {
     this.rt = r;
     this.blas = b;
     this.solver = s;
-    this.graphParams = new GraphParameters(r.rec);
+    this.graphParams = new GraphParameters(r);
     this.arrays = new CudaArrays(this, r, kk);
     this.algebra = new CudaAlgebra(this, arrays, r, kk, b, graphParams);
     this.layers = new CudaLayers(this, arrays, kk);
@@ -87,6 +112,127 @@ public final class CudaBackend implements Backend, Tf32Capable {
     this.rngd = new CudaRngd(this, arrays, r, kk, b, s);
     this.kernels = kk;
     this.name = "cuda:" + ordinal + " (" + r.deviceName + ")";
+    String why;
+    try {
+      why = probeCapture();
+    } catch (RuntimeException | Error e) {
+      try {
+        close();
+      } catch (RuntimeException | Error suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    if (why != null) {
+      disableGraphs("the capture probe failed: " + why);
+    }
+    resetCounts();
+  }
+
+  /**
+   * Captures a throwaway GEMM (cuBLAS, with the handle's own workspace) and a kernel into a CUDA graph,
+   * instantiates and launches it and checks the result. Returns null when all of that works, else what failed.
+   * Leaves nothing behind: the graph, its executable graph and the buffers are released on every path.
+   */
+  private String probeCapture() {
+    CUdeviceptr a = null;
+    CUdeviceptr c = null;
+    CUgraph g = null;
+    CUgraphExec e = null;
+    boolean capturing = false;
+    String failure = null;
+    try {
+      CUdeviceptr pa = new CUdeviceptr();
+      cuMemAlloc(pa, 4 * Float.BYTES);
+      a = pa;
+      CUdeviceptr pc = new CUdeviceptr();
+      cuMemAlloc(pc, 4 * Float.BYTES);
+      c = pc;
+      cuMemcpyHtoD(a, Pointer.to(new float[] {1, 2, 3, 4}), 4 * Float.BYTES);
+      cuStreamBeginCapture(rt.stream, CudaGraphStep.CAPTURE_MODE);
+      capturing = true;
+      blas.gemmRowMajor(false, false, 2, 2, 2, 1.0, a, 2, a, 2, 0.0, c, 2);  // C = A A = [7, 10; 15, 22]
+      kernels.launchN(kernels.scale, 4, 4L, 0.5f, c);                         // C = [3.5, 5; 7.5, 11]
+      CUgraph made = new CUgraph();
+      capturing = false;
+      cuStreamEndCapture(rt.stream, made);
+      g = made;
+      rt.graphHandleCreated();
+      CUgraphExec inst = new CUgraphExec();
+      cuGraphInstantiate(inst, g, 0);
+      e = inst;
+      rt.graphHandleCreated();
+      cuGraphLaunch(e, rt.stream);
+      cuStreamSynchronize(rt.stream);
+      float[] got = new float[4];
+      cuMemcpyDtoH(Pointer.to(got), c, 4 * Float.BYTES);
+      if (!Arrays.equals(got, new float[] {3.5f, 5f, 7.5f, 11f})) {
+        failure = "the captured GEMM + kernel computed " + Arrays.toString(got) + " instead of [3.5, 5.0, 7.5, 11.0]";
+      }
+    } catch (CudaException ex) {
+      failure = ex.getMessage();
+    } finally {
+      if (capturing) {
+        try {
+          CUgraph partial = new CUgraph();
+          cuStreamEndCapture(rt.stream, partial);
+          cuGraphDestroy(partial);
+        } catch (CudaException ignored) {
+          // an invalidated capture ends without a graph
+        }
+      }
+      if (e != null) {
+        cuGraphExecDestroy(e);
+        rt.graphHandleDestroyed();
+      }
+      if (g != null) {
+        cuGraphDestroy(g);
+        rt.graphHandleDestroyed();
+      }
+      cuStreamSynchronize(rt.stream);
+      if (a != null) {
+        cuMemFree(a);
+      }
+      if (c != null) {
+        cuMemFree(c);
+      }
+    }
+    return failure;
+  }
+
+  /** Turns CUDA graphs off for this backend (later {@link #captureStep} steps run eagerly); warns once. */
+  void disableGraphs(String why) {
+    synchronized (this) {
+      if (graphsOff != null) {
+        return;
+      }
+      graphsOff = why;
+    }
+    LOG.log(Level.WARNING, "CUDA graphs are off on " + name + ": " + why + ". Training steps run eagerly (same"
+        + " results, one launch per operation instead of one graph launch per step).");
+  }
+
+  /**
+   * Why CUDA graphs are off for this backend (the capture probe at open, or a later capture, failed), or null
+   * when {@link #captureStep} captures steps into graphs.
+   */
+  public String graphsOff() {
+    return graphsOff;
+  }
+
+  /** CUDA graphs plus executable graphs alive (captured steps and the probe); for leak tests. */
+  int liveGraphHandles() {
+    return rt.graphHandles();
+  }
+
+  /** Device allocations released but not yet freed (waiting for the stream to be idle); for tests. */
+  int retiredAllocations() {
+    return rt.retiredAllocations();
+  }
+
+  /** The size of cuBLAS's owned workspace in bytes; for tests. */
+  long cublasWorkspaceBytes() {
+    return blas.workspaceCapacity();
   }
 
   /**
@@ -190,6 +336,9 @@ public final class CudaBackend implements Backend, Tf32Capable {
       throw new IllegalArgumentException("step must not be null");
     }
     enter();
+    if (graphsOff != null) {
+      return Backend.super.captureStep(kind, step);  // graphs off: plain eager runs
+    }
     CudaGraphStep g = new CudaGraphStep(this, rt, graphParams.block(), kind, step);
     graphs.add(g);
     return g;

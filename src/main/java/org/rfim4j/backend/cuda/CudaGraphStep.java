@@ -16,10 +16,13 @@ import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.List;
+import jcuda.CudaException;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
 import org.rfim4j.backend.ReplayableStep;
@@ -30,11 +33,20 @@ import org.rfim4j.backend.ReplayableStep;
  * launch the graph. Per replay the host issues one async copy of the parameter block (from a ring of pinned
  * staging buffers, each guarded by an event so it is reused only once its copy has run) and one
  * cuGraphLaunch.
+ *
+ * <p>When CUDA graphs are off for the backend (its capture probe failed) every run is eager. When the capture
+ * of run 2 fails (cuStreamBeginCapture refused; a CUDA error of a launch or library call inside the capture;
+ * cuStreamEndCapture reports it invalidated; cuGraphInstantiate fails), the partial graph is destroyed, the
+ * backend turns CUDA graphs off with one warning, and the step is completed by issuing the operations the
+ * capture recorded eagerly (the step's host code has already run once and is not run again); later runs are
+ * eager. Errors of the step's own host code (an argument check, a synchronising call) still throw.
  */
 final class CudaGraphStep implements ReplayableStep {
   /** CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: unsafe calls from this thread during capture are errors. */
-  private static final int CAPTURE_MODE = 1;
+  static final int CAPTURE_MODE = 1;
   private static final int RING = 16;
+  /** The staging ring's events order host writes against copies; their timing is never read. */
+  private static final int EVENT_FLAGS = CUevent_flags.CU_EVENT_DISABLE_TIMING;
 
   private final CudaBackend backend;
   private final CudaRuntime rt;
@@ -42,6 +54,8 @@ final class CudaGraphStep implements ReplayableStep {
   private final String kind;
   private final Runnable step;
   private int runs;
+  /** Runs eagerly from now on (graphs off for the backend, or this step's capture failed). */
+  private boolean eager;
   private CUgraph graph;
   private CUgraphExec exec;
   private List<Object[]> signatures;
@@ -71,12 +85,15 @@ final class CudaGraphStep implements ReplayableStep {
       throw new IllegalStateException("captured steps cannot nest");
     }
     runs++;
-    if (runs == 1) {
-      step.run();  // warm-up: workspaces reach their size, tables are uploaded
+    if (runs == 1 || eager || (exec == null && backend.graphsOff() != null)) {
+      eager = eager || runs > 1;
+      step.run();  // warm-up (workspaces reach their size, tables are uploaded), or graphs are off
       return;
     }
     if (exec == null) {
-      capture(rec);
+      if (!capture(rec)) {
+        return;  // fell back: the step was completed eagerly
+      }
     } else {
       rec.beginReplay(signatures);
       try {
@@ -90,52 +107,129 @@ final class CudaGraphStep implements ReplayableStep {
     launch(rec);
   }
 
-  private void capture(StepRecorder rec) {
-    CUgraph g = new CUgraph();
+  /**
+   * Captures the step into a graph and instantiates it; true on success. On a capture failure: destroys what
+   * was made, turns graphs off for the backend (one warning), completes the step eagerly and returns false.
+   */
+  private boolean capture(StepRecorder rec) {
     rec.beginCapture();
-    cuStreamBeginCapture(rt.stream, CAPTURE_MODE);
+    try {
+      cuStreamBeginCapture(rt.stream, CAPTURE_MODE);
+    } catch (CudaException e) {
+      rec.abort();
+      fallBack("cuStreamBeginCapture failed: " + e.getMessage());
+      step.run();  // nothing of the step has run yet
+      return false;
+    }
     try {
       step.run();
     } catch (RuntimeException | Error e) {
       rec.abort();
-      try {
-        cuStreamEndCapture(rt.stream, g);
-      } catch (RuntimeException suppressed) {
-        e.addSuppressed(suppressed);
-      }
+      destroy(endCaptureQuietly(e), null);
       throw new IllegalStateException("capturing step '" + kind + "' into a CUDA graph failed (the step's host"
           + " state has advanced; restart from a checkpoint or run with --cuda-graphs off): " + e.getMessage(), e);
     }
-    signatures = rec.end();
-    cuStreamEndCapture(rt.stream, g);
-    CUgraphExec e = new CUgraphExec();
-    cuGraphInstantiate(e, g, 0);
+    CudaException inside = rec.captureFailure();
+    List<Runnable> calls = new ArrayList<>(rec.capturedCalls());
+    List<Object[]> sigs = rec.end();
+    rec.dropCalls();
+    String failure = inside == null ? null
+        : "a launch or library call inside the capture failed (" + inside.getMessage() + ")";
+    CUgraph g = null;
+    CUgraphExec e = null;
+    CUgraph made = new CUgraph();
+    try {
+      cuStreamEndCapture(rt.stream, made);
+      g = made;
+      rt.graphHandleCreated();
+    } catch (CudaException ex) {
+      failure = failure != null ? failure : "cuStreamEndCapture failed (" + ex.getMessage() + ")";
+    }
+    if (failure == null) {
+      CUgraphExec inst = new CUgraphExec();
+      try {
+        cuGraphInstantiate(inst, g, 0);
+        e = inst;
+        rt.graphHandleCreated();
+      } catch (CudaException ex) {
+        failure = "cuGraphInstantiate failed (" + ex.getMessage() + ")";
+      }
+    }
+    if (failure != null) {
+      destroy(g, e);
+      fallBack(failure);
+      // The host code ran once under capture; its operations did not run. Issue them now, eagerly, reading the
+      // per-step values from the parameter block as the graph would have.
+      uploadParameters(rec);
+      for (Runnable call : calls) {
+        call.run();
+      }
+      return false;
+    }
+    signatures = sigs;
     graph = g;
     exec = e;
+    return true;
+  }
+
+  private void fallBack(String why) {
+    eager = true;
+    backend.disableGraphs("capturing step '" + kind + "' failed: " + why);
+  }
+
+  /** Ends a capture abandoned because of {@code cause}; returns the graph if the driver made one. */
+  private CUgraph endCaptureQuietly(Throwable cause) {
+    CUgraph g = new CUgraph();
+    try {
+      cuStreamEndCapture(rt.stream, g);
+      rt.graphHandleCreated();
+      return g;
+    } catch (RuntimeException suppressed) {
+      cause.addSuppressed(suppressed);
+      return null;
+    }
+  }
+
+  /** Destroys an executable graph and a graph (either may be null), counting them. */
+  private void destroy(CUgraph g, CUgraphExec e) {
+    if (e != null) {
+      cuGraphExecDestroy(e);
+      rt.graphHandleDestroyed();
+    }
+    if (g != null) {
+      cuGraphDestroy(g);
+      rt.graphHandleDestroyed();
+    }
+  }
+
+  /** Copies the staged per-step values to the device parameter block (async, from a pinned ring slot). */
+  private void uploadParameters(StepRecorder rec) {
+    int bytes = rec.dynUsed();
+    if (bytes == 0) {
+      return;
+    }
+    int r = next;
+    next = (next + 1) % RING;
+    if (pinned[r] == null) {
+      pinned[r] = new Pointer();
+      cuMemAllocHost(pinned[r], StepRecorder.DYN_BYTES);
+      pinnedBuf[r] = pinned[r].getByteBuffer(0, StepRecorder.DYN_BYTES).order(ByteOrder.nativeOrder());
+      events[r] = new CUevent();
+      cuEventCreate(events[r], EVENT_FLAGS);
+    } else if (used[r]) {
+      cuEventSynchronize(events[r]);  // waits only when the GPU is RING steps behind
+    }
+    ByteBuffer dst = pinnedBuf[r];
+    dst.clear();
+    dst.put(rec.staging.array(), 0, bytes);
+    cuMemcpyHtoDAsync(dynBlock, pinned[r], bytes, rt.stream);
+    cuEventRecord(events[r], rt.stream);
+    used[r] = true;
+    rec.copies++;
   }
 
   private void launch(StepRecorder rec) {
-    int bytes = rec.dynUsed();
-    if (bytes > 0) {
-      int r = next;
-      next = (next + 1) % RING;
-      if (pinned[r] == null) {
-        pinned[r] = new Pointer();
-        cuMemAllocHost(pinned[r], StepRecorder.DYN_BYTES);
-        pinnedBuf[r] = pinned[r].getByteBuffer(0, StepRecorder.DYN_BYTES).order(ByteOrder.nativeOrder());
-        events[r] = new CUevent();
-        cuEventCreate(events[r], 0);
-      } else if (used[r]) {
-        cuEventSynchronize(events[r]);  // waits only when the GPU is RING steps behind
-      }
-      ByteBuffer dst = pinnedBuf[r];
-      dst.clear();
-      dst.put(rec.staging.array(), 0, bytes);
-      cuMemcpyHtoDAsync(dynBlock, pinned[r], bytes, rt.stream);
-      cuEventRecord(events[r], rt.stream);
-      used[r] = true;
-      rec.copies++;
-    }
+    uploadParameters(rec);
     cuGraphLaunch(exec, rt.stream);
     rec.graphLaunches++;
   }
@@ -156,10 +250,9 @@ final class CudaGraphStep implements ReplayableStep {
     }
     backend.enter();
     rt.synchronize();
-    if (exec != null) {
-      cuGraphExecDestroy(exec);
-      cuGraphDestroy(graph);
-    }
+    destroy(graph, exec);
+    graph = null;
+    exec = null;
     for (int r = 0; r < RING; r++) {
       if (pinned[r] != null) {
         cuEventDestroy(events[r]);
@@ -170,6 +263,6 @@ final class CudaGraphStep implements ReplayableStep {
 
   @Override
   public String toString() {
-    return "captured step '" + kind + "' (" + (exec == null ? "not yet captured" : "graph") + ")";
+    return "captured step '" + kind + "' (" + (exec != null ? "graph" : eager ? "eager" : "not yet captured") + ")";
   }
 }

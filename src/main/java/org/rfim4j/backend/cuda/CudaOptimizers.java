@@ -119,7 +119,7 @@ final class CudaOptimizers implements AutoCloseable {
       starts[i + 1] = starts[i] + params.get(i).size();
     }
     Set<CudaArray> roots = Collections.newSetFromMap(new IdentityHashMap<>());
-    DeviceBuffer b = new DeviceBuffer("multi-tensor table");
+    DeviceBuffer b = new DeviceBuffer("multi-tensor table", rt);
     try {
       rt.hostSync("multi-tensor table upload");
       CUdeviceptr p = b.ensure(bytes);

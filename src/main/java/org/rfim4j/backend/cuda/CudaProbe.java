@@ -68,6 +68,25 @@ public final class CudaProbe {
     }
   }
 
+  /**
+   * Prepares the native side exactly as {@link CudaBackend#open()} does, without loading any JCuda class: probes,
+   * and when CUDA is available preloads the CUDA 12 libraries it found, or loads the CUDA 13 compatibility shims
+   * when only CUDA 13 is installed ({@code rfim4j.cuda.compat} / {@code RFIM4J_CUDA_COMPAT}). Call it first in
+   * a program or test that uses JCuda's cuBLAS/cuSOLVER bindings directly before opening a backend: JCublas2's
+   * and JCusolver's static initialisers need the shims already loaded on a CUDA-13-only machine, and one that
+   * fails, fails for the whole JVM. Idempotent.
+   *
+   * @return the probe's diagnosis
+   * @throws IllegalStateException when the shims are needed but not configured or not loadable
+   */
+  public static Diagnosis prepareNatives() {
+    Diagnosis d = probe();
+    if (d.available()) {
+      CudaCompat.prepare(d);
+    }
+    return d;
+  }
+
   /** The directories searched, in the documented order (duplicates and blanks removed). */
   static List<String> searchPath(String libdirProperty, String libdirEnv, String ldLibraryPath) {
     Set<String> dirs = new LinkedHashSet<>();

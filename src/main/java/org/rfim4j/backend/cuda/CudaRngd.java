@@ -33,13 +33,13 @@ final class CudaRngd implements AutoCloseable {
   private final Kernels k;
   private final Cublas blas;
   private final Cusolver solver;
-  private final DeviceBuffer gramWs = new DeviceBuffer("gram");
-  private final DeviceBuffer invA = new DeviceBuffer("inverse-factor");
-  private final DeviceBuffer invB = new DeviceBuffer("inverse-result");
+  private final DeviceBuffer gramWs;
+  private final DeviceBuffer invA;
+  private final DeviceBuffer invB;
   /** Per-slice status, then the factorisation infos (and potri's), see {@link #invert}. */
-  private final DeviceBuffer invInfo = new DeviceBuffer("inverse-info");
-  private final DeviceBuffer invPtrs = new DeviceBuffer("inverse-pointers");
-  private final DeviceBuffer invWork = new DeviceBuffer("solver-work");
+  private final DeviceBuffer invInfo;
+  private final DeviceBuffer invPtrs;
+  private final DeviceBuffer invWork;
   /** Damping factors on the device per metric, by its storage (equal views share one); see {@link #epsFor}. */
   private final java.util.Map<CudaArray.Storage, EpsCache> epsCache = new java.util.HashMap<>();
   /** The D whose solver work size is in workFloats (-1: none yet). */
@@ -53,6 +53,12 @@ final class CudaRngd implements AutoCloseable {
     this.k = k;
     this.blas = blas;
     this.solver = solver;
+    this.gramWs = new DeviceBuffer("gram", rt);
+    this.invA = new DeviceBuffer("inverse-factor", rt);
+    this.invB = new DeviceBuffer("inverse-result", rt);
+    this.invInfo = new DeviceBuffer("inverse-info", rt);
+    this.invPtrs = new DeviceBuffer("inverse-pointers", rt);
+    this.invWork = new DeviceBuffer("solver-work", rt);
   }
 
   void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g) {
@@ -272,7 +278,7 @@ final class CudaRngd implements AutoCloseable {
    * only when the factors changed since the last inversion of that metric, i.e. after a failure.
    */
   private synchronized CUdeviceptr epsFor(CudaArray g, float[] eps) {
-    EpsCache c = epsCache.computeIfAbsent(g.storage(), x -> new EpsCache());
+    EpsCache c = epsCache.computeIfAbsent(g.storage(), x -> new EpsCache(rt));
     if (c.values == null || !Arrays.equals(c.values, eps)) {
       CUdeviceptr p = c.buf.ensure((long) eps.length * Sizeof.FLOAT);
       rt.hostSync("batchedInverse (damping upload)");
@@ -298,8 +304,12 @@ final class CudaRngd implements AutoCloseable {
   }
 
   private static final class EpsCache {
-    final DeviceBuffer buf = new DeviceBuffer("eps");
+    final DeviceBuffer buf;
     float[] values;
+
+    EpsCache(CudaRuntime rt) {
+      buf = new DeviceBuffer("eps", rt);
+    }
   }
 
   private int[] downloadInts(CUdeviceptr p, int n) {

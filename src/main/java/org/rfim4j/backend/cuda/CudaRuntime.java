@@ -9,6 +9,7 @@ import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
 import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadDataJIT;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
@@ -31,9 +32,11 @@ import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUjit_option;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 import jcuda.driver.JITOptions;
@@ -64,7 +67,16 @@ final class CudaRuntime implements AutoCloseable {
   final int driverVersion;
   final String deviceName;
   final int multiprocessors;
+  /** Compute capability major version (9 for Hopper). */
+  final int computeMajor;
   private final List<CUmodule> modules = new ArrayList<>();
+  /** Device memory released while queued work may still use it: freed after the next stream synchronisation. */
+  private final List<CUdeviceptr> retired = new ArrayList<>();
+  private long retiredBytes;
+  /** Released memory held back at most this long before a synchronisation is forced to free it. */
+  static final long RETIRED_LIMIT_BYTES = 256L << 20;
+  /** CUDA graphs and executable graphs alive (created by captures and the capture probe, not yet destroyed). */
+  private int graphHandles;
   private boolean closed;
 
   CudaRuntime(int ordinal) {
@@ -91,9 +103,21 @@ final class CudaRuntime implements AutoCloseable {
     int[] sm = {0};
     cuDeviceGetAttribute(sm, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
     this.multiprocessors = Math.max(1, sm[0]);
+    int[] major = {0};
+    cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
+    this.computeMajor = major[0];
     cuDevicePrimaryCtxRetain(context, device);
-    cuCtxSetCurrent(context);
-    cuStreamCreate(stream, 0);
+    try {
+      cuCtxSetCurrent(context);
+      cuStreamCreate(stream, 0);
+    } catch (RuntimeException | Error e) {
+      try {
+        cuDevicePrimaryCtxRelease(device);  // retained above: released on every failure path
+      } catch (RuntimeException | Error suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
     this.cudaStream = new cudaStream_t(stream);
   }
 
@@ -107,20 +131,68 @@ final class CudaRuntime implements AutoCloseable {
     rec.requireEager("synchronize");
     rec.noteSync();
     cuStreamSynchronize(stream);
+    freeRetired();
   }
 
-  /** Loads every kernel module. */
   /** A host synchronisation (counted; refused inside a captured step). */
   void hostSync(String what) {
     rec.requireEager(what);
     rec.noteSync();
     cuStreamSynchronize(stream);
+    freeRetired();
+  }
+
+  /**
+   * Frees device memory that work queued on the stream may still read (a workspace that grew, a closed array or
+   * table): the driver does not promise to order cuMemFree after queued work, so the allocation is kept until
+   * the stream is next synchronised. More than {@link #RETIRED_LIMIT_BYTES} waiting forces that synchronisation
+   * (outside a captured step).
+   */
+  synchronized void freeLater(CUdeviceptr p, long bytes) {
+    if (closed) {
+      return;  // the context's memory is gone already
+    }
+    retired.add(p);
+    retiredBytes += bytes;
+    if (retiredBytes > RETIRED_LIMIT_BYTES && rec.mode == StepRecorder.Mode.EAGER) {
+      makeCurrent();
+      rec.noteSync();
+      cuStreamSynchronize(stream);
+      freeRetired();
+    }
+  }
+
+  /** Frees what {@link #freeLater} kept; call only right after the stream was synchronised. */
+  synchronized void freeRetired() {
+    for (CUdeviceptr p : retired) {
+      cuMemFree(p);
+    }
+    retired.clear();
+    retiredBytes = 0;
+  }
+
+  /** Device allocations waiting in {@link #freeLater} (for tests). */
+  synchronized int retiredAllocations() {
+    return retired.size();
+  }
+
+  void graphHandleCreated() {
+    graphHandles++;
+  }
+
+  void graphHandleDestroyed() {
+    graphHandles--;
+  }
+
+  /** CUDA graphs plus executable graphs alive. */
+  int graphHandles() {
+    return graphHandles;
   }
 
   /** Device-to-device async copy on the stream (counted; capturable). */
   void copyAsync(jcuda.driver.CUdeviceptr dst, jcuda.driver.CUdeviceptr src, long bytes) {
     if (rec.op(2, "copy", dst, src, bytes)) {
-      jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(dst, src, bytes, stream);
+      rec.issue(() -> jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(dst, src, bytes, stream));
     }
   }
 
@@ -230,7 +302,11 @@ final class CudaRuntime implements AutoCloseable {
     jit.putInt(CUjit_option.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, logSize);
     CUmodule module = new CUmodule();
     try {
-      cuModuleLoadDataJIT(module, Pointer.to(z), jit);
+      // JCuda's cuModuleLoadDataJIT returns the CUresult without checking it, even with exceptions enabled
+      int rc = cuModuleLoadDataJIT(module, Pointer.to(z), jit);
+      if (rc != CUresult.CUDA_SUCCESS) {
+        throw new CudaException(CUresult.stringFor(rc));
+      }
     } catch (CudaException e) {
       String log = "";
       try {
@@ -251,14 +327,18 @@ final class CudaRuntime implements AutoCloseable {
     if (closed) {
       return;
     }
-    closed = true;
     makeCurrent();
-    cuStreamSynchronize(stream);
-    for (CUmodule m : modules) {
-      cuModuleUnload(m);
+    try {
+      cuStreamSynchronize(stream);
+      freeRetired();
+      for (CUmodule m : modules) {
+        cuModuleUnload(m);
+      }
+      modules.clear();
+      cuStreamDestroy(stream);
+    } finally {
+      closed = true;
+      cuDevicePrimaryCtxRelease(device);
     }
-    modules.clear();
-    cuStreamDestroy(stream);
-    cuDevicePrimaryCtxRelease(device);
   }
 }

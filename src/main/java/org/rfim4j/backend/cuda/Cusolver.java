@@ -21,7 +21,16 @@ final class Cusolver implements AutoCloseable {
     this.rec = rt.rec;
     JCusolver.setExceptionsEnabled(true);
     JCusolverDn.cusolverDnCreate(handle);
-    JCusolverDn.cusolverDnSetStream(handle, rt.cudaStream);
+    try {
+      JCusolverDn.cusolverDnSetStream(handle, rt.cudaStream);
+    } catch (RuntimeException | Error e) {
+      try {
+        JCusolverDn.cusolverDnDestroy(handle);
+      } catch (RuntimeException | Error suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
   }
 
   private static final int LOWER = cublasFillMode.CUBLAS_FILL_MODE_LOWER;
@@ -45,7 +54,7 @@ final class Cusolver implements AutoCloseable {
     if (!rec.op(1, "potrf", n, a, work, lwork, info)) {
       return;
     }
-    JCusolverDn.cusolverDnSpotrf(handle, LOWER, n, a, n, work, lwork, info);
+    rec.issue(() -> JCusolverDn.cusolverDnSpotrf(handle, LOWER, n, a, n, work, lwork, info));
   }
 
   /** In-place inverse from the lower Cholesky factor; only the lower (column-major) triangle is written. */
@@ -53,7 +62,7 @@ final class Cusolver implements AutoCloseable {
     if (!rec.op(1, "potri", n, a, work, lwork, info)) {
       return;
     }
-    JCusolverDn.cusolverDnSpotri(handle, LOWER, n, a, n, work, lwork, info);
+    rec.issue(() -> JCusolverDn.cusolverDnSpotri(handle, LOWER, n, a, n, work, lwork, info));
   }
 
   /** Batched in-place Cholesky of the matrices whose device pointers are in {@code aArray}. */
@@ -61,7 +70,7 @@ final class Cusolver implements AutoCloseable {
     if (!rec.op(1, "potrfBatched", n, aArray, infoArray, batch)) {
       return;
     }
-    JCusolverDn.cusolverDnSpotrfBatched(handle, LOWER, n, aArray, n, infoArray, batch);
+    rec.issue(() -> JCusolverDn.cusolverDnSpotrfBatched(handle, LOWER, n, aArray, n, infoArray, batch));
   }
 
   @Override

@@ -1,7 +1,6 @@
 package org.rfim4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
-import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 
 import jcuda.driver.CUdeviceptr;
@@ -10,14 +9,20 @@ import jcuda.driver.CUdeviceptr;
  * An owned, grow-only device workspace (bytes). {@link #ensure} reallocates only when a larger size is
  * asked for, so a training loop of fixed shapes allocates once. Not counted in
  * {@link CudaBackend#liveArrays()}; freed by {@link CudaBackend#close()}.
+ *
+ * <p>Work queued on the stream may still read the old allocation when it grows or is closed, so it is not
+ * freed at once but handed to {@link CudaRuntime#freeLater}, which frees it the next time the stream is known
+ * idle (after a stream synchronisation).
  */
 final class DeviceBuffer implements AutoCloseable {
   private final String name;
+  private final CudaRuntime rt;
   private CUdeviceptr ptr;
   private long capacity;
 
-  DeviceBuffer(String name) {
+  DeviceBuffer(String name, CudaRuntime rt) {
     this.name = name;
+    this.rt = rt;
   }
 
   /** A pointer to at least {@code bytes} bytes (contents undefined after growth). */
@@ -62,9 +67,11 @@ final class DeviceBuffer implements AutoCloseable {
   @Override
   public void close() {
     if (ptr != null) {
-      cuMemFree(ptr);
+      CUdeviceptr p = ptr;
       ptr = null;
+      long bytes = capacity;
       capacity = 0;
+      rt.freeLater(p, bytes);
     }
   }
 }

@@ -10,10 +10,11 @@ import jcuda.driver.CUdeviceptr;
  */
 final class GraphParameters implements AutoCloseable {
   private final StepRecorder rec;
-  private final DeviceBuffer block = new DeviceBuffer("graph-parameters");
+  private final DeviceBuffer block;
 
-  GraphParameters(StepRecorder rec) {
-    this.rec = rec;
+  GraphParameters(CudaRuntime rt) {
+    this.rec = rt.rec;
+    this.block = new DeviceBuffer("graph-parameters", rt);
   }
 
   /** The whole device block ({@link StepRecorder#DYN_BYTES} bytes). */

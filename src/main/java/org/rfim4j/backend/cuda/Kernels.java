@@ -128,6 +128,7 @@ final class Kernels {
         throw new IllegalArgumentException("unsupported kernel argument type " + a.getClass().getName());
       }
     }
-    cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, rt.stream, Pointer.to(ps), null);
+    Pointer params = Pointer.to(ps);
+    rt.rec.issue(() -> cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, rt.stream, params, null));
   }
 }

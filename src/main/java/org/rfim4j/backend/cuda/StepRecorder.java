@@ -5,6 +5,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import jcuda.CudaException;
 import jcuda.NativePointerObject;
 
 /**
@@ -17,6 +18,11 @@ import jcuda.NativePointerObject;
  * (the mini-batch offset, Adam's bias corrections) are not kernel parameters in graph mode: the kernel reads
  * them from a small device parameter block whose host staging copy is filled here, slot by slot in call
  * order, and copied to the device (one async copy) before every graph launch.
+ *
+ * <p>Every operation is issued through {@link #issue}: in capture mode the recorder also keeps the call itself, so
+ * that a capture the driver or a library refuses (a CUDA error inside the capture, at its end or at instantiation)
+ * can still be completed by issuing the recorded calls eagerly ({@link CudaGraphStep}); the step's host code,
+ * which has already run once, is not run again.
  */
 final class StepRecorder {
   enum Mode { EAGER, CAPTURE, REPLAY }
@@ -30,6 +36,11 @@ final class StepRecorder {
   final ByteBuffer staging = ByteBuffer.allocate(DYN_BYTES).order(ByteOrder.nativeOrder());
   private int dynUsed;
 
+  /** Capture mode: the operations as calls, in order, for an eager re-issue if the capture fails. */
+  private List<Runnable> calls;
+  /** Capture mode: the first CUDA error an operation raised inside the capture (the capture is then broken). */
+  private CudaException captureFailure;
+
   long kernels;
   long libraryCalls;
   long copies;
@@ -40,7 +51,40 @@ final class StepRecorder {
   void beginCapture() {
     mode = Mode.CAPTURE;
     signatures = new ArrayList<>();
+    calls = new ArrayList<>();
+    captureFailure = null;
     dynUsed = 0;
+  }
+
+  /**
+   * Issues one operation whose {@link #op} returned true. Eager: runs it. Capture: keeps it for a possible eager
+   * re-issue and enqueues it into the capture, unless an earlier operation already broke the capture; a CUDA
+   * error it raises is kept ({@link #captureFailure()}) instead of thrown, so the step's host code completes
+   * and the caller can fall back to eager launches.
+   */
+  void issue(Runnable call) {
+    if (mode != Mode.CAPTURE) {
+      call.run();
+      return;
+    }
+    calls.add(call);
+    if (captureFailure == null) {
+      try {
+        call.run();
+      } catch (CudaException e) {
+        captureFailure = e;
+      }
+    }
+  }
+
+  /** The first CUDA error raised inside the current capture, or null. */
+  CudaException captureFailure() {
+    return captureFailure;
+  }
+
+  /** The calls of the current (or just ended) capture, in issue order. */
+  List<Runnable> capturedCalls() {
+    return calls == null ? List.of() : calls;
   }
 
   /** Starts a checked replay against signatures saved by a capture. */
@@ -68,6 +112,14 @@ final class StepRecorder {
   void abort() {
     mode = Mode.EAGER;
     signatures = null;
+    calls = null;
+    captureFailure = null;
+  }
+
+  /** Forgets the calls kept by the last capture. */
+  void dropCalls() {
+    calls = null;
+    captureFailure = null;
   }
 
   int dynUsed() {
