@@ -259,13 +259,22 @@ public final class Rngd4j implements AutoCloseable {
     this.stepFirst = config.order() == RngdConfig.Order.STEP_FIRST;
     this.l2 = (float) options.l2();
     this.ownsBackend = options.backend() == null;
-    this.backend = ownsBackend ? BackendSelector.open(options.device(), options.notices()) : options.backend();
+    List<LayerSpec> specs = new ArrayList<>();
+    for (NetworkCheck.Dense d : layers) {
+      specs.add(d.spec());
+    }
+    Backend opened = ownsBackend ? BackendSelector.open(options.device(), options.notices()) : options.backend();
+    try {
+      opened = BackendCheck.checked(opened, ownsBackend, specs, options.notices());
+    } catch (RuntimeException | Error e) {
+      if (ownsBackend) {
+        opened.close();
+      }
+      throw e;
+    }
+    this.backend = opened;
     RngdPreconditioner p = null;
     try {
-      List<LayerSpec> specs = new ArrayList<>();
-      for (NetworkCheck.Dense d : layers) {
-        specs.add(d.spec());
-      }
       p = new RngdPreconditioner(backend, config, options.maxBatch(), specs);
       try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
         for (NetworkCheck.Dense d : layers) {

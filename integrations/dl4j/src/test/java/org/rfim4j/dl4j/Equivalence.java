@@ -4,7 +4,6 @@ import java.util.List;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
-import org.rfim4j.backend.BackendSelector;
 import org.rfim4j.backend.DeviceArray;
 import org.rfim4j.nn.Architecture;
 import org.rfim4j.nn.Mlp;
@@ -20,10 +19,29 @@ import org.rfim4j.optim.RngdConfig;
 final class Equivalence {
   private Equivalence() {}
 
-  static final int[] WIDTHS = {12, 7, 6, 4};
-  /** Mini-batch sizes of the steps: a smaller one in the middle exercises the staging views. */
-  static final int[] ROWS = {10, 10, 10, 10, 7, 10, 10};
-  static final int MAX_BATCH = 10;
+  /**
+   * A test network and its mini-batches.
+   *
+   * @param widths layer widths, input first
+   * @param rows mini-batch size of each step
+   * @param initStd standard deviation of the initial weights
+   */
+  record Shape(int[] widths, int[] rows, double initStd) {
+    int maxBatch() {
+      return java.util.Arrays.stream(rows).max().orElseThrow();
+    }
+  }
+
+  /** 12-7-6-4, seven steps of 10 rows, a smaller one in the middle to exercise the staging views. */
+  static final Shape SMALL = new Shape(new int[] {12, 7, 6, 4}, new int[] {10, 10, 10, 10, 7, 10, 10}, 0.5);
+  /**
+   * 100-60-60-10, five steps of 50 rows: metrics of 101 and 61 rows, large enough for OpenBLAS's blocked Cholesky
+   * (where ND4J's bundled OpenBLAS breaks the native CPU backend, see {@link BackendCheck}).
+   */
+  static final Shape MEDIUM = new Shape(new int[] {100, 60, 60, 10}, new int[] {50, 50, 50, 50, 50}, 0.2);
+  /** The paper's 784-80-80-80-10 with batches of 50 (random inputs in [-1, 1)), twelve steps. */
+  static final Shape PAPER = new Shape(new int[] {784, 80, 80, 80, 10},
+      new int[] {50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50}, 0.1);
 
   /** How the DL4J side is (mis)configured. */
   enum Setup {
@@ -50,20 +68,24 @@ final class Equivalence {
   }
 
   static Result run(RngdConfig config, Activation activation, double l2, Setup setup, String device) {
-    return run(config, activation, l2, setup, device, false);
+    return run(SMALL, config, activation, l2, setup, device, false);
   }
 
   /** With {@code iterator}, DL4J trains through {@code fit(DataSetIterator)} (asynchronous prefetch) instead. */
-  static Result run(RngdConfig config, Activation activation, double l2, Setup setup, String device,
-      boolean iterator) {
-    double[][] initial = Nets.weights(WIDTHS, 42, 0.5);
-    List<Nets.Batch> batches = Nets.batches(ROWS, WIDTHS[0], WIDTHS[WIDTHS.length - 1], 43);
+  static Result run(Shape shape, RngdConfig config, Activation activation, double l2, Setup setup,
+      String device, boolean iterator) {
+    int[] WIDTHS = shape.widths();
+    int MAX_BATCH = shape.maxBatch();
+    double[][] initial = Nets.weights(WIDTHS, 42, shape.initStd());
+    List<Nets.Batch> batches = Nets.batches(shape.rows(), WIDTHS[0], WIDTHS[WIDTHS.length - 1], 43);
     int classes = WIDTHS[WIDTHS.length - 1];
 
-    // rfim4j's own RNGD, float64 on the CPU
+    // rfim4j's own RNGD, float64 on the CPU (rfim4j's Java kernels: the native ones may be broken by ND4J's
+    // OpenBLAS in this JVM, see BackendCheck)
     List<double[]> ref;
-    try (Backend cpu = BackendSelector.open("cpu", msg -> { });
-        Mlp mlp = new Mlp(cpu, new MlpConfig(WIDTHS[0], new int[] {WIDTHS[1], WIDTHS[2]}, classes, activation,
+    int[] hidden = java.util.Arrays.copyOfRange(WIDTHS, 1, WIDTHS.length - 1);
+    try (Backend cpu = new org.rfim4j.backend.cpu.CpuBackend(2, org.rfim4j.backend.cpu.CpuBackend.GemmPath.JAVA);
+        Mlp mlp = new Mlp(cpu, new MlpConfig(WIDTHS[0], hidden, classes, activation,
             Architecture.PLAIN, l2, 0.1, 1, 0.9, 1e-3), MAX_BATCH);
         Rngd rngd = new Rngd(mlp, config);
         DeviceArray stats = cpu.allocate(2)) {
