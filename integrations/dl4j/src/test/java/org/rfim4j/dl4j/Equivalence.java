@@ -74,6 +74,12 @@ final class Equivalence {
   /** With {@code iterator}, DL4J trains through {@code fit(DataSetIterator)} (asynchronous prefetch) instead. */
   static Result run(Shape shape, RngdConfig config, Activation activation, double l2, Setup setup,
       String device, boolean iterator) {
+    return run(shape, config, activation, l2, setup, Rngd4j.options().device(device), iterator);
+  }
+
+  /** {@code options}: where the DL4J side keeps its metrics (device or a supplied backend). */
+  static Result run(Shape shape, RngdConfig config, Activation activation, double l2, Setup setup,
+      Rngd4j.Options options, boolean iterator) {
     int[] WIDTHS = shape.widths();
     int MAX_BATCH = shape.maxBatch();
     double[][] initial = Nets.weights(WIDTHS, 42, shape.initStd());
@@ -111,8 +117,8 @@ final class Equivalence {
     MultiLayerNetwork net = Nets.network(WIDTHS, Nets.dl4jActivation(activation), config.learningRate(), dl4jL2);
     Nets.setWeights(net, WIDTHS, initial);
     long steps;
-    try (Rngd4j rngd = Rngd4j.attach(net, config,
-        Rngd4j.options().l2(ourL2).device(device).maxBatch(MAX_BATCH), setup == Setup.CORRECT)) {
+    try (Rngd4j rngd = Rngd4j.attach(net, config, options.l2(ourL2).maxBatch(MAX_BATCH),
+        setup == Setup.CORRECT)) {
       if (iterator) {
         List<org.nd4j.linalg.dataset.DataSet> sets = new java.util.ArrayList<>();
         for (Nets.Batch b : batches) {
