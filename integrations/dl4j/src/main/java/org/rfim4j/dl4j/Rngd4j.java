@@ -51,9 +51,10 @@ import org.rfim4j.precond.RngdPreconditioner;
  * own row-major staging arrays (the activations live in a DL4J workspace) and recomputes the pre-activations
  * {@code X W + b} of per-neuron layers (DL4J does not keep them). In {@code onGradientCalculation}, after the
  * backward pass and before the updater, it checks the batch, then (metric-first order, canonical) observes every
- * layer, packs each layer's gradient from DL4J's flat gradient view (W column-major, then b) into rfim4j's layout
- * (bias as the last row, {@link Layouts}) adding {@code B * beta * W} (DL4J's gradient is the mini-batch sum
- * at this point and its updater divides by B), preconditions it and unpacks the result into the same view. In
+ * layer, reads each layer's gradient from DL4J's flat gradient array (W column-major, then b; one bulk copy from a
+ * FloatBuffer over DL4J's memory), packs it into rfim4j's layout (bias as the last row, {@link Layouts}) adding
+ * {@code B * beta * W} (DL4J's gradient is the mini-batch sum
+ * at this point and its updater divides by B), preconditions it and unpacks the result into the same memory. In
  * step-first order it preconditions with the stored inverse there and observes a forward pass at the updated
  * weights in {@code iterationDone}. Each {@code fit} iteration is one RNGD step.
  *
@@ -158,10 +159,12 @@ public final class Rngd4j implements AutoCloseable {
     final FloatBuffer xBuf;
     final INDArray pre;
     final FloatBuffer preBuf;
+    /** rfim4j layout: the packed gradient and G^-1 of it, (fan-in + 1) x fan-out. */
     final float[] packed;
     final float[] step;
-    final FloatBuffer packedBuf;
-    final FloatBuffer stepBuf;
+    /** DL4J layout: the layer's flat gradient (W column-major, then b) and its weights. */
+    final float[] flat;
+    final float[] flatW;
     INDArray xRows;
     INDArray preRows;
     int rows = -1;
@@ -176,8 +179,8 @@ public final class Rngd4j implements AutoCloseable {
       int n = (layer.fanIn() + 1) * layer.fanOut();
       this.packed = new float[n];
       this.step = new float[n];
-      this.packedBuf = FloatBuffer.wrap(packed);
-      this.stepBuf = FloatBuffer.wrap(step);
+      this.flat = new float[n];
+      this.flatW = new float[layer.fanIn() * layer.fanOut()];
     }
 
     /** Views of the first {@code b} rows (contiguous from offset 0). */
@@ -550,27 +553,36 @@ public final class Rngd4j implements AutoCloseable {
     }
   }
 
+  /**
+   * One layer: its flat DL4J gradient (W column-major, then b) and weights are read with one bulk copy each,
+   * packed into rfim4j's layout with the L2 term added, preconditioned, unpacked and written back in place.
+   */
   private void preconditionLayer(Stage s, FloatBuffer grad, FloatBuffer params, float scale) {
     NetworkCheck.Dense d = s.layer;
     int fanIn = d.fanIn();
     int fanOut = d.fanOut();
     int wOff = (int) d.wOffset();
-    int bOff = (int) d.bOffset();
+    int n = (fanIn + 1) * fanOut;
+    int nw = fanIn * fanOut;
     long t0 = System.nanoTime();
-    Layouts.pack(grad, wOff, Layouts.Order.COLUMN_MAJOR, grad, bOff, fanIn, fanOut, s.packedBuf, 0);
+    grad.get(wOff, s.flat, 0, n);
+    Layouts.pack(s.flat, 0, Layouts.Order.COLUMN_MAJOR, s.flat, nw, fanIn, fanOut, s.packed, 0);
     if (scale != 0) {
+      params.get(wOff, s.flatW, 0, nw);
       float[] g = s.packed;
+      float[] w = s.flatW;
       for (int j = 0; j < fanOut; j++) {
-        int col = wOff + j * fanIn;
+        int col = j * fanIn;
         for (int i = 0; i < fanIn; i++) {
-          g[i * fanOut + j] += scale * params.get(col + i);
+          g[i * fanOut + j] += scale * w[col + i];
         }
       }
     }
     long t1 = System.nanoTime();
     preconditioner.precondition(d.spec().id(), s.packed, 0, s.step, 0);
     long t2 = System.nanoTime();
-    Layouts.unpack(s.stepBuf, 0, fanIn, fanOut, grad, wOff, Layouts.Order.COLUMN_MAJOR, grad, bOff);
+    Layouts.unpack(s.step, 0, fanIn, fanOut, s.flat, 0, Layouts.Order.COLUMN_MAJOR, s.flat, nw);
+    grad.put(wOff, s.flat, 0, n);
     long t3 = System.nanoTime();
     tCopies += (t1 - t0) + (t3 - t2);
     tPrecondition += t2 - t1;
