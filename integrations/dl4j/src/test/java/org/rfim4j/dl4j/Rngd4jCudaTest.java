@@ -31,29 +31,41 @@ import org.rfim4j.optim.RngdConfig;
 class Rngd4jCudaTest {
   static final String[] STAND_INS = {"libcuda.so.1", "libcublas.so.12", "libcusolverMg.so.11", "libcusolver.so.11"};
   static Backend cuda;
+  /** Why there is no CUDA backend (each test skips with it), or null. */
+  static String skipReason;
 
   @BeforeAll
   static void open() throws Exception {
-    Assumptions.assumeTrue(Rngd4jCudaTest.class.getResource("/org/rfim4j/kernels/rngd.ptx") != null,
-        "the installed rfim4j jar has no CUDA kernels (built with -Drfim4j.skipPtx=true); install it with nvcc "
-            + "present to run this test");
+    if (Rngd4jCudaTest.class.getResource("/org/rfim4j/kernels/rngd.ptx") == null) {
+      skipReason = "the installed rfim4j jar has no CUDA kernels (built with -Drfim4j.skipPtx=true); install it "
+          + "with nvcc present to run this test";
+      return;
+    }
     String dir = System.getProperty("cudasim.dir");
     if (dir != null && !dir.isBlank()) {
       Path d = Path.of(dir).toAbsolutePath();
-      Assumptions.assumeTrue(Files.isRegularFile(d.resolve(STAND_INS[0])), "no CUDA simulator in " + d
-          + " (the root build's cudasim profile, or sh native-test/cudasim/build.sh " + d + ", builds it)");
+      if (!Files.isRegularFile(d.resolve(STAND_INS[0]))) {
+        skipReason = "no CUDA simulator in " + d + " (the root build's cudasim profile, or sh "
+            + "native-test/cudasim/build.sh " + d + ", builds it)";
+        return;
+      }
       // JCuda extracts its JNI libraries to java.io.tmpdir; the stand-ins must be loaded before any JCuda class.
       Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir")));
       for (String lib : STAND_INS) {
         System.load(d.resolve(lib).toString());
       }
       cuda = org.rfim4j.backend.cuda.CudaBackend.openDevice(0);
-    } else {
-      Assumptions.assumeTrue(Files.exists(Path.of("/dev/nvidia0")),
-          "no GPU (/dev/nvidia0) and no CUDA simulator (-Dcudasim.dir unset; scripts/test-dl4j sets it when "
-              + "target/cudasim holds the simulator)");
+    } else if (Files.exists(Path.of("/dev/nvidia0"))) {
       cuda = org.rfim4j.backend.cuda.CudaBackend.open();
+    } else {
+      skipReason = "no GPU (/dev/nvidia0) and no CUDA simulator (-Dcudasim.dir unset; scripts/test-dl4j sets it "
+          + "when target/cudasim holds the simulator)";
     }
+  }
+
+  static Backend cuda() {
+    Assumptions.assumeTrue(cuda != null, skipReason);
+    return cuda;
   }
 
   @AfterAll
@@ -68,7 +80,7 @@ class Rngd4jCudaTest {
       "STEP_FIRST, PAPER, cuda"})
   void theCudaBackendTakesRfim4jsSteps(RngdConfig.Order order, RngdConfig.Damping damping, String unused) {
     Equivalence.Result r = Equivalence.run(Equivalence.SMALL, Equivalence.config(order, damping), Activation.RELU,
-        Rngd4jEquivalenceTest.L2, Equivalence.Setup.CORRECT, Rngd4j.options().backend(cuda), false);
+        Rngd4jEquivalenceTest.L2, Equivalence.Setup.CORRECT, Rngd4j.options().backend(cuda()), false);
     System.out.println("CUDA (" + cuda.name() + ") " + order + " " + damping + ": " + r);
     Rngd4jEquivalenceTest.check(r);
   }
@@ -78,7 +90,7 @@ class Rngd4jCudaTest {
   void aWrongSetUpFailsTheComparison(RngdConfig.Damping damping) {
     Equivalence.Result r = Equivalence.run(Equivalence.SMALL, Equivalence.config(RngdConfig.Order.METRIC_FIRST,
         damping), Activation.RELU, Rngd4jEquivalenceTest.L2, Equivalence.Setup.L2_IN_DL4J,
-        Rngd4j.options().backend(cuda), false);
+        Rngd4j.options().backend(cuda()), false);
     assertTrue(r.maxScaled() > Rngd4jEquivalenceTest.TOL, "the comparison must fail, got " + r);
   }
 }
