@@ -1,6 +1,8 @@
 package org.rfim4j.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.rfim4j.backend.Backend;
@@ -18,6 +20,7 @@ import org.rfim4j.train.ProgressBarListener;
 import org.rfim4j.train.Trainer;
 import org.rfim4j.train.TrainerConfig;
 import org.rfim4j.train.TrainingListener;
+import org.rfim4j.train.TrainingStoppedException;
 
 /** Runs one training (model, optimizer, seed) with the standard listeners; shared by train and compare. */
 final class Runner {
@@ -43,6 +46,7 @@ final class Runner {
       if (!quiet) {
         trainer.addListener(new ProgressBarListener(stdout));
       }
+      int[] saved = {-1};
       if (out != null) {
         CurveCsvListener csv = new CurveCsvListener(out.resolve("curve.csv"));
         trainer.addListener(csv);
@@ -52,13 +56,38 @@ final class Runner {
           public void onEpochEnd(EpochResult r) {
             Checkpoint.save(out.resolve(CHECKPOINT), model, spec, opt, r.epoch(), r.seconds(), trainerConfig,
                 trainer.curve());
+            saved[0] = r.epoch();
           }
         });
         if (resume != null) {
           csv.preload(resume.header().curve());
         }
       }
-      return trainer.fit(data.train(), data.validation());
+      try {
+        return trainer.fit(data.train(), data.validation());
+      } catch (TrainingStoppedException e) {
+        if (out == null) {
+          throw e;
+        }
+        throw new TrainingStoppedException(e.getMessage() + where(out, saved[0], e.keptEpoch(), resumeFile),
+            e.keptEpoch());
+      }
     }
+  }
+
+  /** Where the kept epoch is, for the message of a stopped run with --out. */
+  private static String where(Path out, int savedEpoch, int kept, Path resumeFile) {
+    Path ck = out.resolve(CHECKPOINT);
+    if (kept > 0 && savedEpoch == kept) {
+      return " (" + ck + " and the curves hold it)";
+    }
+    try {
+      if (kept > 0 && resumeFile != null && Files.exists(ck) && Files.isSameFile(ck, resumeFile)) {
+        return " (" + ck + " still holds it)";
+      }
+    } catch (IOException e) {
+      // fall through: say nothing about the file
+    }
+    return kept > 0 ? "" : " (this run wrote no checkpoint to " + out + ")";
   }
 }
