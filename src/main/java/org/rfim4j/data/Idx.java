@@ -3,7 +3,6 @@ package org.rfim4j.data;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -11,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Objects;
-import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 import java.util.zip.ZipException;
 
@@ -161,12 +159,13 @@ public final class Idx {
 
   private static Parsed read(Path file, int expectedMagic, String what) {
     try (InputStream in = open(file)) {
+      boolean[] cut = new boolean[1];
       byte[] magicBytes = new byte[4];
-      int got = readUpTo(in, magicBytes, file);
+      int got = readUpTo(in, magicBytes, file, cut);
       if (got < 4) {
         throw new DatasetException(
             file + ": truncated header: expected a 4-byte magic number, found " + got + " byte" + (got == 1 ? "" : "s")
-                + (got == 0 ? " (empty file)" : ""));
+                + (got == 0 ? " (empty file)" : "") + gzipCut(cut));
       }
       int magic = bigEndian(magicBytes, 0);
       int expectedDims = expectedMagic & 0xFF;
@@ -181,10 +180,10 @@ public final class Idx {
             file, expectedMagic, what, magic, describe(magic)));
       }
       byte[] dimBytes = new byte[4 * expectedDims];
-      got = readUpTo(in, dimBytes, file);
+      got = readUpTo(in, dimBytes, file, cut);
       if (got < dimBytes.length) {
         throw new DatasetException(file + ": truncated header: expected " + dimBytes.length
-            + " bytes of dimension sizes after the magic number, found " + got);
+            + " bytes of dimension sizes after the magic number, found " + got + gzipCut(cut));
       }
       int[] dims = new int[expectedDims];
       long total = 1;
@@ -199,10 +198,10 @@ public final class Idx {
         throw new DatasetException(file + ": header declares " + total + " bytes of data, too many to load");
       }
       byte[] data = new byte[(int) total];
-      got = readUpTo(in, data, file);
+      got = readUpTo(in, data, file, cut);
       if (got < data.length) {
         throw new DatasetException(
-            file + ": truncated file: expected " + data.length + " bytes of data, found " + got);
+            file + ": truncated file: expected " + data.length + " bytes of data, found " + got + gzipCut(cut));
       }
       if (readTrailing(in, file)) {
         throw new DatasetException(file + ": unexpected trailing data: expected " + data.length
@@ -224,20 +223,24 @@ public final class Idx {
       int b1 = in.read();
       in.reset();
       if (b0 == 0x1f && b1 == 0x8b) {
-        return new BufferedInputStream(new GZIPInputStream(in, 1 << 16), 1 << 16);
+        return new BufferedInputStream(new StrictGzipInputStream(in), 1 << 16);
       }
       return in;
     } catch (IOException e) {
       in.close();
-      if (e instanceof EOFException || e instanceof ZipException) {
+      if (e instanceof ZipException) {
         throw new DatasetException(file + ": corrupt or truncated gzip header: " + e.getMessage(), e);
       }
       throw e;
     }
   }
 
-  /** Fills {@code buf} as far as the stream allows; returns the bytes read. A gzip stream cut short counts as its end. */
-  private static int readUpTo(InputStream in, byte[] buf, Path file) throws IOException {
+  /**
+   * Fills {@code buf} as far as the stream allows; returns the bytes read. A gzip stream that ends inside a
+   * member counts as the end of the data (the caller reports the IDX content as truncated, saying so);
+   * corrupt gzip data is an error.
+   */
+  private static int readUpTo(InputStream in, byte[] buf, Path file, boolean[] gzipCut) throws IOException {
     int off = 0;
     try {
       while (off < buf.length) {
@@ -247,22 +250,28 @@ public final class Idx {
         }
         off += r;
       }
-    } catch (EOFException e) {
-      // GZIPInputStream: "Unexpected end of ZLIB input stream" -- a truncated .gz file.
+    } catch (StrictGzipInputStream.Truncated e) {
+      gzipCut[0] = true;
     } catch (ZipException e) {
-      throw new DatasetException(file + ": corrupt gzip data after " + off + " bytes: " + e.getMessage(), e);
+      throw new DatasetException(file + ": " + e.getMessage() + " (after " + off + " bytes of IDX data)", e);
     }
     return off;
   }
 
+  /**
+   * Whether data follows the IDX content. For gzip this also reads to the end of the stream, so that its
+   * trailer (CRC-32 and size) is checked and nothing but another gzip member may follow it.
+   */
   private static boolean readTrailing(InputStream in, Path file) throws IOException {
     try {
       return in.read() >= 0;
-    } catch (EOFException e) {
-      return false;
     } catch (ZipException e) {
-      throw new DatasetException(file + ": corrupt gzip data at the end of the stream: " + e.getMessage(), e);
+      throw new DatasetException(file + ": " + e.getMessage(), e);
     }
+  }
+
+  private static String gzipCut(boolean[] cut) {
+    return cut[0] ? " (truncated gzip stream)" : "";
   }
 
   private static int bigEndian(byte[] b, int off) {
