@@ -6,12 +6,15 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.math.BigInteger;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.zip.GZIPOutputStream;
 import java.util.zip.ZipException;
+import org.rfim4j.io.InputFiles;
 
 /**
  * Reads and writes IDX files of unsigned bytes: {@code idx1-ubyte} (labels, magic {@code 0x00000801}) and
@@ -32,6 +35,9 @@ public final class Idx {
   public static final int IMAGES_MAGIC = 0x00000803;
 
   private static final int UBYTE = 0x08;
+
+  /** The most data bytes one file may declare (the largest Java array, less a margin). */
+  static final long MAX_DATA = Integer.MAX_VALUE - 16;
 
   private static final float[] SCALE = new float[256];
 
@@ -73,17 +79,17 @@ public final class Idx {
   }
 
   /**
-   * The IDX file {@code baseName} in {@code dir}: the plain file if it exists, else {@code baseName.gz} if
-   * that exists, else null.
+   * The IDX file {@code baseName} in {@code dir}: the plain file if anything exists under that name, else
+   * {@code baseName.gz} if anything exists under that name, else null. Whether it is a readable regular file
+   * is checked when it is read.
    */
   public static Path find(Path dir, String baseName) {
-    Path plain = dir.resolve(baseName);
-    if (Files.isRegularFile(plain)) {
-      return plain;
-    }
-    Path gz = dir.resolve(baseName + ".gz");
-    if (Files.isRegularFile(gz)) {
-      return gz;
+    for (Path p : new Path[] {dir.resolve(baseName), dir.resolve(baseName + ".gz")}) {
+      // Anything at the path counts (a directory, a FIFO, a dangling link): reading it then says what it is,
+      // rather than calling the file missing.
+      if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+        return p;
+      }
     }
     return null;
   }
@@ -158,6 +164,11 @@ public final class Idx {
   private record Parsed(int[] dims, byte[] data) {}
 
   private static Parsed read(Path file, int expectedMagic, String what) {
+    String problem = InputFiles.problem(file);
+    if (problem != null) {
+      throw new DatasetException(file + ": " + (problem.equals("does not exist") ? "file not found"
+          : problem + ", not an IDX file"));
+    }
     try (InputStream in = open(file)) {
       boolean[] cut = new boolean[1];
       byte[] magicBytes = new byte[4];
@@ -186,18 +197,23 @@ public final class Idx {
             + " bytes of dimension sizes after the magic number, found " + got + gzipCut(cut));
       }
       int[] dims = new int[expectedDims];
-      long total = 1;
+      BigInteger total = BigInteger.ONE;
       for (int i = 0; i < expectedDims; i++) {
         dims[i] = bigEndian(dimBytes, 4 * i);
         if (dims[i] < 0 || (i > 0 && dims[i] == 0)) {
           throw new DatasetException(file + ": bad size " + dims[i] + " for dimension " + i + " in the header");
         }
-        total *= dims[i];
+        total = total.multiply(BigInteger.valueOf(dims[i]));
       }
-      if (total > Integer.MAX_VALUE - 16) {
-        throw new DatasetException(file + ": header declares " + total + " bytes of data, too many to load");
+      if (total.compareTo(BigInteger.valueOf(MAX_DATA)) > 0) {
+        StringBuilder product = new StringBuilder();
+        for (int d : dims) {
+          product.append(product.length() == 0 ? "" : " x ").append(d);
+        }
+        throw new DatasetException(file + ": header declares " + product + " = " + total
+            + " bytes of data, more than the " + MAX_DATA + " one file may hold");
       }
-      byte[] data = new byte[(int) total];
+      byte[] data = new byte[total.intValue()];
       got = readUpTo(in, data, file, cut);
       if (got < data.length) {
         throw new DatasetException(

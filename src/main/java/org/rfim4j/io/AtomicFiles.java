@@ -6,9 +6,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
 
 /** Writes files through a temporary sibling and an atomic rename, so no reader sees half a file. */
 public final class AtomicFiles {
+  private static final SecureRandom RANDOM = new SecureRandom();
+
   private AtomicFiles() {}
 
   /** Writes {@code text} to {@code target} atomically, creating parent directories. */
@@ -21,9 +25,12 @@ public final class AtomicFiles {
     try {
       Path dir = target.toAbsolutePath().getParent();
       Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+      // Not Files.createTempFile: it makes the file 0600 whatever the umask. A fresh name, created here
+      // (CREATE_NEW), gets the mode every other file of the process gets.
+      Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36)
+          + ".tmp");
       try {
-        Files.write(tmp, bytes);
+        Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       } finally {
         Files.deleteIfExists(tmp);

@@ -295,4 +295,69 @@ class IdxTest {
     badHcrc[10 + 5 + 7 + 10] ^= 1;
     assertTrue(rejectedGzip("hcrc", badHcrc).getMessage().contains("header CRC"));
   }
+
+  // ------------------------------------------------------ not a file, overflowing sizes (issue 16, finding 9)
+
+  DatasetException notAnIdxFile(Path where) {
+    DatasetException e = assertThrows(DatasetException.class,
+        () -> Datasets.load("mnist", dir.resolve("data")), "loaded with " + where);
+    assertTrue(e.getMessage().contains(where.toString()), e.getMessage());
+    assertTrue(!e.getMessage().contains("missing"), e.getMessage());
+    return e;
+  }
+
+  /** A complete tiny dataset in dir/data/mnist whose training images are replaced by {@code replace}. */
+  Path datasetWithImagesReplaced() throws IOException {
+    org.rfim4j.testutil.Synthetic.writeIdx(dir.resolve("data"), "mnist", 10_010, 5, 1);
+    Path images = dir.resolve("data/mnist").resolve(Datasets.TRAIN_IMAGES);
+    Files.delete(images);
+    return images;
+  }
+
+  @Test
+  void aDirectoryInPlaceOfAnIdxFileIsNamedAsSuch() throws IOException {
+    Path images = datasetWithImagesReplaced();
+    Files.createDirectory(images);
+    assertTrue(notAnIdxFile(images).getMessage().contains("is a directory"));
+  }
+
+  @Test
+  void aFifoInPlaceOfAnIdxFileIsRefusedWithoutBlocking() throws Exception {
+    Path images = datasetWithImagesReplaced();
+    Process p = new ProcessBuilder("mkfifo", images.toString()).start();
+    org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "mkfifo unavailable");
+    DatasetException e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(20),
+        () -> notAnIdxFile(images));
+    assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+  }
+
+  @Test
+  void aSymlinkLoopInPlaceOfAnIdxFileIsNamedAsSuch() throws IOException {
+    Path images = datasetWithImagesReplaced();
+    Path other = images.resolveSibling("loop");
+    Files.createSymbolicLink(images, other);
+    Files.createSymbolicLink(other, images);
+    assertTrue(notAnIdxFile(images).getMessage().contains("symbolic link"));
+  }
+
+  @Test
+  void aDanglingSymlinkIsNamedAsSuch() throws IOException {
+    Path images = datasetWithImagesReplaced();
+    Files.createSymbolicLink(images, images.resolveSibling("gone"));
+    assertTrue(notAnIdxFile(images).getMessage().contains("dangling symbolic link"));
+  }
+
+  @Test
+  void anOverflowingSizeProductIsReportedUnwrapped() throws IOException {
+    // 2^30 x 2^30 x 16 = 2^64 wraps to 0 in a long: a 16-byte file would pass as empty.
+    Path f = dir.resolve("wrap");
+    Files.write(f, idx(Idx.IMAGES_MAGIC, new int[] {1 << 30, 1 << 30, 16}, new byte[0]));
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(f));
+    assertTrue(e.getMessage().contains("1073741824 x 1073741824 x 16 = 18446744073709551616 bytes"), e.getMessage());
+    Path g = dir.resolve("max");
+    Files.write(g, idx(Idx.IMAGES_MAGIC, new int[] {Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE},
+        new byte[0]));
+    e = assertThrows(DatasetException.class, () -> Idx.readImages(g));
+    assertTrue(e.getMessage().contains("= 9903520300447984150353281023 bytes"), e.getMessage());
+  }
 }
