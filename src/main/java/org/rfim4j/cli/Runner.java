@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.data.Split;
+import org.rfim4j.io.AtomicFiles;
 import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.Optimizer;
@@ -14,6 +15,7 @@ import org.rfim4j.optim.OptimizerSpec;
 import org.rfim4j.train.Checkpoint;
 import org.rfim4j.train.CurveCsvListener;
 import org.rfim4j.train.CurveJsonListener;
+import org.rfim4j.train.Curves;
 import org.rfim4j.train.DivergenceStop;
 import org.rfim4j.train.EpochResult;
 import org.rfim4j.train.ProgressBarListener;
@@ -25,6 +27,8 @@ import org.rfim4j.train.TrainingStoppedException;
 /** Runs one training (model, optimizer, seed) with the standard listeners; shared by train and compare. */
 final class Runner {
   static final String CHECKPOINT = "checkpoint.rfim4j";
+  static final String CURVE_CSV = "curve.csv";
+  static final String CURVE_JSON = "curve.json";
 
   private Runner() {}
 
@@ -48,9 +52,9 @@ final class Runner {
       }
       int[] saved = {-1};
       if (out != null) {
-        CurveCsvListener csv = new CurveCsvListener(out.resolve("curve.csv"));
-        trainer.addListener(csv);
-        trainer.addListener(new CurveJsonListener(out.resolve("curve.json")));
+        prepareOutput(out, resume);
+        // The checkpoint first, then the curves: a kill between the two leaves the curves one epoch behind
+        // the checkpoint (a resume rewrites them from it), never ahead of it.
         trainer.addListener(new TrainingListener() {
           @Override
           public void onEpochEnd(EpochResult r) {
@@ -59,9 +63,14 @@ final class Runner {
             saved[0] = r.epoch();
           }
         });
+        CurveCsvListener csv = new CurveCsvListener(out.resolve(CURVE_CSV));
+        CurveJsonListener json = new CurveJsonListener(out.resolve(CURVE_JSON));
         if (resume != null) {
           csv.preload(resume.header().curve());
+          json.preload(resume.header().curve());
         }
+        trainer.addListener(csv);
+        trainer.addListener(json);
       }
       try {
         return trainer.fit(data.train(), data.validation());
@@ -71,6 +80,29 @@ final class Runner {
         }
         throw new TrainingStoppedException(e.getMessage() + where(out, saved[0], e.keptEpoch(), resumeFile),
             e.keptEpoch());
+      }
+    }
+  }
+
+  /**
+   * Before the first write to {@code out}: removes the temporary files a killed run left there, and on resume
+   * says when a curve file is ahead of the checkpoint (it is rewritten from the checkpoint's curve).
+   */
+  private static void prepareOutput(Path out, Checkpoint.Loaded resume) {
+    List<Path> stale = AtomicFiles.removeStale(out, List.of(CHECKPOINT, CURVE_CSV, CURVE_JSON));
+    if (!stale.isEmpty()) {
+      System.err.println("note: removed " + stale.size() + " temporary file" + (stale.size() == 1 ? "" : "s")
+          + " of an interrupted run from " + out);
+    }
+    if (resume == null) {
+      return;
+    }
+    int kept = resume.header().epochsCompleted();
+    for (String name : List.of(CURVE_CSV, CURVE_JSON)) {
+      int last = Curves.lastEpochIn(out.resolve(name));
+      if (last > kept) {
+        System.err.println("note: " + out.resolve(name) + " was ahead of the checkpoint (epoch " + last
+            + "); cut back to epoch " + kept + ", the checkpoint's");
       }
     }
   }
