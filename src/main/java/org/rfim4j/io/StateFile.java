@@ -39,11 +39,20 @@ public final class StateFile {
   /** A file read and checked up to its header; {@link #arrays} splits the payload. */
   public record Contents(Path file, String what, int version, byte[] header, byte[] all, int payloadOffset) {
     /**
-     * The payload as arrays by name, after checking that its size is exactly what {@code entries} list.
+     * The payload as arrays by name, after checking that every entry has a name, no name comes twice and the
+     * payload's size is exactly what {@code entries} list.
      */
     public Map<String, double[]> arrays(List<ArrayEntry> entries) {
       long expected = 0;
+      java.util.Set<String> names = new java.util.HashSet<>();
       for (ArrayEntry e : entries) {
+        if (e == null || e.name() == null || e.name().isEmpty()) {
+          throw new IllegalArgumentException(what + " " + file + ": an array without a name in the header");
+        }
+        if (!names.add(e.name())) {
+          throw new IllegalArgumentException(what + " " + file + ": the header lists array '" + e.name()
+              + "' twice");
+        }
         expected += size(e.shape(), file, what) * 8;
       }
       int payload = all.length - 8 - payloadOffset;

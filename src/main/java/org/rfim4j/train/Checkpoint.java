@@ -1,20 +1,30 @@
 package org.rfim4j.train;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.io.JsonErrors;
 import org.rfim4j.io.StateFile;
 import org.rfim4j.io.StateFile.ArrayEntry;
 import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.Optimizer;
 import org.rfim4j.optim.OptimizerSpec;
+import org.rfim4j.optim.RngdConfig;
 
 /**
  * Checkpoint files: the model, the optimizer's full state and the trainer's position, so that
@@ -37,8 +47,19 @@ import org.rfim4j.optim.OptimizerSpec;
 public final class Checkpoint {
   public static final String MAGIC = "RFIM4JCK";
   public static final int VERSION = 1;
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Writes headers, and reads them strictly: no nulls for numbers, no strings for numbers, no repeated keys. */
+  private static final ObjectMapper JSON = JsonMapper.builder()
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+      .build();
 
+  /** The header's fields, in the order they are written; all required. */
+  static final List<String> FIELDS = List.of("version", "model", "optimizer", "epochsCompleted", "seconds",
+      "batchSize", "shuffleSeed", "optimizerScalars", "curve", "modelArrays", "optimizerArrays");
 
   /** The JSON header. */
   public record Header(int version, MlpConfig model, OptimizerSpec optimizer, int epochsCompleted,
@@ -47,10 +68,32 @@ public final class Checkpoint {
 
   /** What {@link #load} returns: the header and the arrays by name. */
   public record Loaded(Header header, Map<String, double[]> arrays) {
-    /** Copies the stored arrays into a freshly built model and optimizer of the same configuration. */
+    /**
+     * Copies the stored arrays into a freshly built model and optimizer of the same configuration, after
+     * checking that the file holds exactly their arrays (each once, with its shape) and exactly their scalar
+     * state; nothing is changed when it does not.
+     */
     public void restoreInto(Mlp model, Optimizer optimizer, Path file) {
-      restore(model.backend(), model.namedArrays(), header.modelArrays(), arrays, file);
-      restore(model.backend(), optimizer.state(), header.optimizerArrays(), arrays, file);
+      Map<String, DeviceArray> ma = model.namedArrays();
+      Map<String, DeviceArray> oa = optimizer.state();
+      check(ma, header.modelArrays(), "model", file);
+      check(oa, header.optimizerArrays(), "optimizer", file);
+      Set<String> scalars = optimizer.scalars().keySet();
+      for (String k : header.optimizerScalars().keySet()) {
+        if (!scalars.contains(k)) {
+          throw new IllegalArgumentException("checkpoint " + file + ": unknown optimizer scalar '" + k + "' for "
+              + optimizer.name() + " (expected " + String.join(", ", scalars) + ")");
+        }
+      }
+      for (String k : scalars) {
+        if (!header.optimizerScalars().containsKey(k)) {
+          throw new IllegalArgumentException("checkpoint " + file + " lacks the optimizer scalar '" + k + "'");
+        }
+      }
+      Backend backend = model.backend();
+      for (Map<String, DeviceArray> group : List.of(ma, oa)) {
+        group.forEach((name, target) -> backend.upload(target, arrays.get(name)));
+      }
       optimizer.restoreScalars(header.optimizerScalars());
     }
   }
@@ -80,42 +123,150 @@ public final class Checkpoint {
     StateFile.write(file, MAGIC, VERSION, header, values, "checkpoint");
   }
 
-  /** Reads and validates a checkpoint file (format, CRC, header, array sizes). */
+  /**
+   * Reads and validates a checkpoint file: the container (magic, version, CRC, sizes), then the header
+   * completely (every field present, known and of its type; numbers finite; the JSON version equal to the
+   * binary one; counts consistent with the curve; every array listed once) and the payload (finite values).
+   * What only the rebuilt model and optimizer can tell (names, shapes, scalar keys) {@link
+   * Loaded#restoreInto} checks.
+   */
   public static Loaded load(Path file) {
     StateFile.Contents c = StateFile.read(file, MAGIC, VERSION, "checkpoint");
-    Header h;
-    try {
-      h = JSON.readValue(c.header(), Header.class);
-    } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException("checkpoint " + file + " has an unreadable header: "
-          + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
-    }
-    if (h.model() == null || h.optimizer() == null || h.modelArrays() == null || h.optimizerArrays() == null
-        || h.optimizerScalars() == null) {
-      throw new IllegalArgumentException("checkpoint " + file + " header lacks model, optimizer or arrays");
-    }
+    Header h = parseHeader(c.header(), c.version(), file);
     List<ArrayEntry> entries = new ArrayList<>(h.modelArrays());
     entries.addAll(h.optimizerArrays());
-    return new Loaded(h, c.arrays(entries));
+    Map<String, double[]> arrays = c.arrays(entries);
+    for (Map.Entry<String, double[]> a : arrays.entrySet()) {
+      double[] v = a.getValue();
+      for (int i = 0; i < v.length; i++) {
+        if (!Double.isFinite(v[i])) {
+          throw bad(file, "array '" + a.getKey() + "' holds a non-finite value (" + v[i] + " at index " + i + ")");
+        }
+      }
+    }
+    return new Loaded(h, arrays);
   }
 
-  private static void restore(Backend backend, Map<String, DeviceArray> targets, List<ArrayEntry> stored,
-      Map<String, double[]> values, Path file) {
-    if (stored.size() != targets.size()) {
-      throw new IllegalArgumentException("checkpoint " + file + " stores " + stored.size()
-          + " arrays where the rebuilt model/optimizer has " + targets.size());
+  private static Header parseHeader(byte[] text, int binaryVersion, Path file) {
+    JsonNode tree;
+    Header h;
+    try {
+      tree = JSON.readTree(text);
+      if (tree == null || !tree.isObject()) {
+        throw bad(file, "the header is not a JSON object");
+      }
+      for (Iterator<String> it = tree.fieldNames(); it.hasNext();) {
+        String f = it.next();
+        if (!FIELDS.contains(f)) {
+          throw bad(file, "unknown header field '" + f + "'");
+        }
+      }
+      for (String f : FIELDS) {
+        if (!tree.has(f) || tree.get(f).isNull()) {
+          throw bad(file, "the header lacks '" + f + "'" + (tree.has(f) ? " (null)" : ""));
+        }
+      }
+      String inf = JsonErrors.firstNonFinite(tree, "");
+      if (inf != null) {
+        throw bad(file, "header field '" + inf + "' is not a finite number");
+      }
+      h = JSON.treeToValue(tree, Header.class);
+    } catch (JsonProcessingException e) {
+      throw bad(file, "bad header: " + JsonErrors.describe(e));
+    } catch (IOException e) {
+      throw bad(file, "unreadable header: " + e.getMessage());
     }
+    if (h.version() != binaryVersion) {
+      throw bad(file, "the header says format version " + h.version() + ", the file's binary version is "
+          + binaryVersion);
+    }
+    if (h.epochsCompleted() < 0) {
+      throw bad(file, "epochsCompleted is " + h.epochsCompleted() + ", must be >= 0");
+    }
+    if (!(h.seconds() >= 0)) {
+      throw bad(file, "seconds is " + h.seconds() + ", must be >= 0");
+    }
+    if (h.batchSize() < 1) {
+      throw bad(file, "batchSize is " + h.batchSize() + ", must be >= 1");
+    }
+    checkCurve(h, file);
+    checkScalars(h.optimizerScalars(), file);
+    for (String list : List.of("modelArrays", "optimizerArrays")) {
+      List<ArrayEntry> l = list.equals("modelArrays") ? h.modelArrays() : h.optimizerArrays();
+      for (int i = 0; i < l.size(); i++) {
+        ArrayEntry e = l.get(i);
+        if (e == null || e.name() == null || e.shape() == null) {
+          throw bad(file, "header field '" + list + "[" + i + "]' lacks a name or a shape");
+        }
+      }
+    }
+    RngdConfig r = h.optimizer().rngd();
+    if (r != null && r.metricKinds() != null && Arrays.asList(r.metricKinds()).contains(null)) {
+      throw bad(file, "header field 'optimizer.rngd.metricKinds' holds a null");
+    }
+    return h;
+  }
+
+  private static void checkCurve(Header h, Path file) {
+    List<EpochResult> curve = h.curve();
+    if (curve.size() != h.epochsCompleted()) {
+      throw bad(file, "the curve has " + curve.size() + " rows for " + h.epochsCompleted() + " completed epochs");
+    }
+    double last = 0;
+    for (int i = 0; i < curve.size(); i++) {
+      EpochResult r = curve.get(i);
+      if (r == null) {
+        throw bad(file, "curve row " + i + " is null");
+      }
+      if (r.epoch() != i + 1) {
+        throw bad(file, "curve row " + i + " is epoch " + r.epoch() + ", expected " + (i + 1));
+      }
+      if (!(r.trainLoss() >= 0) || !(r.valLoss() >= 0) || !(r.trainError() >= 0 && r.trainError() <= 1)
+          || !(r.valError() >= 0 && r.valError() <= 1) || !(r.seconds() >= last)) {
+        throw bad(file, "curve row " + i + " has impossible values: " + r.toCsv());
+      }
+      last = r.seconds();
+    }
+  }
+
+  private static void checkScalars(Map<String, Double> scalars, Path file) {
+    for (Map.Entry<String, Double> e : scalars.entrySet()) {
+      if (e.getKey() == null || e.getValue() == null || !Double.isFinite(e.getValue())) {
+        throw bad(file, "optimizerScalars '" + e.getKey() + "' is " + e.getValue() + ", must be a finite number");
+      }
+    }
+    Double it = scalars.get("iterations");
+    if (it == null || it < 0 || it != Math.rint(it)) {
+      throw bad(file, "optimizerScalars 'iterations' is " + it + ", must be a whole number >= 0");
+    }
+  }
+
+  /** The stored list names exactly the target arrays, each with the target's shape. */
+  private static void check(Map<String, DeviceArray> targets, List<ArrayEntry> stored, String what, Path file) {
+    Set<String> seen = new HashSet<>();
     for (ArrayEntry e : stored) {
       DeviceArray t = targets.get(e.name());
       if (t == null) {
-        throw new IllegalArgumentException("checkpoint " + file + " has an unexpected array '" + e.name() + "'");
+        throw bad(file, "unexpected " + what + " array '" + e.name() + "' (expected " + String.join(", ",
+            targets.keySet()) + ")");
+      }
+      if (!seen.add(e.name())) {
+        throw bad(file, "the header lists array '" + e.name() + "' twice");
       }
       if (!Arrays.equals(t.shape(), e.shape())) {
-        throw new IllegalArgumentException("checkpoint " + file + ": array '" + e.name() + "' has shape "
-            + Arrays.toString(e.shape()) + ", expected " + Arrays.toString(t.shape()));
+        throw bad(file, "array '" + e.name() + "' has shape " + Arrays.toString(e.shape()) + ", expected "
+            + Arrays.toString(t.shape()));
       }
-      backend.upload(t, values.get(e.name()));
     }
+    for (String name : targets.keySet()) {
+      if (!seen.contains(name)) {
+        throw bad(file, "the " + what + " array '" + name + "' is missing");
+      }
+    }
+  }
+
+  private static IllegalArgumentException bad(Path file, String problem) {
+    return new IllegalArgumentException("checkpoint " + file + ": " + problem);
   }
 
   private static List<ArrayEntry> entries(Map<String, DeviceArray> m) {
