@@ -76,6 +76,12 @@ public final class RunOptions {
     return new org.rfim4j.data.Split(s.train().subset(0, trainSize), s.validation(), s.test());
   }
 
+  /** What a checkpoint records of the data: dataset, --train-size, example counts. */
+  org.rfim4j.train.Checkpoint.Data dataRecord(org.rfim4j.data.Split s) {
+    return new org.rfim4j.train.Checkpoint.Data(dataset.strip().toLowerCase(Locale.ROOT), trainSize, s.train().n(),
+        s.validation().n());
+  }
+
   @Option(names = "--quiet", description = "no progress output")
   boolean quiet;
 

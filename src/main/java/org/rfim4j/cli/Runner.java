@@ -35,10 +35,11 @@ final class Runner {
   /**
    * Trains and returns the curve. With {@code out}, writes curve.csv, curve.json and a checkpoint after
    * every epoch. With {@code resume}, the model, optimizer and position come from that checkpoint.
+   * {@code dataRecord} (may be null) goes into the checkpoints.
    */
   static List<EpochResult> run(Backend backend, Split data, MlpConfig modelConfig, OptimizerSpec spec,
       TrainerConfig trainerConfig, Path out, Checkpoint.Loaded resume, Path resumeFile, boolean quiet,
-      PrintStream stdout) {
+      PrintStream stdout, Checkpoint.Data dataRecord) {
     int maxBatch = Math.max(trainerConfig.batchSize(), trainerConfig.evalBatch());
     try (Mlp model = new Mlp(backend, modelConfig, maxBatch); Optimizer opt = spec.create(model)) {
       Trainer trainer = new Trainer(model, opt, trainerConfig);
@@ -59,7 +60,7 @@ final class Runner {
           @Override
           public void onEpochEnd(EpochResult r) {
             Checkpoint.save(out.resolve(CHECKPOINT), model, spec, opt, r.epoch(), r.seconds(), trainerConfig,
-                trainer.curve());
+                trainer.curve(), dataRecord);
             saved[0] = r.epoch();
           }
         });

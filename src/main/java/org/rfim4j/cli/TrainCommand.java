@@ -16,7 +16,9 @@ import org.rfim4j.train.EpochResult;
 import org.rfim4j.train.TrainerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code rfim4j train}: one optimizer, one seed, learning curve in {@code --out}. */
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -41,8 +43,12 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--out", description = "output directory for curve.csv, curve.json, checkpoint.rfim4j")
   Path out;
 
-  @Option(names = "--resume", description = "continue from a checkpoint (model, optimizer and position come from it; --epochs sets the new total)")
+  @Option(names = "--resume", description = "continue from a checkpoint: model, optimizer, batch size, seed, dataset and"
+      + " training subset come from it (an option that contradicts it is an error); --epochs sets the new total")
   Path resume;
+
+  @Spec
+  CommandSpec commandSpec;
 
   @Override
   public Integer call() {
@@ -53,13 +59,18 @@ public final class TrainCommand implements Callable<Integer> {
     OptimizerSpec spec;
     TrainerConfig tc;
     if (loaded != null) {
-      modelConfig = loaded.header().model();
-      spec = loaded.header().optimizer();
-      tc = TrainerConfig.of(run.epochs, loaded.header().batchSize(), loaded.header().shuffleSeed())
-          .withCudaGraphs(run.cudaGraphsOn());
-      if (run.epochs <= loaded.header().epochsCompleted()) {
+      Checkpoint.Header h = loaded.header();
+      new ResumeCheck(commandSpec.commandLine().getParseResult(), h).check(this);
+      modelConfig = h.model();
+      spec = h.optimizer();
+      if (h.data() != null) {
+        run.dataset = h.data().dataset();
+        run.trainSize = h.data().trainSize();
+      }
+      tc = TrainerConfig.of(run.epochs, h.batchSize(), h.shuffleSeed()).withCudaGraphs(run.cudaGraphsOn());
+      if (run.epochs <= h.epochsCompleted()) {
         throw new IllegalArgumentException("--epochs " + run.epochs + " is not beyond the checkpoint's "
-            + loaded.header().epochsCompleted() + " completed epochs");
+            + h.epochsCompleted() + " completed epochs");
       }
     } else {
       spec = spec(optimizer, lr, momentum, run);
@@ -67,11 +78,16 @@ public final class TrainCommand implements Callable<Integer> {
       tc = TrainerConfig.of(run.epochs, run.batch, seed).withCudaGraphs(run.cudaGraphsOn());
     }
     Split data = run.loadData();
+    Checkpoint.Data record = run.dataRecord(data);
+    if (loaded != null) {
+      ResumeCheck.sameData(loaded.header().data(), record, resume);
+    }
     if (modelConfig == null) {
       modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
     }
     try (Backend backend = run.openBackend()) {
-      List<EpochResult> curve = Runner.run(backend, data, modelConfig, spec, tc, out, loaded, resume, run.quiet, stdout);
+      List<EpochResult> curve = Runner.run(backend, data, modelConfig, spec, tc, out, loaded, resume, run.quiet, stdout,
+          record);
       if (!curve.isEmpty()) {
         EpochResult last = curve.get(curve.size() - 1);
         stdout.printf(Locale.ROOT, "final: epoch %d, validation error %.2f%%, %.1f s of training%s%n", last.epoch(),

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -61,10 +62,37 @@ public final class Checkpoint {
   static final List<String> FIELDS = List.of("version", "model", "optimizer", "epochsCompleted", "seconds",
       "batchSize", "shuffleSeed", "optimizerScalars", "curve", "modelArrays", "optimizerArrays");
 
-  /** The JSON header. */
+  /** Header fields that may be absent (files of earlier versions lack them); null when absent. */
+  static final List<String> OPTIONAL_FIELDS = List.of("data");
+
+  /**
+   * The JSON header.
+   *
+   * @param data what the run was trained on; null in files of earlier versions (optional field)
+   */
   public record Header(int version, MlpConfig model, OptimizerSpec optimizer, int epochsCompleted,
       double seconds, int batchSize, long shuffleSeed, Map<String, Double> optimizerScalars,
-      List<EpochResult> curve, List<ArrayEntry> modelArrays, List<ArrayEntry> optimizerArrays) {}
+      List<EpochResult> curve, List<ArrayEntry> modelArrays, List<ArrayEntry> optimizerArrays, Data data) {}
+
+  /**
+   * The data a run trains on, recorded so that a resume uses (and checks) the same.
+   *
+   * @param dataset the dataset's name ({@code mnist}, {@code fashion})
+   * @param trainSize the training subset ({@code --train-size}), or null for the whole training set
+   * @param trainExamples the number of training examples
+   * @param validationExamples the number of validation examples
+   */
+  public record Data(String dataset, Integer trainSize, int trainExamples, int validationExamples) {
+    public Data {
+      if (dataset == null || dataset.isBlank()) {
+        throw new IllegalArgumentException("the dataset name must be given");
+      }
+      if (trainExamples < 1 || validationExamples < 0 || (trainSize != null && trainSize != trainExamples)) {
+        throw new IllegalArgumentException("inconsistent data sizes: trainSize " + trainSize + ", trainExamples "
+            + trainExamples + ", validationExamples " + validationExamples);
+      }
+    }
+  }
 
   /** What {@link #load} returns: the header and the arrays by name. */
   public record Loaded(Header header, Map<String, double[]> arrays) {
@@ -100,14 +128,20 @@ public final class Checkpoint {
 
   private Checkpoint() {}
 
-  /** Saves atomically. */
+  /** Saves atomically, without a record of the data. */
   public static void save(Path file, Mlp model, OptimizerSpec spec, Optimizer optimizer, int epochsCompleted,
       double seconds, TrainerConfig trainer, List<EpochResult> curve) {
+    save(file, model, spec, optimizer, epochsCompleted, seconds, trainer, curve, null);
+  }
+
+  /** Saves atomically; {@code data} (may be null) records what the run trains on. */
+  public static void save(Path file, Mlp model, OptimizerSpec spec, Optimizer optimizer, int epochsCompleted,
+      double seconds, TrainerConfig trainer, List<EpochResult> curve, Data data) {
     Backend backend = model.backend();
     Map<String, DeviceArray> ma = model.namedArrays();
     Map<String, DeviceArray> oa = optimizer.state();
     Header h = new Header(VERSION, model.config(), spec, epochsCompleted, seconds, trainer.batchSize(),
-        trainer.shuffleSeed(), optimizer.scalars(), curve, entries(ma), entries(oa));
+        trainer.shuffleSeed(), optimizer.scalars(), curve, entries(ma), entries(oa), data);
     List<double[]> values = new ArrayList<>();
     for (Map<String, DeviceArray> group : List.of(ma, oa)) {
       for (DeviceArray a : group.values()) {
@@ -157,7 +191,7 @@ public final class Checkpoint {
       }
       for (Iterator<String> it = tree.fieldNames(); it.hasNext();) {
         String f = it.next();
-        if (!FIELDS.contains(f)) {
+        if (!FIELDS.contains(f) && !OPTIONAL_FIELDS.contains(f)) {
           throw bad(file, "unknown header field '" + f + "'");
         }
       }
@@ -169,6 +203,11 @@ public final class Checkpoint {
       String inf = JsonErrors.firstNonFinite(tree, "");
       if (inf != null) {
         throw bad(file, "header field '" + inf + "' is not a finite number");
+      }
+      for (String f : OPTIONAL_FIELDS) {
+        if (!tree.has(f)) {
+          ((ObjectNode) tree).putNull(f);
+        }
       }
       h = JSON.treeToValue(tree, Header.class);
     } catch (JsonProcessingException e) {
