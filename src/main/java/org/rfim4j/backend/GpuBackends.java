@@ -17,6 +17,27 @@ final class GpuBackends {
     return d.available() ? null : d.text();
   }
 
+  /**
+   * Free memory of the device of a CUDA backend (cuMemGetInfo, its context current on this thread), or -1
+   * when {@code b} is not a CUDA backend or the driver cannot tell.
+   */
+  private static final String CUDA_BACKEND = "org.rfim4j.backend.cuda.CudaBackend";
+
+  static long freeBytes(Backend b) {
+    Backend inner = b instanceof ProfilingBackend p ? p.inner() : b;
+    if (!inner.getClass().getName().equals(CUDA_BACKEND)) { // by name: no JCuda class is loaded for the CPU
+      return -1;
+    }
+    try {
+      long[] free = {0};
+      long[] total = {0};
+      jcuda.driver.JCudaDriver.cuMemGetInfo(free, total);
+      return free[0] > 0 ? free[0] : -1;
+    } catch (RuntimeException | LinkageError e) {
+      return -1;
+    }
+  }
+
   static Backend openCuda() {
     String why = unavailableReason();
     if (why != null) {

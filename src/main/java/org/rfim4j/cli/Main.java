@@ -27,7 +27,16 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(execute(args));
+    int code;
+    try {
+      code = execute(args);
+    } catch (OutOfMemoryError e) {
+      // The estimates made before large allocations should prevent this; if one was short, still one line.
+      System.err.println("error: out of memory (JVM limit " + org.rfim4j.io.Memory.human(Runtime.getRuntime()
+          .maxMemory()) + "; raise it with -Xmx, e.g. RFIM4J_JAVA_OPTS=-Xmx16g for ./rfim4j)");
+      code = USAGE;
+    }
+    System.exit(code);
   }
 
   /** Runs the CLI and returns the exit code (tests call this). */

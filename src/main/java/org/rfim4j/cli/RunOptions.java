@@ -6,6 +6,7 @@ import org.rfim4j.backend.Activation;
 import org.rfim4j.nn.Architecture;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.RngdConfig;
+import org.rfim4j.train.MemoryEstimate;
 import picocli.CommandLine.Option;
 
 /** Options shared by {@code train} and {@code compare}: data, network, batches, device. */
@@ -74,6 +75,31 @@ public final class RunOptions {
       throw new IllegalArgumentException("--train-size must be between 1 and " + s.train().n() + ", got " + trainSize);
     }
     return new org.rfim4j.data.Split(s.train().subset(0, trainSize), s.validation(), s.test());
+  }
+
+  /** The dataset's shape from its files' headers (nothing loaded). */
+  org.rfim4j.data.Datasets.Shape dataShape() {
+    return org.rfim4j.data.Datasets.shape(dataset, org.rfim4j.data.DataDirs.resolve(dataDir));
+  }
+
+  /**
+   * Before loading: refuses with one line when the data (as {@link #loadData} holds it) and the run ({@link
+   * MemoryEstimate}) cannot fit the JVM heap (CPU backend) or the device.
+   */
+  void requireMemory(org.rfim4j.data.Datasets.Shape shape, MlpConfig model, org.rfim4j.optim.OptimizerSpec spec,
+      org.rfim4j.train.TrainerConfig tc, org.rfim4j.backend.Backend backend, boolean checkpoints) {
+    long trainN = Math.max(0, shape.trainImages() - (long) org.rfim4j.data.Datasets.VALIDATION_SIZE);
+    if (trainSize != null) {
+      trainN = Math.min(trainN, Math.max(trainSize, 0));
+    }
+    MemoryEstimate e = MemoryEstimate.of(model, spec, tc.batchSize(), tc.evalBatch(), trainN,
+        org.rfim4j.data.Datasets.VALIDATION_SIZE);
+    e.require(backend, checkpoints);
+    // The data on the heap while it is loaded, plus the run when it lives on the heap too (CPU backend).
+    long onHeap = shape.loadBytes() + (org.rfim4j.backend.BackendSelector.deviceFreeBytes(backend) < 0
+        && backend.precisionBits() == 64 ? (long) (e.elements() * 8) : 0);
+    org.rfim4j.io.Memory.requireHeap(onHeap, "loading " + dataset + " (" + shape + ") and training ("
+        + e.describe(backend.precisionBits()) + ")");
   }
 
   /** What a checkpoint records of the data: dataset, --train-size, example counts. */

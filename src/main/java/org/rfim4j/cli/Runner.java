@@ -18,6 +18,7 @@ import org.rfim4j.train.CurveJsonListener;
 import org.rfim4j.train.Curves;
 import org.rfim4j.train.DivergenceStop;
 import org.rfim4j.train.EpochResult;
+import org.rfim4j.train.MemoryEstimate;
 import org.rfim4j.train.ProgressBarListener;
 import org.rfim4j.train.Trainer;
 import org.rfim4j.train.TrainerConfig;
@@ -41,6 +42,8 @@ final class Runner {
       TrainerConfig trainerConfig, Path out, Checkpoint.Loaded resume, Path resumeFile, boolean quiet,
       PrintStream stdout, Checkpoint.Data dataRecord) {
     int maxBatch = Math.max(trainerConfig.batchSize(), trainerConfig.evalBatch());
+    MemoryEstimate.of(modelConfig, spec, trainerConfig.batchSize(), trainerConfig.evalBatch(), data.train().n(),
+        data.validation().n()).require(backend, out != null);
     try (Mlp model = new Mlp(backend, modelConfig, maxBatch); Optimizer opt = spec.create(model)) {
       Trainer trainer = new Trainer(model, opt, trainerConfig);
       if (resume != null) {

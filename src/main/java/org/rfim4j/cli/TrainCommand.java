@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.rfim4j.backend.Backend;
+import org.rfim4j.data.Datasets;
 import org.rfim4j.data.Split;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.OptimizerSpec;
@@ -77,15 +78,20 @@ public final class TrainCommand implements Callable<Integer> {
       modelConfig = null;
       tc = TrainerConfig.of(run.epochs, run.batch, seed).withCudaGraphs(run.cudaGraphsOn());
     }
-    Split data = run.loadData();
-    Checkpoint.Data record = run.dataRecord(data);
-    if (loaded != null) {
-      ResumeCheck.sameData(loaded.header().data(), record, resume);
-    }
-    if (modelConfig == null) {
-      modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
-    }
     try (Backend backend = run.openBackend()) {
+      // Memory for the data and the run, from the data files' headers, before anything large is allocated.
+      Datasets.Shape shape = run.dataShape();
+      MlpConfig planned = modelConfig != null ? modelConfig
+          : run.modelConfig(shape.features(), Datasets.CLASSES, seed);
+      run.requireMemory(shape, planned, spec, tc, backend, out != null);
+      Split data = run.loadData();
+      Checkpoint.Data record = run.dataRecord(data);
+      if (loaded != null) {
+        ResumeCheck.sameData(loaded.header().data(), record, resume);
+      }
+      if (modelConfig == null) {
+        modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
+      }
       List<EpochResult> curve = Runner.run(backend, data, modelConfig, spec, tc, out, loaded, resume, run.quiet, stdout,
           record);
       if (!curve.isEmpty()) {

@@ -11,10 +11,14 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.zip.GZIPOutputStream;
 import java.util.zip.ZipException;
+import org.rfim4j.io.AtomicFiles;
 import org.rfim4j.io.InputFiles;
+import org.rfim4j.io.Memory;
 
 /**
  * Reads and writes IDX files of unsigned bytes: {@code idx1-ubyte} (labels, magic {@code 0x00000801}) and
@@ -35,6 +39,9 @@ public final class Idx {
   public static final int IMAGES_MAGIC = 0x00000803;
 
   private static final int UBYTE = 0x08;
+
+  /** Bytes read at a time from a compressed file. */
+  private static final int CHUNK = 16 << 20;
 
   /** The most data bytes one file may declare (the largest Java array, less a margin). */
   static final long MAX_DATA = Integer.MAX_VALUE - 16;
@@ -163,13 +170,32 @@ public final class Idx {
 
   private record Parsed(int[] dims, byte[] data) {}
 
+  /**
+   * The dimension sizes in the header of an {@code idx3-ubyte} image file (count, rows, columns), after the
+   * same checks as {@link #readImages}; the data is not read.
+   */
+  public static int[] imageHeader(Path file) {
+    return read(file, IMAGES_MAGIC, "idx3-ubyte images", true).dims;
+  }
+
   private static Parsed read(Path file, int expectedMagic, String what) {
+    return read(file, expectedMagic, what, false);
+  }
+
+  private static Parsed read(Path file, int expectedMagic, String what, boolean headerOnly) {
     String problem = InputFiles.problem(file);
     if (problem != null) {
       throw new DatasetException(file + ": " + (problem.equals("does not exist") ? "file not found"
           : problem + ", not an IDX file"));
     }
+    long fileSize;
+    try {
+      fileSize = Files.size(file);
+    } catch (IOException e) {
+      throw new DatasetException(file + ": cannot read: " + AtomicFiles.describe(e), e);
+    }
     try (InputStream in = open(file)) {
+      boolean gzip = in instanceof GzipBuffer;
       boolean[] cut = new boolean[1];
       byte[] magicBytes = new byte[4];
       int got = readUpTo(in, magicBytes, file, cut);
@@ -213,11 +239,51 @@ public final class Idx {
         throw new DatasetException(file + ": header declares " + product + " = " + total
             + " bytes of data, more than the " + MAX_DATA + " one file may hold");
       }
-      byte[] data = new byte[total.intValue()];
-      got = readUpTo(in, data, file, cut);
-      if (got < data.length) {
-        throw new DatasetException(
-            file + ": truncated file: expected " + data.length + " bytes of data, found " + got + gzipCut(cut));
+      if (headerOnly) {
+        return new Parsed(dims, null);
+      }
+      long declared = total.longValue();
+      if (!gzip) { // bounded by the file's actual size, before anything is allocated
+        long rest = fileSize - 4 - 4L * expectedDims;
+        if (rest < declared) {
+          throw new DatasetException(file + ": truncated file: expected " + declared + " bytes of data, found " + rest);
+        }
+        if (rest > declared) {
+          throw new DatasetException(file + ": unexpected trailing data: expected " + declared
+              + " bytes of data after the header, found more");
+        }
+      }
+      // A compressed file is read in chunks and copied once complete: what it allocates is bounded by what it
+      // really holds, not by what its header claims.
+      Memory.requireHeap(gzip ? 2 * declared : declared, file + " (" + what + ", " + declared
+          + " bytes declared by its header)");
+      byte[] data;
+      if (gzip) {
+        List<byte[]> chunks = new ArrayList<>();
+        long read = 0;
+        while (read < declared) {
+          byte[] c = new byte[(int) Math.min(CHUNK, declared - read)];
+          got = readUpTo(in, c, file, cut);
+          read += got;
+          chunks.add(c);
+          if (got < c.length) {
+            throw new DatasetException(
+                file + ": truncated file: expected " + declared + " bytes of data, found " + read + gzipCut(cut));
+          }
+        }
+        data = new byte[(int) declared];
+        int off = 0;
+        for (byte[] c : chunks) {
+          System.arraycopy(c, 0, data, off, c.length);
+          off += c.length;
+        }
+      } else {
+        data = new byte[(int) declared];
+        got = readUpTo(in, data, file, cut);
+        if (got < data.length) {
+          throw new DatasetException(file + ": truncated file: expected " + data.length + " bytes of data, found "
+              + got + " (the file changed while it was read)");
+        }
       }
       if (readTrailing(in, file)) {
         throw new DatasetException(file + ": unexpected trailing data: expected " + data.length
@@ -227,7 +293,14 @@ public final class Idx {
     } catch (NoSuchFileException e) {
       throw new DatasetException(file + ": file not found", e);
     } catch (IOException e) {
-      throw new DatasetException(file + ": cannot read: " + e, e);
+      throw new DatasetException(file + ": cannot read: " + AtomicFiles.describe(e), e);
+    }
+  }
+
+  /** The buffer over a gzip stream, so that {@link #read} can tell a compressed file from a plain one. */
+  private static final class GzipBuffer extends BufferedInputStream {
+    GzipBuffer(InputStream in) {
+      super(in, 1 << 16);
     }
   }
 
@@ -239,7 +312,7 @@ public final class Idx {
       int b1 = in.read();
       in.reset();
       if (b0 == 0x1f && b1 == 0x8b) {
-        return new BufferedInputStream(new StrictGzipInputStream(in), 1 << 16);
+        return new GzipBuffer(new StrictGzipInputStream(in));
       }
       return in;
     } catch (IOException e) {

@@ -16,6 +16,34 @@ public final class InputFiles {
   private InputFiles() {}
 
   /**
+   * The bytes of a regular file of at most {@code maxBytes}, read as far as its size says and no further (a
+   * device such as /dev/zero or a FIFO is refused before it is opened).
+   *
+   * @param what how messages name the file, e.g. "request file"
+   * @throws IllegalArgumentException naming the file and the problem
+   */
+  public static byte[] readAtMost(Path file, long maxBytes, String what) {
+    String problem = problem(file);
+    if (problem != null) {
+      throw new IllegalArgumentException(what + " " + file + " " + problem);
+    }
+    try (java.io.InputStream in = Files.newInputStream(file)) {
+      long size = Files.size(file);
+      if (size > maxBytes) {
+        throw new IllegalArgumentException(what + " " + file + " is too large: " + size + " bytes, more than the "
+            + maxBytes + " accepted");
+      }
+      byte[] all = in.readNBytes((int) size);
+      if (all.length != size || in.read() >= 0) {
+        throw new IllegalArgumentException(what + " " + file + " changed while it was read");
+      }
+      return all;
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read " + what + " " + file + ": " + AtomicFiles.describe(e));
+    }
+  }
+
+  /**
    * Null when {@code file} is a regular file (after following links); otherwise what is wrong, as a phrase
    * that follows the file's name: "does not exist", "is a directory", "is not a regular file (a FIFO,
    * socket or device)", "is a symbolic link loop", "is a dangling symbolic link (to X)", or "cannot be

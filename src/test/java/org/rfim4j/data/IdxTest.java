@@ -360,4 +360,27 @@ class IdxTest {
     e = assertThrows(DatasetException.class, () -> Idx.readImages(g));
     assertTrue(e.getMessage().contains("= 9903520300447984150353281023 bytes"), e.getMessage());
   }
+
+  // ------------------------------------------------------- sizes bounded by the file (issue 16, finding 3)
+
+  @Test
+  void aHeaderAskingForTwoGiBIsBoundedByTheFileItself() throws IOException {
+    byte[] header = idx(Idx.IMAGES_MAGIC, new int[] {32_767, 256, 256}, new byte[0]); // 2^31 - 2^16 bytes
+    Path plain = dir.resolve("plain-header");
+    Files.write(plain, header);
+    long before = usedHeap();
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(plain));
+    assertTrue(e.getMessage().contains("truncated file: expected 2147418112 bytes of data, found 0"), e.getMessage());
+    Path gz = dir.resolve("gzip-header");
+    Files.write(gz, gzip(header));
+    RuntimeException g = assertThrows(RuntimeException.class, () -> Idx.readImages(gz));
+    assertTrue(g.getMessage().contains("truncated file: expected 2147418112 bytes of data, found 0")
+        || g.getMessage().contains("not enough memory"), g.getMessage());
+    assertTrue(usedHeap() - before < 256L << 20, "read at most what the file holds");
+  }
+
+  static long usedHeap() {
+    Runtime rt = Runtime.getRuntime();
+    return rt.totalMemory() - rt.freeMemory();
+  }
 }
