@@ -25,7 +25,7 @@ public final class InputFiles {
   public static byte[] readAtMost(Path file, long maxBytes, String what) {
     String problem = problem(file);
     if (problem != null) {
-      throw new IllegalArgumentException(what + " " + file + " " + problem);
+      throw new IllegalArgumentException("cannot read " + what + " " + file + ": it " + problem);
     }
     try (java.io.InputStream in = Files.newInputStream(file)) {
       long size = Files.size(file);

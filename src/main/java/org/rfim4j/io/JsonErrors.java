@@ -1,6 +1,7 @@
 package org.rfim4j.io;
 
 import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -33,40 +34,77 @@ public final class JsonErrors {
     return sb.toString();
   }
 
-  /** A one-line description: "'path': problem", or "not valid JSON: ..." for syntax errors. */
+  /** What a Jackson error is about: the JSON path ("" for the document) and the problem in words. */
+  public record Problem(String path, String text) {
+    @Override
+    public String toString() {
+      return (path.isEmpty() ? "" : "'" + path + "' ") + text;
+    }
+  }
+
+  /** A one-line description: "'path' problem", or "not valid JSON: ..." for syntax errors. */
   public static String describe(JsonProcessingException e) {
+    return problem(e).toString();
+  }
+
+  /** The path and the problem of a Jackson error, in words without Java class or exception names. */
+  public static Problem problem(JsonProcessingException e) {
+    String original = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
+    if (original.startsWith("Trailing token")) {
+      return new Problem("", "text after the JSON object" + where(e));
+    }
     if (e instanceof JsonParseException || !(e instanceof JsonMappingException)) {
-      String m = e.getOriginalMessage() == null ? "parse error" : e.getOriginalMessage();
-      m = m.replaceAll("\\s+", " ").replaceAll("\\(for [^)]*\\)", "").trim();
-      String where = e.getLocation() == null ? ""
-          : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
-      return "not valid JSON: " + m + where;
+      return new Problem("", "not valid JSON: " + clean(original) + where(e));
     }
     JsonMappingException m = (JsonMappingException) e;
     String path = path(m);
-    String at = path.isEmpty() ? "the document" : "'" + path + "'";
-    if (e instanceof UnrecognizedPropertyException u) {
-      return "unknown field '" + (path.isEmpty() ? u.getPropertyName() : path) + "'";
+    if (m.getCause() instanceof JsonProcessingException syntax && !(syntax instanceof JsonMappingException)) {
+      return new Problem(path, "not valid JSON: " + clean(syntax.getOriginalMessage()) + where(syntax));
     }
-    if (e instanceof InvalidNullException) {
-      return at + " is null, expected " + kind(((InvalidNullException) e).getTargetType());
+    if (e instanceof UnrecognizedPropertyException u) {
+      return new Problem(path.isEmpty() ? u.getPropertyName() : path, "is not a known field");
+    }
+    if (e instanceof InvalidNullException n) {
+      return new Problem(path, "is null, expected " + kind(n.getTargetType()));
     }
     if (e instanceof InvalidFormatException f) {
-      return at + " must be " + kind(f.getTargetType()) + ", got " + shortValue(f.getValue());
+      return new Problem(path, "must be " + kind(f.getTargetType()) + ", got " + shortValue(f.getValue()));
     }
     if (e instanceof MismatchedInputException mi) {
-      String token = mi.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser p && p.currentToken() != null
-          ? tokenName(p.currentToken()) : "something else";
       if (mi.getTargetType() == null) {
-        return at + ": " + firstLine(m.getOriginalMessage());
+        return new Problem(path, clean(original));
       }
-      return at + " must be " + kind(mi.getTargetType()) + ", got " + token;
+      String got = mi.getProcessor() instanceof JsonParser p && p.currentToken() != null
+          ? tokenName(p.currentToken()) : "something else";
+      Class<?> t = mi.getTargetType();
+      if (got.equals("null") && t.isArray() && t.getComponentType().isPrimitive() && path.endsWith("]")) {
+        return new Problem(path, "must be a number, got null"); // an element of a primitive array
+      }
+      return new Problem(path, "must be " + kind(t) + ", got " + got);
     }
     if (e instanceof ValueInstantiationException) {
       Throwable c = e.getCause();
-      return at + ": " + (c != null && c.getMessage() != null ? firstLine(c.getMessage()) : "invalid value");
+      return new Problem(path, c != null && c.getMessage() != null ? firstLine(c.getMessage()) : "is invalid");
     }
-    return at + ": " + firstLine(m.getOriginalMessage());
+    return new Problem(path, clean(original));
+  }
+
+  private static String where(JsonProcessingException e) {
+    return e.getLocation() == null || e.getLocation().getLineNr() < 0 ? ""
+        : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
+  }
+
+  /** Jackson's message without source descriptions, Java names in backquotes and hints for Java callers. */
+  static String clean(String m) {
+    String s = firstLine(m);
+    s = s.replaceAll("\\s*\\(?start marker at \\[Source:.*$", "")
+        .replaceAll("\\s*at \\[Source:.*$", "")
+        .replaceAll("\\[Source:[^\\]]*\\]", "")
+        .replaceAll(", from `[^`]*`", "")
+        .replaceAll("\\(for [^)]*\\)", "")
+        .replace("`", "")
+        .replaceAll("\\s+", " ").trim();
+    return s.isEmpty() ? "parse error" : s;
   }
 
   /** The path of the first number in {@code node} that is not finite (such as 1e999), or null. */
