@@ -89,7 +89,10 @@ public final class BenchCommand implements Callable<Integer> {
     if (run.epochs < 1) {
       throw new IllegalArgumentException("--epochs must be >= 1 for a race, got " + run.epochs);
     }
+    run.check();
     List<OptimizerSpec> specs = TrainCommand.specs(optimizers, lr, run);
+    run.noteWithoutEffect(specs.stream().map(OptimizerSpec::name).toList(), "--optimizers "
+        + String.join(",", optimizers));
     Split data = run.loadData();
     MlpConfig modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
     int steps = (data.train().n() + run.batch - 1) / run.batch;

@@ -48,6 +48,8 @@ public final class CompareCommand implements Callable<Integer> {
     PrintStream stdout = System.out;
     run.check();
     List<OptimizerSpec> specs = TrainCommand.specs(optimizers, lr, run);
+    run.noteWithoutEffect(specs.stream().map(OptimizerSpec::name).toList(), "--optimizers "
+        + String.join(",", optimizers));
     Split data = run.loadData();
     Map<String, List<List<EpochResult>>> curves = new LinkedHashMap<>();
     try (Backend backend = run.openBackend()) {

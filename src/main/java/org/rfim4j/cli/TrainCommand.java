@@ -55,6 +55,7 @@ public final class TrainCommand implements Callable<Integer> {
   public Integer call() {
     PrintStream stdout = System.out;
     run.check();
+    checkOwnOptions();
     Checkpoint.Loaded loaded = resume == null ? null : Checkpoint.load(resume);
     MlpConfig modelConfig;
     OptimizerSpec spec;
@@ -75,6 +76,10 @@ public final class TrainCommand implements Callable<Integer> {
       }
     } else {
       spec = spec(optimizer, lr, momentum, run);
+      run.noteWithoutEffect(List.of(spec.name()), "--optimizer " + spec.name());
+      if (!spec.name().equals("sgd")) {
+        run.noteIf("--momentum", "--optimizer " + spec.name() + " (SGD only)");
+      }
       modelConfig = null;
       tc = TrainerConfig.of(run.epochs, run.batch, seed).withCudaGraphs(run.cudaGraphsOn());
     }
@@ -104,6 +109,17 @@ public final class TrainCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** Values of train's own options, whether or not the run uses them. */
+  private void checkOwnOptions() {
+    new OptimizerSpec(optimizer, 1, 0, null); // the name
+    if (lr != null && (!(lr > 0) || Double.isInfinite(lr))) {
+      throw new IllegalArgumentException("--lr (learning rate) must be a finite number > 0, got " + lr);
+    }
+    if (!(momentum >= 0 && momentum < 1)) {
+      throw new IllegalArgumentException("--momentum must be in [0, 1), got " + momentum);
+    }
+  }
+
   /**
    * Default learning rates per optimizer: sgd 0.1, adam 0.001, rngd 0.03 (the RNGD rate both MNIST sweeps
    * in docs/results chose, PLAIN and BNA).
@@ -121,7 +137,8 @@ public final class TrainCommand implements Callable<Integer> {
 
   static OptimizerSpec spec(String optimizer, Double lr, double momentum, RunOptions run) {
     double rate = lr != null ? lr : defaultLr(optimizer);
-    OptimizerSpec probe = new OptimizerSpec(optimizer, rate, momentum, null);
+    String name = new OptimizerSpec(optimizer, rate, 0, null).name();
+    OptimizerSpec probe = new OptimizerSpec(name, rate, name.equals("sgd") ? momentum : 0, null);
     return probe.name().equals("rngd") ? OptimizerSpec.rngd(run.rngdConfig(rate)) : probe;
   }
 
