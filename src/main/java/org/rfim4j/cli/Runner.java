@@ -124,6 +124,9 @@ final class Runner {
     } catch (IOException e) {
       // fall through: say nothing about the file
     }
+    if (kept > 0 && resumeFile != null && savedEpoch < 0) {
+      return " (" + resumeFile + " holds it; this run wrote no checkpoint to " + out + ")";
+    }
     return kept > 0 ? "" : " (this run wrote no checkpoint to " + out + ")";
   }
 }
