@@ -21,6 +21,34 @@ import java.util.Map;
 public final class JsonErrors {
   private JsonErrors() {}
 
+  /**
+   * {@code s} with control characters escaped (a newline as backslash-n, others as backslash-u and four hex digits): text from a file
+   * (a JSON key, a name) quoted in a message keeps the message on one line.
+   */
+  public static String printable(String s) {
+    if (s == null) {
+      return "null";
+    }
+    StringBuilder b = null;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029 || c == 0x85) {
+        if (b == null) {
+          b = new StringBuilder(s.substring(0, i));
+        }
+        b.append(switch (c) {
+          case '\n' -> "\\n";
+          case '\r' -> "\\r";
+          case '\t' -> "\\t";
+          default -> String.format("\\u%04x", (int) c);
+        });
+      } else if (b != null) {
+        b.append(c);
+      }
+    }
+    return b == null ? s : b.toString();
+  }
+
   /** The path of the value an error is about, e.g. {@code curve[1].valLoss}; empty for the document itself. */
   public static String path(JsonMappingException e) {
     StringBuilder sb = new StringBuilder();

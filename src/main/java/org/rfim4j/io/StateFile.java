@@ -51,8 +51,8 @@ public final class StateFile {
           throw new IllegalArgumentException(what + " " + file + ": an array without a name in the header");
         }
         if (!names.add(e.name())) {
-          throw new IllegalArgumentException(what + " " + file + ": the header lists array '" + e.name()
-              + "' twice");
+          throw new IllegalArgumentException(what + " " + file + ": the header lists array '"
+              + JsonErrors.printable(e.name()) + "' twice");
         }
         expected += size(e.shape(), file, what) * 8;
       }

@@ -305,7 +305,7 @@ public final class Checkpoint {
   }
 
   private static IllegalArgumentException bad(Path file, String problem) {
-    return new IllegalArgumentException("checkpoint " + file + ": " + problem);
+    return new IllegalArgumentException("checkpoint " + file + ": " + JsonErrors.printable(problem));
   }
 
   private static List<ArrayEntry> entries(Map<String, DeviceArray> m) {

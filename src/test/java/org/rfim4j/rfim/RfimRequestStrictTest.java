@@ -32,7 +32,7 @@ class RfimRequestStrictTest {
 
   /** One line, and no Java class or exception names unless the request itself holds them (messages quote it). */
   static void assertWords(String msg, String request) {
-    assertFalse(msg.contains("\n"), msg);
+    assertEquals(1, msg.lines().count(), msg);
     for (String raw : new String[] {"Exception", "java.", "com.fasterxml", "org.rfim4j", "`", "JsonToken",
         "Cannot deserialize", "START_", "VALUE_", "class "}) {
       assertFalse(msg.contains(raw) && !request.contains(raw), "'" + raw + "' in: " + msg);
