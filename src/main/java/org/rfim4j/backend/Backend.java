@@ -53,6 +53,15 @@ public interface Backend extends AutoCloseable {
   /** Waits until all queued work is done. */
   void synchronize();
 
+  /**
+   * Free memory of this backend's device in bytes, for checks before large allocations, or -1 when the
+   * backend's arrays live on the JVM heap (the CPU backend) or the device cannot tell. A GPU backend asks its
+   * driver.
+   */
+  default long deviceFreeBytes() {
+    return -1;
+  }
+
   // ---------------------------------------------------------------- dense algebra
 
   /**

@@ -17,6 +17,15 @@ import org.rfim4j.backend.cpu.CpuBackend;
 public final class BackendSelector {
   private BackendSelector() {}
 
+  /**
+   * Free memory of the backend's device in bytes, for checks before large allocations: for a CUDA backend
+   * (also under a {@link ProfilingBackend}) what the driver reports, else -1 (the CPU backend's arrays live
+   * on the JVM heap).
+   */
+  public static long deviceFreeBytes(Backend backend) {
+    return backend.deviceFreeBytes();
+  }
+
   /** Opens the backend for {@code device}; notices (such as the auto fallback) go to {@code notice}. */
   public static Backend open(String device, Consumer<String> notice) {
     String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);

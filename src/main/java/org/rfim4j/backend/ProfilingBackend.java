@@ -263,6 +263,11 @@ public final class ProfilingBackend implements Backend {
   }
 
   @Override
+  public long deviceFreeBytes() {
+    return inner.deviceFreeBytes();
+  }
+
+  @Override
   public void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv,
       DeviceArray failures) {
     long t0 = start();

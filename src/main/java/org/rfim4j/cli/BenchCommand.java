@@ -22,6 +22,7 @@ import org.rfim4j.io.AtomicFiles;
 import org.rfim4j.train.DivergenceStop;
 import org.rfim4j.train.Curves;
 import org.rfim4j.train.EpochResult;
+import org.rfim4j.train.MemoryEstimate;
 import org.rfim4j.train.Trainer;
 import org.rfim4j.train.TrainerConfig;
 import org.rfim4j.train.TrainingStoppedException;
@@ -93,7 +94,10 @@ public final class BenchCommand implements Callable<Integer> {
     if (run.epochs < 1) {
       throw new IllegalArgumentException("--epochs must be >= 1 for a race, got " + run.epochs);
     }
+    run.check();
     List<OptimizerSpec> specs = TrainCommand.specs(optimizers, lr, run);
+    run.noteWithoutEffect(specs.stream().map(OptimizerSpec::name).toList(), "--optimizers "
+        + String.join(",", optimizers));
     Split data = run.loadData();
     MlpConfig modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
     int steps = (data.train().n() + run.batch - 1) / run.batch;
@@ -102,6 +106,17 @@ public final class BenchCommand implements Callable<Integer> {
     String backendName;
     try (Backend backend = run.openBackend()) {
       backendName = backend.name();
+      // Every lane keeps its model, optimizer and device data for the whole race: they must fit together.
+      MemoryEstimate total = null;
+      for (OptimizerSpec s : specs) {
+        TrainerConfig tc = TrainerConfig.of(run.epochs, run.batch, seed);
+        MemoryEstimate e = MemoryEstimate.of(modelConfig, s, tc.batchSize(), tc.evalBatch(), data.train().n(),
+            data.validation().n());
+        total = total == null ? e : total.plus(e);
+      }
+      if (total != null) {
+        total.require(backend, false);
+      }
       if (warmupSteps > 0) {
         warmUp(backend, data, modelConfig, specs, maxBatch, stdout);
         if (backend instanceof ProfilingBackend) {

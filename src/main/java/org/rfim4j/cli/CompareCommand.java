@@ -48,6 +48,8 @@ public final class CompareCommand implements Callable<Integer> {
     PrintStream stdout = System.out;
     run.check();
     List<OptimizerSpec> specs = TrainCommand.specs(optimizers, lr, run);
+    run.noteWithoutEffect(specs.stream().map(OptimizerSpec::name).toList(), "--optimizers "
+        + String.join(",", optimizers));
     Split data = run.loadData();
     Map<String, List<List<EpochResult>>> curves = new LinkedHashMap<>();
     try (Backend backend = run.openBackend()) {
@@ -57,7 +59,7 @@ public final class CompareCommand implements Callable<Integer> {
           Path dir = out.resolve(spec.name() + "-seed" + seed);
           try {
             runs.add(Runner.run(backend, data, run.modelConfig(data.train().d(), data.train().classes(), seed), spec,
-                TrainerConfig.of(run.epochs, run.batch, seed).withCudaGraphs(run.cudaGraphsOn()), dir, null, null, run.quiet, stdout));
+                TrainerConfig.of(run.epochs, run.batch, seed).withCudaGraphs(run.cudaGraphsOn()), dir, null, null, run.quiet, stdout, run.dataRecord(data)));
           } catch (TrainingStoppedException e) {
             System.err.println("note: " + spec.label() + " seed " + seed + " stopped: " + e.getMessage());
           }

@@ -4,9 +4,7 @@ import java.awt.BasicStroke;
 import java.awt.Color;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -45,14 +43,9 @@ public final class CurvePlot {
     val.paint(g, 700, 560);
     g.dispose();
     try {
-      Files.createDirectories(png.toAbsolutePath().getParent());
-      Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".fig", ".png");
-      try {
-        javax.imageio.ImageIO.write(img, "png", tmp.toFile());
-        Files.move(tmp, png, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
+      java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+      javax.imageio.ImageIO.write(img, "png", bytes);
+      org.rfim4j.io.AtomicFiles.write(png, bytes.toByteArray()); // honours the umask, unlike createTempFile
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + png + ": " + org.rfim4j.io.AtomicFiles.describe(e), e);
     }
@@ -130,14 +123,7 @@ public final class CurvePlot {
       st.setLineStyle(new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 10f, new float[] {6f, 4f}, 0f));
     }
     try {
-      Files.createDirectories(png.toAbsolutePath().getParent());
-      Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".curves", ".png");
-      try {
-        BitmapEncoder.saveBitmap(chart, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
-        Files.move(tmp, png, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
+      org.rfim4j.io.AtomicFiles.write(png, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + png + ": " + org.rfim4j.io.AtomicFiles.describe(e), e);
     }

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "rfim4j", mixinStandardHelpOptions = true, version = "rfim4j 0.1.0",
     description = "Relative Fisher information metrics and relative natural gradient descent (RNGD).",
     subcommands = {TrainCommand.class, CompareCommand.class, ReproduceCommand.class, RfimCommand.class,
-        RankCommand.class, BenchCommand.class,
+        RankCommand.class, BenchCommand.class, DoctorCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -27,7 +27,16 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(execute(args));
+    int code;
+    try {
+      code = execute(args);
+    } catch (OutOfMemoryError e) {
+      // The estimates made before large allocations should prevent this; if one was short, still one line.
+      System.err.println("error: out of memory (JVM limit " + org.rfim4j.io.Memory.human(Runtime.getRuntime()
+          .maxMemory()) + "; raise it with -Xmx, e.g. RFIM4J_JAVA_OPTS=-Xmx16g for ./rfim4j)");
+      code = USAGE;
+    }
+    System.exit(code);
   }
 
   /** Runs the CLI and returns the exit code (tests call this). */
@@ -47,7 +56,8 @@ public final class Main implements Runnable {
     cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
       PrintWriter err = commandLine.getErr();
       if (ex instanceof org.rfim4j.backend.BackendUnavailableException) {
-        err.println("error: " + ex.getMessage());  // first line, then the diagnosis
+        // The first line only; the diagnosis (what the probe found, where it looked, what to do) is the doctor's.
+        err.println("error: " + firstLine(ex.getMessage()) + " (for the diagnosis run: rfim4j doctor)");
         return USAGE;
       }
       if (ex instanceof IllegalArgumentException || ex instanceof DatasetException

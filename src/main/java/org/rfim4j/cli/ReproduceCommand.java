@@ -99,7 +99,8 @@ public final class ReproduceCommand implements Callable<Integer> {
             try {
               List<EpochResult> c = Runner.run(backend, data, run.modelConfig(data.train().d(), data.train().classes(),
                   1000), spec, TrainerConfig.of(sweepEpochs, run.batch, 1000),
-                  out.resolve("sweep").resolve(arch + "-" + opt + "-lr" + lr), null, null, true, stdout);
+                  out.resolve("sweep").resolve(arch + "-" + opt + "-lr" + lr), null, null, true, stdout,
+                  run.dataRecord(data));
               err = c.get(c.size() - 1).valError();
             } catch (TrainingStoppedException e) {
               err = Double.POSITIVE_INFINITY;
@@ -122,7 +123,7 @@ public final class ReproduceCommand implements Callable<Integer> {
             try {
               runs.add(Runner.run(backend, data, run.modelConfig(data.train().d(), data.train().classes(), s), spec,
                   TrainerConfig.of(run.epochs, run.batch, s), out.resolve(arch + "-" + opt + "-seed" + s), null, null,
-                  run.quiet, stdout));
+                  run.quiet, stdout, run.dataRecord(data)));
             } catch (TrainingStoppedException e) {
               stdout.println("note: " + spec.label() + " seed " + s + " stopped: " + e.getMessage());
             }

@@ -1,11 +1,10 @@
 package org.rfim4j.cli;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.rfim4j.io.InputFiles;
 import org.rfim4j.rfim.RfimRequest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -26,6 +25,9 @@ public final class RfimCommand implements Callable<Integer> {
   /** Exit code for bad input. */
   public static final int EXIT_BAD_INPUT = 2;
 
+  /** The largest request file read (16 MiB). */
+  public static final long MAX_REQUEST_BYTES = 16L << 20;
+
   @Spec
   CommandSpec spec;
 
@@ -38,9 +40,9 @@ public final class RfimCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     String text;
     try {
-      text = Files.readString(request, StandardCharsets.UTF_8);
-    } catch (IOException | RuntimeException e) {
-      err.println("error: cannot read request file " + request + ": " + oneLine(e.toString()));
+      text = new String(InputFiles.readAtMost(request, MAX_REQUEST_BYTES, "request file"), StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      err.println("error: " + oneLine(e.getMessage()));
       err.flush();
       return EXIT_BAD_INPUT;
     }

@@ -1,12 +1,18 @@
 package org.rfim4j.cli;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.nn.Architecture;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.RngdConfig;
+import org.rfim4j.train.MemoryEstimate;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
 /** Options shared by {@code train} and {@code compare}: data, network, batches, device. */
 public final class RunOptions {
@@ -76,6 +82,37 @@ public final class RunOptions {
     return new org.rfim4j.data.Split(s.train().subset(0, trainSize), s.validation(), s.test());
   }
 
+  /** The dataset's shape from its files' headers (nothing loaded). */
+  org.rfim4j.data.Datasets.Shape dataShape() {
+    return org.rfim4j.data.Datasets.shape(dataset, org.rfim4j.data.DataDirs.resolve(dataDir));
+  }
+
+  /**
+   * Before loading: refuses with one line when the data (as {@link #loadData} holds it) and the run ({@link
+   * MemoryEstimate}) cannot fit the JVM heap (CPU backend) or the device.
+   */
+  void requireMemory(org.rfim4j.data.Datasets.Shape shape, MlpConfig model, org.rfim4j.optim.OptimizerSpec spec,
+      org.rfim4j.train.TrainerConfig tc, org.rfim4j.backend.Backend backend, boolean checkpoints) {
+    long trainN = Math.max(0, shape.trainImages() - (long) org.rfim4j.data.Datasets.VALIDATION_SIZE);
+    if (trainSize != null) {
+      trainN = Math.min(trainN, Math.max(trainSize, 0));
+    }
+    MemoryEstimate e = MemoryEstimate.of(model, spec, tc.batchSize(), tc.evalBatch(), trainN,
+        org.rfim4j.data.Datasets.VALIDATION_SIZE);
+    e.require(backend, checkpoints);
+    // The data on the heap while it is loaded, plus the run when it lives on the heap too (CPU backend).
+    long onHeap = shape.loadBytes() + (org.rfim4j.backend.BackendSelector.deviceFreeBytes(backend) < 0
+        && backend.precisionBits() == 64 ? (long) (e.elements() * 8) : 0);
+    org.rfim4j.io.Memory.requireHeap(onHeap, "loading " + dataset + " (" + shape + ") and training ("
+        + e.describe(backend.precisionBits()) + ")");
+  }
+
+  /** What a checkpoint records of the data: dataset, --train-size, example counts. */
+  org.rfim4j.train.Checkpoint.Data dataRecord(org.rfim4j.data.Split s) {
+    return new org.rfim4j.train.Checkpoint.Data(dataset.strip().toLowerCase(Locale.ROOT), trainSize, s.train().n(),
+        s.validation().n());
+  }
+
   @Option(names = "--quiet", description = "no progress output")
   boolean quiet;
 
@@ -134,17 +171,120 @@ public final class RunOptions {
   @Option(names = "--rngd-bias-correction", description = "RNGD: invert the bias-corrected metric (G - (1-lambda)^n I) / (1 - (1-lambda)^n), the average as if started from zero (docs/rngd.md); default off, as the paper")
   boolean rngdBiasCorrection;
 
+  /** The command this mixin belongs to, for which options were given on the command line. */
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec mixee;
+
+  /** Whether {@code option} was given on the command line (not just defaulted). */
+  boolean given(String option) {
+    ParseResult pr = mixee == null ? null : mixee.commandLine().getParseResult();
+    return pr != null && pr.hasMatchedOption(option);
+  }
+
+  /** "--name value" as given on the command line. */
+  String asGiven(String option) {
+    return option + " " + String.join(",", mixee.commandLine().getParseResult().matchedOption(option).stringValues());
+  }
+
   /**
-   * Validates the network and run options (epochs, batch, arch, activation, widths, l2, init std) without
-   * any data, so bad arguments are reported before the data set is loaded.
+   * Validates every option value, whether or not the run will use it, before any data is read: a value that
+   * could never be right is an error naming the option.
    */
   void check() {
-    modelConfig(1, 2, 0);
+    if (epochs < 1) {
+      throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
+    }
+    if (batch < 1) {
+      throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+    }
+    if (hidden.length == 0) {
+      throw new IllegalArgumentException("--hidden lists no widths (e.g. --hidden 80,80,80)");
+    }
+    for (int h : hidden) {
+      if (h < 1) {
+        throw new IllegalArgumentException("--hidden widths must be >= 1, got " + Arrays.toString(hidden));
+      }
+    }
+    if (!(iota >= 0 && iota < 1)) {
+      throw new IllegalArgumentException("--iota (PReLU slope) must be in [0, 1), got " + iota);
+    }
+    if (!(alpha > 0) || Double.isInfinite(alpha)) {
+      throw new IllegalArgumentException("--alpha (ELU) must be a finite number > 0, got " + alpha);
+    }
+    if (!(l2 >= 0) || Double.isInfinite(l2)) {
+      throw new IllegalArgumentException("--l2 must be a finite number >= 0, got " + l2);
+    }
+    if (!(initStd > 0) || Double.isInfinite(initStd)) {
+      throw new IllegalArgumentException("--init-std must be a finite number > 0, got " + initStd);
+    }
+    if (!(bnMomentum >= 0 && bnMomentum < 1)) {
+      throw new IllegalArgumentException("--bn-momentum must be in [0, 1), got " + bnMomentum);
+    }
+    if (!List.of("auto", "cpu", "cuda", "gpu").contains(device.trim().toLowerCase(Locale.ROOT))) {
+      throw new IllegalArgumentException("--device must be auto, cpu or cuda, got '" + device + "'");
+    }
+    cudaGraphsOn();
+    if (!org.rfim4j.data.Datasets.NAMES.contains(dataset.strip().toLowerCase(Locale.ROOT))) {
+      throw new IllegalArgumentException("--dataset must be one of " + org.rfim4j.data.Datasets.NAMES + ", got '"
+          + dataset + "'");
+    }
+    if (trainSize != null && trainSize < 1) {
+      throw new IllegalArgumentException("--train-size must be >= 1, got " + trainSize);
+    }
+    if (!(rngdLambda > 0 && rngdLambda <= 1)) {
+      throw new IllegalArgumentException("--rngd-lambda must be in (0, 1], got " + rngdLambda);
+    }
+    if (rngdT < 1) {
+      throw new IllegalArgumentException("--rngd-T must be >= 1, got " + rngdT);
+    }
+    if (!(rngdOmega > 0) || Double.isInfinite(rngdOmega)) {
+      throw new IllegalArgumentException("--rngd-omega must be a finite number > 0, got " + rngdOmega);
+    }
+    if (rngdEps != null && (!(rngdEps >= 0) || Double.isInfinite(rngdEps))) {
+      throw new IllegalArgumentException("--rngd-eps must be a finite number >= 0, got " + rngdEps);
+    }
+    rngdKinds(); // names of --rngd-damping, --rngd-order and --rngd-metrics
+    modelConfig(1, 2, 0); // --arch, --activation
+  }
+
+  /**
+   * Notes, one line each on stderr, every option given on the command line that has no effect on this run:
+   * {@code --rngd-*} when no RNGD runs ({@code optimizers} names what runs, {@code as} how, e.g.
+   * "--optimizer adam"), {@code --iota} without PReLU, {@code --alpha} without ELU, {@code --bn-momentum}
+   * without batch norm, {@code --cuda-graphs} on the CPU.
+   */
+  void noteWithoutEffect(java.util.Collection<String> optimizers, String as) {
+    if (!optimizers.contains("rngd")) {
+      for (String o : List.of("--rngd-lambda", "--rngd-T", "--rngd-eps", "--rngd-omega", "--rngd-damping",
+          "--rngd-order", "--rngd-metrics", "--rngd-bias-correction")) {
+        noteIf(o, as + " (RNGD only)");
+      }
+    }
+    String act = activation.trim().toLowerCase(Locale.ROOT);
+    if (!act.equals("prelu")) {
+      noteIf("--iota", "--activation " + activation + " (PReLU only)");
+    }
+    if (!act.equals("elu")) {
+      noteIf("--alpha", "--activation " + activation + " (ELU only)");
+    }
+    if (!arch.trim().equalsIgnoreCase("bna")) {
+      noteIf("--bn-momentum", "--arch " + arch + " (batch norm only)");
+    }
+    if (device.trim().equalsIgnoreCase("cpu")) {
+      noteIf("--cuda-graphs", "--device cpu (CUDA only)");
+    }
+  }
+
+  /** Prints "note: OPTION VALUE has no effect with WHY; ignored" when the option was given. */
+  void noteIf(String option, String why) {
+    if (given(option)) {
+      System.err.println("note: " + asGiven(option) + " has no effect with " + why + "; ignored");
+    }
   }
 
   MlpConfig modelConfig(int inputs, int classes, long seed) {
-    if (epochs < 0) {
-      throw new IllegalArgumentException("--epochs must be >= 0, got " + epochs);
+    if (epochs < 1) {
+      throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
     }
     if (batch <= 0) {
       throw new IllegalArgumentException("--batch must be positive, got " + batch);
@@ -164,7 +304,10 @@ public final class RunOptions {
     return new MlpConfig(inputs, hidden, classes, act, a, l2, initStd, seed, bnMomentum, 1e-3);
   }
 
-  RngdConfig rngdConfig(double lr) {
+  /** --rngd-damping, --rngd-order and --rngd-metrics parsed (names only; the metric count is checked on use). */
+  private record RngdKinds(RngdConfig.Damping damping, RngdConfig.Order order, org.rfim4j.optim.MetricKind[] kinds) {}
+
+  private RngdKinds rngdKinds() {
     RngdConfig.Damping damping;
     switch (rngdDamping.toLowerCase(Locale.ROOT)) {
       case "canonical":
@@ -187,11 +330,9 @@ public final class RunOptions {
       default:
         throw new IllegalArgumentException("unknown --rngd-order '" + rngdOrder + "' (expected metric-first or step-first)");
     }
-    RngdConfig c = RngdConfig.defaults(lr).withLambda(rngdLambda).withRefreshPeriod(rngdT).withOmega(rngdOmega)
-        .withOrder(order).withBiasCorrection(rngdBiasCorrection);
-    c = c.withDamping(damping, rngdEps != null ? rngdEps : damping == RngdConfig.Damping.CANONICAL ? 1e-4 : 5e-6);
+    org.rfim4j.optim.MetricKind[] kinds = null;
     if (rngdMetrics != null) {
-      org.rfim4j.optim.MetricKind[] kinds = new org.rfim4j.optim.MetricKind[rngdMetrics.length];
+      kinds = new org.rfim4j.optim.MetricKind[rngdMetrics.length];
       for (int i = 0; i < kinds.length; i++) {
         switch (rngdMetrics[i].trim().toLowerCase(Locale.ROOT)) {
           case "shared":
@@ -205,11 +346,22 @@ public final class RunOptions {
             throw new IllegalArgumentException("unknown --rngd-metrics entry '" + rngdMetrics[i] + "' (expected shared or neuron)");
         }
       }
-      if (kinds.length != hidden.length + 1) {
-        throw new IllegalArgumentException("--rngd-metrics lists " + kinds.length + " layers, the network has "
+    }
+    return new RngdKinds(damping, order, kinds);
+  }
+
+  RngdConfig rngdConfig(double lr) {
+    RngdKinds k = rngdKinds();
+    RngdConfig c = RngdConfig.defaults(lr).withLambda(rngdLambda).withRefreshPeriod(rngdT).withOmega(rngdOmega)
+        .withOrder(k.order()).withBiasCorrection(rngdBiasCorrection);
+    c = c.withDamping(k.damping(), rngdEps != null ? rngdEps
+        : k.damping() == RngdConfig.Damping.CANONICAL ? 1e-4 : 5e-6);
+    if (k.kinds() != null) {
+      if (k.kinds().length != hidden.length + 1) {
+        throw new IllegalArgumentException("--rngd-metrics lists " + k.kinds().length + " layers, the network has "
             + (hidden.length + 1) + " dense layers");
       }
-      c = c.withMetricKinds(kinds);
+      c = c.withMetricKinds(k.kinds());
     }
     return c;
   }

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.rfim4j.backend.Backend;
+import org.rfim4j.data.Datasets;
 import org.rfim4j.data.Split;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.OptimizerSpec;
@@ -16,7 +17,9 @@ import org.rfim4j.train.EpochResult;
 import org.rfim4j.train.TrainerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code rfim4j train}: one optimizer, one seed, learning curve in {@code --out}. */
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -41,37 +44,61 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--out", description = "output directory for curve.csv, curve.json, checkpoint.rfim4j")
   Path out;
 
-  @Option(names = "--resume", description = "continue from a checkpoint (model, optimizer and position come from it; --epochs sets the new total)")
+  @Option(names = "--resume", description = "continue from a checkpoint: model, optimizer, batch size, seed, dataset and"
+      + " training subset come from it (an option that contradicts it is an error); --epochs sets the new total")
   Path resume;
+
+  @Spec
+  CommandSpec commandSpec;
 
   @Override
   public Integer call() {
     PrintStream stdout = System.out;
     run.check();
+    checkOwnOptions();
     Checkpoint.Loaded loaded = resume == null ? null : Checkpoint.load(resume);
     MlpConfig modelConfig;
     OptimizerSpec spec;
     TrainerConfig tc;
     if (loaded != null) {
-      modelConfig = loaded.header().model();
-      spec = loaded.header().optimizer();
-      tc = TrainerConfig.of(run.epochs, loaded.header().batchSize(), loaded.header().shuffleSeed())
-          .withCudaGraphs(run.cudaGraphsOn());
-      if (run.epochs <= loaded.header().epochsCompleted()) {
+      Checkpoint.Header h = loaded.header();
+      new ResumeCheck(commandSpec.commandLine().getParseResult(), h).check(this);
+      modelConfig = h.model();
+      spec = h.optimizer();
+      if (h.data() != null) {
+        run.dataset = h.data().dataset();
+        run.trainSize = h.data().trainSize();
+      }
+      tc = TrainerConfig.of(run.epochs, h.batchSize(), h.shuffleSeed()).withCudaGraphs(run.cudaGraphsOn());
+      if (run.epochs <= h.epochsCompleted()) {
         throw new IllegalArgumentException("--epochs " + run.epochs + " is not beyond the checkpoint's "
-            + loaded.header().epochsCompleted() + " completed epochs");
+            + h.epochsCompleted() + " completed epochs");
       }
     } else {
       spec = spec(optimizer, lr, momentum, run);
+      run.noteWithoutEffect(List.of(spec.name()), "--optimizer " + spec.name());
+      if (!spec.name().equals("sgd")) {
+        run.noteIf("--momentum", "--optimizer " + spec.name() + " (SGD only)");
+      }
       modelConfig = null;
       tc = TrainerConfig.of(run.epochs, run.batch, seed).withCudaGraphs(run.cudaGraphsOn());
     }
-    Split data = run.loadData();
-    if (modelConfig == null) {
-      modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
-    }
     try (Backend backend = run.openBackend()) {
-      List<EpochResult> curve = Runner.run(backend, data, modelConfig, spec, tc, out, loaded, resume, run.quiet, stdout);
+      // Memory for the data and the run, from the data files' headers, before anything large is allocated.
+      Datasets.Shape shape = run.dataShape();
+      MlpConfig planned = modelConfig != null ? modelConfig
+          : run.modelConfig(shape.features(), Datasets.CLASSES, seed);
+      run.requireMemory(shape, planned, spec, tc, backend, out != null);
+      Split data = run.loadData();
+      Checkpoint.Data record = run.dataRecord(data);
+      if (loaded != null) {
+        ResumeCheck.sameData(loaded.header().data(), record, resume);
+      }
+      if (modelConfig == null) {
+        modelConfig = run.modelConfig(data.train().d(), data.train().classes(), seed);
+      }
+      List<EpochResult> curve = Runner.run(backend, data, modelConfig, spec, tc, out, loaded, resume, run.quiet, stdout,
+          record);
       if (!curve.isEmpty()) {
         EpochResult last = curve.get(curve.size() - 1);
         stdout.printf(Locale.ROOT, "final: epoch %d, validation error %.2f%%, %.1f s of training%s%n", last.epoch(),
@@ -80,6 +107,17 @@ public final class TrainCommand implements Callable<Integer> {
       RunOptions.printProfile(backend, stdout);
     }
     return 0;
+  }
+
+  /** Values of train's own options, whether or not the run uses them. */
+  private void checkOwnOptions() {
+    new OptimizerSpec(optimizer, 1, 0, null); // the name
+    if (lr != null && (!(lr > 0) || Double.isInfinite(lr))) {
+      throw new IllegalArgumentException("--lr (learning rate) must be a finite number > 0, got " + lr);
+    }
+    if (!(momentum >= 0 && momentum < 1)) {
+      throw new IllegalArgumentException("--momentum must be in [0, 1), got " + momentum);
+    }
   }
 
   /**
@@ -99,7 +137,8 @@ public final class TrainCommand implements Callable<Integer> {
 
   static OptimizerSpec spec(String optimizer, Double lr, double momentum, RunOptions run) {
     double rate = lr != null ? lr : defaultLr(optimizer);
-    OptimizerSpec probe = new OptimizerSpec(optimizer, rate, momentum, null);
+    String name = new OptimizerSpec(optimizer, rate, 0, null).name();
+    OptimizerSpec probe = new OptimizerSpec(name, rate, name.equals("sgd") ? momentum : 0, null);
     return probe.name().equals("rngd") ? OptimizerSpec.rngd(run.rngdConfig(rate)) : probe;
   }
 

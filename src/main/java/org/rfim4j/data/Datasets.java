@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.rfim4j.io.Memory;
 
 /**
  * Loads MNIST and Fashion-MNIST from a data directory laid out by {@code scripts/fetch-data}:
@@ -59,6 +60,8 @@ public final class Datasets {
       throw new IllegalArgumentException("validationSize must be >= 0, got " + validationSize);
     }
     Path[] files = locate(set, dataDir);
+    Shape shape = shape(set, files);
+    Memory.requireHeap(shape.loadBytes(), "loading " + set + " (" + shape + ")");
 
     Idx.Images trainImages = Idx.readImages(files[0]);
     int[] trainLabels = Idx.readLabels(files[1], CLASSES);
@@ -84,6 +87,55 @@ public final class Datasets {
     Dataset test = new Dataset(set + "/test", testImages.toFeatures(0, testImages.count()),
         testLabels, testImages.count(), d, CLASSES);
     return new Split(train, validation, test);
+  }
+
+  /**
+   * What the headers of a dataset's image files declare, read without loading the data.
+   *
+   * @param trainImages images in the training file (train and validation)
+   * @param testImages images in the test file
+   * @param rows rows of each image
+   * @param cols columns of each image
+   */
+  public record Shape(int trainImages, int testImages, int rows, int cols) {
+    /** Features per example. */
+    public int features() {
+      return rows * cols;
+    }
+
+    /**
+     * Bytes {@link Datasets#load} holds at its peak: the images as read (one byte per pixel), as floats (four)
+     * and the labels as bytes and ints.
+     */
+    public long loadBytes() {
+      long images = (long) trainImages + testImages;
+      return images * rows * cols * 5 + images * 9;
+    }
+
+    @Override
+    public String toString() {
+      return ((long) trainImages + testImages) + " images of " + rows + "x" + cols;
+    }
+  }
+
+  /**
+   * The {@link Shape} of {@code name} in {@code dataDir} from the image files' headers (the data is not
+   * read), for memory estimates before loading.
+   *
+   * @throws DatasetException as {@link #load} for a missing file or a bad header
+   */
+  public static Shape shape(String name, Path dataDir) {
+    String set = name == null ? "" : name.strip().toLowerCase(Locale.ROOT);
+    if (!NAMES.contains(set)) {
+      throw new DatasetException("unknown dataset '" + name + "': expected one of " + String.join(", ", NAMES));
+    }
+    return shape(set, locate(set, dataDir));
+  }
+
+  private static Shape shape(String set, Path[] files) {
+    int[] train = Idx.imageHeader(files[0]);
+    int[] test = Idx.imageHeader(files[2]);
+    return new Shape(train[0], test[0], train[1], train[2]);
   }
 
   /** True if all four files of {@code name} exist (plain or .gz) under {@code dataDir/name/}. */

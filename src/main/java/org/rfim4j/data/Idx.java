@@ -3,17 +3,22 @@ package org.rfim4j.data;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.math.BigInteger;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
-import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 import java.util.zip.ZipException;
+import org.rfim4j.io.AtomicFiles;
+import org.rfim4j.io.InputFiles;
+import org.rfim4j.io.Memory;
 
 /**
  * Reads and writes IDX files of unsigned bytes: {@code idx1-ubyte} (labels, magic {@code 0x00000801}) and
@@ -34,6 +39,12 @@ public final class Idx {
   public static final int IMAGES_MAGIC = 0x00000803;
 
   private static final int UBYTE = 0x08;
+
+  /** Bytes read at a time from a compressed file. */
+  private static final int CHUNK = 16 << 20;
+
+  /** The most data bytes one file may declare (the largest Java array, less a margin). */
+  static final long MAX_DATA = Integer.MAX_VALUE - 16;
 
   private static final float[] SCALE = new float[256];
 
@@ -75,17 +86,17 @@ public final class Idx {
   }
 
   /**
-   * The IDX file {@code baseName} in {@code dir}: the plain file if it exists, else {@code baseName.gz} if
-   * that exists, else null.
+   * The IDX file {@code baseName} in {@code dir}: the plain file if anything exists under that name, else
+   * {@code baseName.gz} if anything exists under that name, else null. Whether it is a readable regular file
+   * is checked when it is read.
    */
   public static Path find(Path dir, String baseName) {
-    Path plain = dir.resolve(baseName);
-    if (Files.isRegularFile(plain)) {
-      return plain;
-    }
-    Path gz = dir.resolve(baseName + ".gz");
-    if (Files.isRegularFile(gz)) {
-      return gz;
+    for (Path p : new Path[] {dir.resolve(baseName), dir.resolve(baseName + ".gz")}) {
+      // Anything at the path counts (a directory, a FIFO, a dangling link): reading it then says what it is,
+      // rather than calling the file missing.
+      if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+        return p;
+      }
     }
     return null;
   }
@@ -159,14 +170,39 @@ public final class Idx {
 
   private record Parsed(int[] dims, byte[] data) {}
 
+  /**
+   * The dimension sizes in the header of an {@code idx3-ubyte} image file (count, rows, columns), after the
+   * same checks as {@link #readImages}; the data is not read.
+   */
+  public static int[] imageHeader(Path file) {
+    return read(file, IMAGES_MAGIC, "idx3-ubyte images", true).dims;
+  }
+
   private static Parsed read(Path file, int expectedMagic, String what) {
+    return read(file, expectedMagic, what, false);
+  }
+
+  private static Parsed read(Path file, int expectedMagic, String what, boolean headerOnly) {
+    String problem = InputFiles.problem(file);
+    if (problem != null) {
+      throw new DatasetException(file + ": " + (problem.equals("does not exist") ? "file not found"
+          : problem + ", not an IDX file"));
+    }
+    long fileSize;
+    try {
+      fileSize = Files.size(file);
+    } catch (IOException e) {
+      throw new DatasetException(file + ": cannot read: " + AtomicFiles.describe(e), e);
+    }
     try (InputStream in = open(file)) {
+      boolean gzip = in instanceof GzipBuffer;
+      boolean[] cut = new boolean[1];
       byte[] magicBytes = new byte[4];
-      int got = readUpTo(in, magicBytes, file);
+      int got = readUpTo(in, magicBytes, file, cut);
       if (got < 4) {
         throw new DatasetException(
             file + ": truncated header: expected a 4-byte magic number, found " + got + " byte" + (got == 1 ? "" : "s")
-                + (got == 0 ? " (empty file)" : ""));
+                + (got == 0 ? " (empty file)" : "") + gzipCut(cut));
       }
       int magic = bigEndian(magicBytes, 0);
       int expectedDims = expectedMagic & 0xFF;
@@ -181,28 +217,73 @@ public final class Idx {
             file, expectedMagic, what, magic, describe(magic)));
       }
       byte[] dimBytes = new byte[4 * expectedDims];
-      got = readUpTo(in, dimBytes, file);
+      got = readUpTo(in, dimBytes, file, cut);
       if (got < dimBytes.length) {
         throw new DatasetException(file + ": truncated header: expected " + dimBytes.length
-            + " bytes of dimension sizes after the magic number, found " + got);
+            + " bytes of dimension sizes after the magic number, found " + got + gzipCut(cut));
       }
       int[] dims = new int[expectedDims];
-      long total = 1;
+      BigInteger total = BigInteger.ONE;
       for (int i = 0; i < expectedDims; i++) {
         dims[i] = bigEndian(dimBytes, 4 * i);
         if (dims[i] < 0 || (i > 0 && dims[i] == 0)) {
           throw new DatasetException(file + ": bad size " + dims[i] + " for dimension " + i + " in the header");
         }
-        total *= dims[i];
+        total = total.multiply(BigInteger.valueOf(dims[i]));
       }
-      if (total > Integer.MAX_VALUE - 16) {
-        throw new DatasetException(file + ": header declares " + total + " bytes of data, too many to load");
+      if (total.compareTo(BigInteger.valueOf(MAX_DATA)) > 0) {
+        StringBuilder product = new StringBuilder();
+        for (int d : dims) {
+          product.append(product.length() == 0 ? "" : " x ").append(d);
+        }
+        throw new DatasetException(file + ": header declares " + product + " = " + total
+            + " bytes of data, more than the " + MAX_DATA + " one file may hold");
       }
-      byte[] data = new byte[(int) total];
-      got = readUpTo(in, data, file);
-      if (got < data.length) {
-        throw new DatasetException(
-            file + ": truncated file: expected " + data.length + " bytes of data, found " + got);
+      if (headerOnly) {
+        return new Parsed(dims, null);
+      }
+      long declared = total.longValue();
+      if (!gzip) { // bounded by the file's actual size, before anything is allocated
+        long rest = fileSize - 4 - 4L * expectedDims;
+        if (rest < declared) {
+          throw new DatasetException(file + ": truncated file: expected " + declared + " bytes of data, found " + rest);
+        }
+        if (rest > declared) {
+          throw new DatasetException(file + ": unexpected trailing data: expected " + declared
+              + " bytes of data after the header, found more");
+        }
+      }
+      // A compressed file is read in chunks and copied once complete: what it allocates is bounded by what it
+      // really holds, not by what its header claims.
+      Memory.requireHeap(gzip ? 2 * declared : declared, file + " (" + what + ", " + declared
+          + " bytes declared by its header)");
+      byte[] data;
+      if (gzip) {
+        List<byte[]> chunks = new ArrayList<>();
+        long read = 0;
+        while (read < declared) {
+          byte[] c = new byte[(int) Math.min(CHUNK, declared - read)];
+          got = readUpTo(in, c, file, cut);
+          read += got;
+          chunks.add(c);
+          if (got < c.length) {
+            throw new DatasetException(
+                file + ": truncated file: expected " + declared + " bytes of data, found " + read + gzipCut(cut));
+          }
+        }
+        data = new byte[(int) declared];
+        int off = 0;
+        for (byte[] c : chunks) {
+          System.arraycopy(c, 0, data, off, c.length);
+          off += c.length;
+        }
+      } else {
+        data = new byte[(int) declared];
+        got = readUpTo(in, data, file, cut);
+        if (got < data.length) {
+          throw new DatasetException(file + ": truncated file: expected " + data.length + " bytes of data, found "
+              + got + " (the file changed while it was read)");
+        }
       }
       if (readTrailing(in, file)) {
         throw new DatasetException(file + ": unexpected trailing data: expected " + data.length
@@ -212,7 +293,14 @@ public final class Idx {
     } catch (NoSuchFileException e) {
       throw new DatasetException(file + ": file not found", e);
     } catch (IOException e) {
-      throw new DatasetException(file + ": cannot read: " + e, e);
+      throw new DatasetException(file + ": cannot read: " + AtomicFiles.describe(e), e);
+    }
+  }
+
+  /** The buffer over a gzip stream, so that {@link #read} can tell a compressed file from a plain one. */
+  private static final class GzipBuffer extends BufferedInputStream {
+    GzipBuffer(InputStream in) {
+      super(in, 1 << 16);
     }
   }
 
@@ -224,20 +312,24 @@ public final class Idx {
       int b1 = in.read();
       in.reset();
       if (b0 == 0x1f && b1 == 0x8b) {
-        return new BufferedInputStream(new GZIPInputStream(in, 1 << 16), 1 << 16);
+        return new GzipBuffer(new StrictGzipInputStream(in));
       }
       return in;
     } catch (IOException e) {
       in.close();
-      if (e instanceof EOFException || e instanceof ZipException) {
+      if (e instanceof ZipException) {
         throw new DatasetException(file + ": corrupt or truncated gzip header: " + e.getMessage(), e);
       }
       throw e;
     }
   }
 
-  /** Fills {@code buf} as far as the stream allows; returns the bytes read. A gzip stream cut short counts as its end. */
-  private static int readUpTo(InputStream in, byte[] buf, Path file) throws IOException {
+  /**
+   * Fills {@code buf} as far as the stream allows; returns the bytes read. A gzip stream that ends inside a
+   * member counts as the end of the data (the caller reports the IDX content as truncated, saying so);
+   * corrupt gzip data is an error.
+   */
+  private static int readUpTo(InputStream in, byte[] buf, Path file, boolean[] gzipCut) throws IOException {
     int off = 0;
     try {
       while (off < buf.length) {
@@ -247,22 +339,28 @@ public final class Idx {
         }
         off += r;
       }
-    } catch (EOFException e) {
-      // GZIPInputStream: "Unexpected end of ZLIB input stream" -- a truncated .gz file.
+    } catch (StrictGzipInputStream.Truncated e) {
+      gzipCut[0] = true;
     } catch (ZipException e) {
-      throw new DatasetException(file + ": corrupt gzip data after " + off + " bytes: " + e.getMessage(), e);
+      throw new DatasetException(file + ": " + e.getMessage() + " (after " + off + " bytes of IDX data)", e);
     }
     return off;
   }
 
+  /**
+   * Whether data follows the IDX content. For gzip this also reads to the end of the stream, so that its
+   * trailer (CRC-32 and size) is checked and nothing but another gzip member may follow it.
+   */
   private static boolean readTrailing(InputStream in, Path file) throws IOException {
     try {
       return in.read() >= 0;
-    } catch (EOFException e) {
-      return false;
     } catch (ZipException e) {
-      throw new DatasetException(file + ": corrupt gzip data at the end of the stream: " + e.getMessage(), e);
+      throw new DatasetException(file + ": " + e.getMessage(), e);
     }
+  }
+
+  private static String gzipCut(boolean[] cut) {
+    return cut[0] ? " (truncated gzip stream)" : "";
   }
 
   private static int bigEndian(byte[] b, int off) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -52,11 +53,20 @@ public final class StateFile {
     }
 
     /**
-     * The payload as arrays by name, after checking that its size is exactly what {@code entries} list.
+     * The payload as arrays by name, after checking that every entry has a name, no name comes twice and the
+     * payload's size is exactly what {@code entries} list.
      */
     public Map<String, double[]> arrays(List<ArrayEntry> entries) {
       long expected = 0;
+      java.util.Set<String> names = new java.util.HashSet<>();
       for (ArrayEntry e : entries) {
+        if (e == null || e.name() == null || e.name().isEmpty()) {
+          throw new IllegalArgumentException(what + " " + file + ": an array without a name in the header");
+        }
+        if (!names.add(e.name())) {
+          throw new IllegalArgumentException(what + " " + file + ": the header lists array '"
+              + JsonErrors.printable(e.name()) + "' twice");
+        }
         expected += size(e.shape(), file, what) * 8;
       }
       int payload = all.length - 8 - payloadOffset;
@@ -82,8 +92,19 @@ public final class StateFile {
    */
   public static void write(Path file, String magic, int version, Object header, List<double[]> arrays,
       String what) {
+    byte[] json;
     try {
-      byte[] json = JSON.writeValueAsBytes(header);
+      json = JSON.writeValueAsBytes(header);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot write " + what + " " + file + ": " + e.getMessage(), e);
+    }
+    write(file, magic, version, json, arrays, what);
+  }
+
+  /** Writes the container atomically with a header given as its UTF-8 JSON bytes (as written, unchecked). */
+  public static void write(Path file, String magic, int version, byte[] json, List<double[]> arrays,
+      String what) {
+    try {
       ByteArrayOutputStream bytes = new ByteArrayOutputStream();
       DataOutputStream out = new DataOutputStream(bytes);
       out.write(magic(magic));
@@ -113,14 +134,7 @@ public final class StateFile {
    * @param what how messages name the file, e.g. "checkpoint"
    */
   public static Contents read(Path file, String magic, int version, String what) {
-    byte[] all;
-    try {
-      all = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new IllegalArgumentException(what + " " + file + " does not exist");
-    } catch (IOException e) {
-      throw new IllegalArgumentException("cannot read " + what + " " + file + ": " + e.getMessage());
-    }
+    byte[] all = readBounded(file, what);
     if (all.length < 24 || !Arrays.equals(Arrays.copyOf(all, 8), magic(magic))) {
       throw new IllegalArgumentException(what + " " + file + " is not an rfim4j " + what + " (bad magic)");
     }
@@ -142,6 +156,38 @@ public final class StateFile {
     }
     return new Contents(file, what, v, Arrays.copyOfRange(all, 16, 16 + hl), all, 16 + hl);
   }
+
+  /**
+   * The bytes of a regular file, read as far as its size says and no further (a device such as /dev/zero or a
+   * FIFO is refused before it is opened), after checking that the heap holds them twice (the bytes and the
+   * arrays made from them).
+   */
+  static byte[] readBounded(Path file, String what) {
+    String problem = InputFiles.problem(file);
+    if (problem != null) {
+      throw new IllegalArgumentException(what + " " + file + " " + problem);
+    }
+    try (InputStream in = Files.newInputStream(file)) {
+      long size = Files.size(file);
+      if (size > MAX_FILE) {
+        throw new IllegalArgumentException(what + " " + file + " is too large: " + size + " bytes, more than the "
+            + MAX_FILE + " a state file may hold");
+      }
+      Memory.requireHeap(2 * size, "reading " + what + " " + file + " (" + Memory.human(size) + ")");
+      byte[] all = in.readNBytes((int) size);
+      if (all.length != size || in.read() >= 0) {
+        throw new IllegalArgumentException(what + " " + file + " changed while it was read");
+      }
+      return all;
+    } catch (NoSuchFileException e) {
+      throw new IllegalArgumentException(what + " " + file + " does not exist");
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read " + what + " " + file + ": " + AtomicFiles.describe(e));
+    }
+  }
+
+  /** The largest state file read: one Java array. */
+  static final long MAX_FILE = Integer.MAX_VALUE - 8;
 
   private static byte[] magic(String magic) {
     byte[] m = magic.getBytes(StandardCharsets.US_ASCII);

@@ -108,25 +108,30 @@ public final class FisherByDefinition {
 
   /**
    * Gauss-Hermite rule for E_{z ~ N(0,1)}[g(z)] with n nodes, by Golub-Welsch (eigen-decomposition of the
-   * Jacobi matrix with {@link SymmetricEigen}). Returns {nodes, weights}; the weights sum to 1.
+   * Jacobi matrix with LAPACK's {@code dstev}). Returns {nodes, weights}, nodes ascending; the weights sum to 1.
    */
   public static double[][] gaussHermiteStandardNormal(int n) {
     if (n < 1) {
       throw new IllegalArgumentException("need at least one node");
     }
-    // Probabilists' Hermite: x He_k = He_{k+1} + k He_{k-1}; symmetric Jacobi matrix off-diagonal sqrt(k).
-    double[][] j = new double[n][n];
+    // Probabilists' Hermite: x He_k = He_{k+1} + k He_{k-1}; symmetric tridiagonal Jacobi matrix, diagonal 0,
+    // off-diagonal sqrt(k). LAPACK dstev gives its eigenvalues (the nodes, ascending) and eigenvectors.
+    double[] nodes = new double[n];
+    double[] off = new double[Math.max(1, n - 1)];
     for (int k = 1; k < n; k++) {
-      j[k - 1][k] = Math.sqrt(k);
-      j[k][k - 1] = Math.sqrt(k);
+      off[k - 1] = Math.sqrt(k);
     }
-    SymmetricEigen e = new SymmetricEigen(j);
-    double[] nodes = e.values();
-    double[][] v = e.vectors();
+    double[] z = new double[n * n];
+    org.netlib.util.intW info = new org.netlib.util.intW(0);
+    dev.ludovic.netlib.lapack.LAPACK.getInstance().dstev("V", n, nodes, off, z, n,
+        new double[Math.max(1, 2 * n - 2)], info);
+    if (info.val != 0) {
+      throw new IllegalStateException("dstev failed for " + n + " Gauss-Hermite nodes (info " + info.val + ")");
+    }
     double[] w = new double[n];
     double sum = 0;
     for (int i = 0; i < n; i++) {
-      w[i] = v[0][i] * v[0][i];
+      w[i] = z[i * n] * z[i * n]; // first component of eigenvector i (column-major)
       sum += w[i];
     }
     for (int i = 0; i < n; i++) {

@@ -1,16 +1,21 @@
 package org.rfim4j.rfim;
 
-import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import org.rfim4j.io.JsonErrors;
 
 /**
  * A JSON request for a closed-form RFIM, as used by the {@code rfim} CLI command.
@@ -30,8 +35,13 @@ import java.util.Set;
  * }
  * </pre>
  *
- * The result is {@code {"metric": [[...]], "rank": r}}, the rank with relative tolerance 1e-10. Every
- * malformed request raises {@link RfimRequestException} naming the field.
+ * The result is {@code {"metric": [[...]], "rank": r}}, the rank with relative tolerance 1e-10 from LAPACK's
+ * {@code dsyevr}. The JSON is bound to a record with Jackson's strict features: one object and nothing after
+ * it, no unknown or repeated fields, no nulls or strings for numbers; then each kind's fields, the shapes and
+ * finiteness are checked. Every malformed request raises {@link RfimRequestException} naming the field by its
+ * JSON path ({@code X[1][0]}, {@code activation.params.iota}), in words. Limits: the metric's dimension at
+ * most {@link #MAX_DIMENSION}, rows of X times the dimension squared at most {@link #MAX_WORK}; a result that
+ * is not finite (inputs that overflow) is refused naming its first such entry.
  */
 public final class RfimRequest {
   /** Request kinds. */
@@ -57,8 +67,60 @@ public final class RfimRequest {
       Kind.SOFTMAX, Set.of("kind", "W", "X"),
       Kind.TWO_LAYER, Set.of("kind", "activation", "params", "output", "output_params", "variant", "W", "C", "X"));
 
-  private static final ObjectMapper MAPPER = new ObjectMapper()
-      .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS);
+  /** The largest metric computed: {@value} x {@value} (8 MiB of float64; its eigenvalues take a second at most). */
+  public static final int MAX_DIMENSION = 1024;
+
+  /**
+   * The most work a request may ask for: rows of X times the metric's dimension squared (each row adds its
+   * closed form to the mean), {@value}, a few seconds.
+   */
+  public static final long MAX_WORK = 1L << 30;
+
+  /**
+   * Strict binding: no unknown fields, nothing after the object, no repeated keys, no null for a number, no
+   * strings for numbers. NaN and Infinity parse so that the check after binding can name the entry.
+   */
+  private static final ObjectMapper MAPPER = JsonMapper.builder()
+      .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+      .build();
+
+  /** The request as written. Which fields a kind takes, and the shapes, are checked after binding. */
+  record Wire(String kind, Family activation, Map<String, Double> params, Family output,
+      @JsonProperty("output_params") Map<String, Double> outputParams, String variant, Double sigma, double[] w,
+      @JsonProperty("W") double[][] bigW, @JsonProperty("C") double[][] c, @JsonProperty("X") double[][] x) {
+    /** The fields given (not null), by their JSON names. */
+    Set<String> given() {
+      Set<String> g = new java.util.LinkedHashSet<>();
+      Object[] values = {kind, activation, params, output, outputParams, variant, sigma, w, bigW, c, x};
+      String[] names = {"kind", "activation", "params", "output", "output_params", "variant", "sigma", "w", "W",
+          "C", "X"};
+      for (int i = 0; i < names.length; i++) {
+        if (values[i] != null) {
+          g.add(names[i]);
+        }
+      }
+      return g;
+    }
+  }
+
+  /** A neuron family: its name, or {@code {"name": ..., "params": {...}}}. */
+  record Family(String name, Map<String, Double> params) {
+    @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+    static Family named(String name) {
+      return new Family(name, null);
+    }
+
+    @JsonCreator(mode = JsonCreator.Mode.PROPERTIES)
+    Family(@JsonProperty("name") String name, @JsonProperty("params") Map<String, Double> params) {
+      this.name = name;
+      this.params = params;
+    }
+  }
 
   private final Kind kind;
   private final NeuronFamily activation;
@@ -83,49 +145,52 @@ public final class RfimRequest {
     this.x = x;
   }
 
-  /** Parses JSON text. */
+  /** Parses and validates JSON text (one object, nothing after it). */
   public static RfimRequest parse(String json) {
-    JsonNode root;
+    Wire r;
     try {
-      root = MAPPER.readTree(json);
+      r = MAPPER.readValue(json, Wire.class);
     } catch (JsonProcessingException e) {
-      String msg = e.getOriginalMessage() == null ? "parse error" : e.getOriginalMessage().replaceAll("\\s+", " ");
-      throw new RfimRequestException("request", "not valid JSON: " + msg);
+      JsonErrors.Problem p = JsonErrors.problem(e);
+      if (p.path().isEmpty()) {
+        throw new RfimRequestException("request", p.text().startsWith("must be") ? "must be a JSON object" : p.text());
+      }
+      throw new RfimRequestException(p.path(), p.text().startsWith("is ") ? p.text().substring(3) : p.text());
     }
-    return parse(root);
+    if (r == null) {
+      throw new RfimRequestException("request", "must be a JSON object");
+    }
+    return validate(r);
   }
 
-  /** Validates a Jackson tree. */
+  /** Validates a Jackson tree (as {@link #parse(String)}). */
   public static RfimRequest parse(JsonNode root) {
     if (root == null || !root.isObject()) {
       throw new RfimRequestException("request", "must be a JSON object");
     }
-    JsonNode kn = root.get("kind");
-    if (kn == null || kn.isNull()) {
+    return parse(root.toString());
+  }
+
+  private static RfimRequest validate(Wire r) {
+    if (r.kind() == null) {
       throw new RfimRequestException("kind", "missing (expected neuron, linear, nonlinear, softmax or two-layer)");
-    }
-    if (!kn.isTextual()) {
-      throw new RfimRequestException("kind", "must be a string");
     }
     Kind kind = null;
     for (Kind k : Kind.values()) {
-      if (k.wire.equals(kn.asText())) {
+      if (k.wire.equals(r.kind())) {
         kind = k;
       }
     }
     if (kind == null) {
       throw new RfimRequestException("kind",
-          "unknown kind '" + kn.asText() + "' (expected neuron, linear, nonlinear, softmax or two-layer)");
+          "unknown kind '" + r.kind() + "' (expected neuron, linear, nonlinear, softmax or two-layer)");
     }
-    Iterator<String> names = root.fieldNames();
-    while (names.hasNext()) {
-      String f = names.next();
+    for (String f : r.given()) {
       if (!FIELDS.get(kind).contains(f)) {
         throw new RfimRequestException(f, "not a field of kind '" + kind.wire + "'");
       }
     }
-
-    double[][] xs = matrix(root, "X");
+    double[][] xs = matrix(r.x(), "X");
     int d = xs[0].length;
     NeuronFamily act = null;
     NeuronFamily out = null;
@@ -134,66 +199,76 @@ public final class RfimRequest {
     double[] wv = null;
     double[][] wm = null;
     double[][] cm = null;
+    long dim;
     switch (kind) {
       case NEURON:
-        act = family(root, "activation", "params");
-        wv = vector(root, "w");
+        act = family(r.activation(), r.params(), "activation", "params");
+        wv = vector(r.w(), "w");
         if (wv.length != d + 1) {
           throw new RfimRequestException("w", "has length " + wv.length + ", expected D+1 = " + (d + 1)
               + " (X has " + d + " columns)");
         }
+        dim = d + 1;
         break;
       case LINEAR:
-        if (root.has("sigma")) {
-          sigma = number(root.get("sigma"), "sigma");
+        if (r.sigma() != null) {
+          sigma = finite(r.sigma(), "sigma");
           if (!(sigma > 0)) {
             throw new RfimRequestException("sigma", "must be > 0, got " + sigma);
           }
         }
-        wm = layerWeights(root, d);
+        wm = layerWeights(r.bigW(), d);
+        dim = (long) (d + 1) * wm[0].length;
         break;
       case NONLINEAR:
-        act = family(root, "activation", "params");
-        wm = layerWeights(root, d);
+        act = family(r.activation(), r.params(), "activation", "params");
+        wm = layerWeights(r.bigW(), d);
+        dim = (long) (d + 1) * wm[0].length;
         break;
       case SOFTMAX:
-        wm = layerWeights(root, d);
+        wm = layerWeights(r.bigW(), d);
         if (wm[0].length < 2) {
           throw new RfimRequestException("W", "softmax needs at least 2 columns (classes), got " + wm[0].length);
         }
+        dim = (long) (d + 1) * wm[0].length;
         break;
       case TWO_LAYER:
-        act = family(root, "activation", "params");
+        act = family(r.activation(), r.params(), "activation", "params");
         if (act.isOutputOnly()) {
           throw new RfimRequestException("activation", "'" + act.name() + "' is an output-only family, not a hidden unit");
         }
-        out = family(root, "output", "output_params");
-        if (root.has("variant")) {
-          JsonNode vn = root.get("variant");
-          String v = vn.isTextual() ? vn.asText() : "";
-          if (v.equals("corrected")) {
-            variant = TwoLayerVariant.CORRECTED;
-          } else if (v.equals("as_printed")) {
+        out = family(r.output(), r.outputParams(), "output", "output_params");
+        if (r.variant() != null) {
+          if (r.variant().equals("as_printed")) {
             variant = TwoLayerVariant.AS_PRINTED;
-          } else {
+          } else if (!r.variant().equals("corrected")) {
             throw new RfimRequestException("variant", "must be \"corrected\" or \"as_printed\"");
           }
         }
-        wm = layerWeights(root, d);
-        cm = matrix(root, "C");
+        wm = layerWeights(r.bigW(), d);
+        cm = matrix(r.c(), "C");
         if (cm.length != wm[0].length + 1) {
           throw new RfimRequestException("C", "has " + cm.length + " rows, expected Dh+1 = " + (wm[0].length + 1)
               + " (W has " + wm[0].length + " columns)");
         }
+        dim = (long) (d + 1) * wm[0].length + (long) cm.length * cm[0].length;
         break;
       default:
         throw new AssertionError(kind);
     }
+    if (dim > MAX_DIMENSION) {
+      throw new RfimRequestException("request", "the metric would be " + dim + " x " + dim + "; the largest computed is "
+          + MAX_DIMENSION + " x " + MAX_DIMENSION);
+    }
+    if ((double) xs.length * dim * dim > MAX_WORK) {
+      throw new RfimRequestException("X", "has " + xs.length + " rows for a " + dim + " x " + dim + " metric: rows"
+          + " x dimension^2 may be at most " + MAX_WORK + " (" + (MAX_WORK / (dim * dim)) + " rows here)");
+    }
     return new RfimRequest(kind, act, out, variant, sigma, wv, wm, cm, xs);
   }
 
-  private static double[][] layerWeights(JsonNode root, int d) {
-    double[][] wm = matrix(root, "W");
+  private static double[][] layerWeights(double[][] given, int d) {
+    double[][] wm = matrix(given, "W");
     if (wm.length != d + 1) {
       throw new RfimRequestException("W", "has " + wm.length + " rows, expected D+1 = " + (d + 1)
           + " (X has " + d + " columns; bias is the last row)");
@@ -201,111 +276,79 @@ public final class RfimRequest {
     return wm;
   }
 
-  private static NeuronFamily family(JsonNode root, String field, String paramsField) {
-    JsonNode an = root.get(field);
-    if (an == null || an.isNull()) {
+  private static NeuronFamily family(Family f, Map<String, Double> params, String field, String paramsField) {
+    if (f == null) {
       throw new RfimRequestException(field, "missing");
     }
-    String name;
-    JsonNode pn = root.get(paramsField);
+    if (f.name() == null) {
+      throw new RfimRequestException(field + ".name", "missing or not a string");
+    }
     String pField = paramsField;
-    if (an.isTextual()) {
-      name = an.asText();
-    } else if (an.isObject()) {
-      JsonNode nn = an.get("name");
-      if (nn == null || !nn.isTextual()) {
-        throw new RfimRequestException(field + ".name", "missing or not a string");
+    if (f.params() != null) {
+      if (params != null) {
+        throw new RfimRequestException(paramsField, "given both here and in " + field + ".params");
       }
-      name = nn.asText();
-      if (an.has("params")) {
-        if (pn != null) {
-          throw new RfimRequestException(paramsField, "given both here and in " + field + ".params");
-        }
-        pn = an.get("params");
-        pField = field + ".params";
-      }
-    } else {
-      throw new RfimRequestException(field, "must be a family name or {\"name\": ..., \"params\": {...}}");
+      params = f.params();
+      pField = field + ".params";
     }
-    Map<String, Double> params = new LinkedHashMap<>();
-    if (pn != null && !pn.isNull()) {
-      if (!pn.isObject()) {
-        throw new RfimRequestException(pField, "must be an object");
-      }
-      Iterator<Map.Entry<String, JsonNode>> it = pn.fields();
-      while (it.hasNext()) {
-        Map.Entry<String, JsonNode> e = it.next();
-        params.put(e.getKey(), number(e.getValue(), pField + "." + e.getKey()));
+    Map<String, Double> p = new LinkedHashMap<>();
+    if (params != null) {
+      for (Map.Entry<String, Double> e : params.entrySet()) {
+        p.put(e.getKey(), finite(e.getValue(), pField + "." + e.getKey()));
       }
     }
-    if (!NeuronFamily.names().contains(name)) {
+    if (!NeuronFamily.names().contains(f.name())) {
       throw new RfimRequestException(field,
-          "unknown activation '" + name + "' (expected one of " + String.join(", ", NeuronFamily.names()) + ")");
+          "unknown activation '" + f.name() + "' (expected one of " + String.join(", ", NeuronFamily.names()) + ")");
     }
     try {
-      return NeuronFamily.of(name, params);
+      return NeuronFamily.of(f.name(), p);
     } catch (IllegalArgumentException e) {
       throw new RfimRequestException(pField, e.getMessage());
     }
   }
 
-  private static double number(JsonNode n, String field) {
-    if (n == null || n.isNull()) {
+  private static double finite(Double v, String field) {
+    if (v == null) {
       throw new RfimRequestException(field, "missing");
     }
-    if (!n.isNumber()) {
-      throw new RfimRequestException(field, "must be a number, got " + n.getNodeType().toString().toLowerCase(Locale.ROOT));
-    }
-    double v = n.doubleValue();
     if (!Double.isFinite(v)) {
       throw new RfimRequestException(field, "must be finite, got " + v);
     }
     return v;
   }
 
-  private static double[] vector(JsonNode root, String field) {
-    JsonNode n = root.get(field);
-    if (n == null || n.isNull()) {
+  private static double[] vector(double[] v, String field) {
+    if (v == null) {
       throw new RfimRequestException(field, "missing");
     }
-    return vectorOf(n, field);
-  }
-
-  private static double[] vectorOf(JsonNode n, String field) {
-    if (!n.isArray()) {
-      throw new RfimRequestException(field, "must be an array of numbers");
-    }
-    if (n.size() == 0) {
+    if (v.length == 0) {
       throw new RfimRequestException(field, "must not be empty");
     }
-    double[] r = new double[n.size()];
-    for (int i = 0; i < r.length; i++) {
-      r[i] = number(n.get(i), field + "[" + i + "]");
+    for (int i = 0; i < v.length; i++) {
+      finite(v[i], field + "[" + i + "]");
     }
-    return r;
+    return v;
   }
 
-  private static double[][] matrix(JsonNode root, String field) {
-    JsonNode n = root.get(field);
-    if (n == null || n.isNull()) {
+  private static double[][] matrix(double[][] m, String field) {
+    if (m == null) {
       throw new RfimRequestException(field, "missing");
     }
-    if (!n.isArray() || n.size() == 0) {
+    if (m.length == 0) {
       throw new RfimRequestException(field, "must be a non-empty array of rows");
     }
-    double[][] r = new double[n.size()][];
-    for (int i = 0; i < r.length; i++) {
-      JsonNode row = n.get(i);
-      if (!row.isArray()) {
-        throw new RfimRequestException(field, "row " + i + " is not an array (expected a matrix)");
+    for (int i = 0; i < m.length; i++) {
+      if (m[i] == null) {
+        throw new RfimRequestException(field + "[" + i + "]", "must be an array of numbers, got null");
       }
-      r[i] = vectorOf(row, field + "[" + i + "]");
-      if (r[i].length != r[0].length) {
-        throw new RfimRequestException(field, "ragged: row " + i + " has " + r[i].length
-            + " entries, row 0 has " + r[0].length);
+      vector(m[i], field + "[" + i + "]");
+      if (m[i].length != m[0].length) {
+        throw new RfimRequestException(field, "ragged: row " + i + " has " + m[i].length
+            + " entries, row 0 has " + m[0].length);
       }
     }
-    return r;
+    return m;
   }
 
   public Kind kind() {
@@ -330,9 +373,21 @@ public final class RfimRequest {
     }
   }
 
-  /** Computes {@code {"metric": [[...]], "rank": r}}. */
+  /**
+   * Computes {@code {"metric": [[...]], "rank": r}}; the rank comes from LAPACK's {@code dsyevr} ({@link Rank}).
+   *
+   * @throws RfimRequestException naming the first entry of the metric that is not finite (the inputs overflow)
+   */
   public ObjectNode compute() {
     double[][] g = metric();
+    for (int i = 0; i < g.length; i++) {
+      for (int j = 0; j < g[i].length; j++) {
+        if (!Double.isFinite(g[i][j])) {
+          throw new RfimRequestException("metric[" + i + "][" + j + "]", "the result is not finite (" + g[i][j]
+              + "): the request's values overflow float64; scale W, C or X down");
+        }
+      }
+    }
     ObjectNode res = MAPPER.createObjectNode();
     ArrayNode rows = res.putArray("metric");
     for (double[] row : g) {

@@ -7,7 +7,8 @@ public final class RfimRequestException extends IllegalArgumentException {
   private final String field;
 
   public RfimRequestException(String field, String problem) {
-    super("field '" + field + "': " + problem);
+    super("field '" + org.rfim4j.io.JsonErrors.printable(field) + "': "
+        + org.rfim4j.io.JsonErrors.printable(problem));
     this.field = field;
   }
 

@@ -26,8 +26,7 @@
  *
  * <p>{@link org.rfim4j.rfim.FisherByDefinition} evaluates Definition 1 numerically (finite-difference
  * scores; exact sums, Gauss-Hermite or Monte Carlo expectations) to check any closed form;
- * {@link org.rfim4j.rfim.Rank} and {@link org.rfim4j.rfim.SymmetricEigen} give numerical ranks and
- * pseudo-inverses; {@link org.rfim4j.rfim.RankTable} reproduces paper Section 4;
+ * {@link org.rfim4j.rfim.Rank} gives numerical ranks, eigenvalues and pseudo-inverses (LAPACK {@code dsyevr}); {@link org.rfim4j.rfim.RankTable} reproduces paper Section 4;
  * {@link org.rfim4j.rfim.RfimRequest} is the JSON front end of the {@code rfim} CLI command.
  */
 package org.rfim4j.rfim;

@@ -1,18 +1,31 @@
 package org.rfim4j.train;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.io.JsonErrors;
 import org.rfim4j.io.StateFile;
 import org.rfim4j.io.StateFile.ArrayEntry;
 import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.Optimizer;
 import org.rfim4j.optim.OptimizerSpec;
+import org.rfim4j.optim.RngdConfig;
 
 /**
  * Checkpoint files: the model, the optimizer's full state and the trainer's position, so that
@@ -35,33 +48,100 @@ import org.rfim4j.optim.OptimizerSpec;
 public final class Checkpoint {
   public static final String MAGIC = "RFIM4JCK";
   public static final int VERSION = 1;
+  /** Writes headers, and reads them strictly: no nulls for numbers, no strings for numbers, no repeated keys. */
+  private static final ObjectMapper JSON = JsonMapper.builder()
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+      .build();
 
+  /** The header's fields, in the order they are written; all required. */
+  static final List<String> FIELDS = List.of("version", "model", "optimizer", "epochsCompleted", "seconds",
+      "batchSize", "shuffleSeed", "optimizerScalars", "curve", "modelArrays", "optimizerArrays");
 
-  /** The JSON header. */
+  /** Header fields that may be absent (files of earlier versions lack them); null when absent. */
+  static final List<String> OPTIONAL_FIELDS = List.of("data");
+
+  /**
+   * The JSON header.
+   *
+   * @param data what the run was trained on; null in files of earlier versions (optional field)
+   */
   public record Header(int version, MlpConfig model, OptimizerSpec optimizer, int epochsCompleted,
       double seconds, int batchSize, long shuffleSeed, Map<String, Double> optimizerScalars,
-      List<EpochResult> curve, List<ArrayEntry> modelArrays, List<ArrayEntry> optimizerArrays) {}
+      List<EpochResult> curve, List<ArrayEntry> modelArrays, List<ArrayEntry> optimizerArrays, Data data) {}
+
+  /**
+   * The data a run trains on, recorded so that a resume uses (and checks) the same.
+   *
+   * @param dataset the dataset's name ({@code mnist}, {@code fashion})
+   * @param trainSize the training subset ({@code --train-size}), or null for the whole training set
+   * @param trainExamples the number of training examples
+   * @param validationExamples the number of validation examples
+   */
+  public record Data(String dataset, Integer trainSize, int trainExamples, int validationExamples) {
+    public Data {
+      if (dataset == null || dataset.isBlank()) {
+        throw new IllegalArgumentException("the dataset name must be given");
+      }
+      if (trainExamples < 1 || validationExamples < 0 || (trainSize != null && trainSize != trainExamples)) {
+        throw new IllegalArgumentException("inconsistent data sizes: trainSize " + trainSize + ", trainExamples "
+            + trainExamples + ", validationExamples " + validationExamples);
+      }
+    }
+  }
 
   /** What {@link #load} returns: the header and the arrays by name. */
   public record Loaded(Header header, Map<String, double[]> arrays) {
-    /** Copies the stored arrays into a freshly built model and optimizer of the same configuration. */
+    /**
+     * Copies the stored arrays into a freshly built model and optimizer of the same configuration, after
+     * checking that the file holds exactly their arrays (each once, with its shape) and exactly their scalar
+     * state; nothing is changed when it does not.
+     */
     public void restoreInto(Mlp model, Optimizer optimizer, Path file) {
-      restore(model.backend(), model.namedArrays(), header.modelArrays(), arrays, file);
-      restore(model.backend(), optimizer.state(), header.optimizerArrays(), arrays, file);
+      Map<String, DeviceArray> ma = model.namedArrays();
+      Map<String, DeviceArray> oa = optimizer.state();
+      check(ma, header.modelArrays(), "model", file);
+      check(oa, header.optimizerArrays(), "optimizer", file);
+      Set<String> scalars = optimizer.scalars().keySet();
+      for (String k : header.optimizerScalars().keySet()) {
+        if (!scalars.contains(k)) {
+          throw new IllegalArgumentException("checkpoint " + file + ": unknown optimizer scalar '" + k + "' for "
+              + optimizer.name() + " (expected " + String.join(", ", scalars) + ")");
+        }
+      }
+      for (String k : scalars) {
+        if (!header.optimizerScalars().containsKey(k)) {
+          throw new IllegalArgumentException("checkpoint " + file + " lacks the optimizer scalar '" + k + "'");
+        }
+      }
+      Backend backend = model.backend();
+      for (Map<String, DeviceArray> group : List.of(ma, oa)) {
+        group.forEach((name, target) -> backend.upload(target, arrays.get(name)));
+      }
       optimizer.restoreScalars(header.optimizerScalars());
     }
   }
 
   private Checkpoint() {}
 
-  /** Saves atomically. */
+  /** Saves atomically, without a record of the data. */
   public static void save(Path file, Mlp model, OptimizerSpec spec, Optimizer optimizer, int epochsCompleted,
       double seconds, TrainerConfig trainer, List<EpochResult> curve) {
+    save(file, model, spec, optimizer, epochsCompleted, seconds, trainer, curve, null);
+  }
+
+  /** Saves atomically; {@code data} (may be null) records what the run trains on. */
+  public static void save(Path file, Mlp model, OptimizerSpec spec, Optimizer optimizer, int epochsCompleted,
+      double seconds, TrainerConfig trainer, List<EpochResult> curve, Data data) {
     Backend backend = model.backend();
     Map<String, DeviceArray> ma = model.namedArrays();
     Map<String, DeviceArray> oa = optimizer.state();
     Header h = new Header(VERSION, model.config(), spec, epochsCompleted, seconds, trainer.batchSize(),
-        trainer.shuffleSeed(), optimizer.scalars(), curve, entries(ma), entries(oa));
+        trainer.shuffleSeed(), optimizer.scalars(), curve, entries(ma), entries(oa), data);
     List<double[]> values = new ArrayList<>();
     for (Map<String, DeviceArray> group : List.of(ma, oa)) {
       for (DeviceArray a : group.values()) {
@@ -71,36 +151,159 @@ public final class Checkpoint {
     StateFile.write(file, MAGIC, VERSION, h, values, "checkpoint");
   }
 
-  /** Reads and validates a checkpoint file (format, CRC, header, array sizes). */
+  /**
+   * Reads and validates a checkpoint file: the container (magic, version, CRC, sizes), then the header
+   * completely (every field present, known and of its type; numbers finite; the JSON version equal to the
+   * binary one; counts consistent with the curve; every array listed once) and the payload (finite values).
+   * What only the rebuilt model and optimizer can tell (names, shapes, scalar keys) {@link
+   * Loaded#restoreInto} checks.
+   */
   public static Loaded load(Path file) {
     StateFile.Contents c = StateFile.read(file, MAGIC, VERSION, "checkpoint");
-    Header h = c.header(Header.class);
-    if (h.model() == null || h.optimizer() == null || h.modelArrays() == null || h.optimizerArrays() == null
-        || h.optimizerScalars() == null) {
-      throw new IllegalArgumentException("checkpoint " + file + " header lacks model, optimizer or arrays");
-    }
+    Header h = parseHeader(c.header(), c.version(), file);
     List<ArrayEntry> entries = new ArrayList<>(h.modelArrays());
     entries.addAll(h.optimizerArrays());
-    return new Loaded(h, c.arrays(entries));
+    Map<String, double[]> arrays = c.arrays(entries);
+    for (Map.Entry<String, double[]> a : arrays.entrySet()) {
+      double[] v = a.getValue();
+      for (int i = 0; i < v.length; i++) {
+        if (!Double.isFinite(v[i])) {
+          throw bad(file, "array '" + a.getKey() + "' holds a non-finite value (" + v[i] + " at index " + i + ")");
+        }
+      }
+    }
+    return new Loaded(h, arrays);
   }
 
-  private static void restore(Backend backend, Map<String, DeviceArray> targets, List<ArrayEntry> stored,
-      Map<String, double[]> values, Path file) {
-    if (stored.size() != targets.size()) {
-      throw new IllegalArgumentException("checkpoint " + file + " stores " + stored.size()
-          + " arrays where the rebuilt model/optimizer has " + targets.size());
+  private static Header parseHeader(byte[] text, int binaryVersion, Path file) {
+    JsonNode tree;
+    Header h;
+    try {
+      tree = JSON.readTree(text);
+      if (tree == null || !tree.isObject()) {
+        throw bad(file, "the header is not a JSON object");
+      }
+      for (Iterator<String> it = tree.fieldNames(); it.hasNext();) {
+        String f = it.next();
+        if (!FIELDS.contains(f) && !OPTIONAL_FIELDS.contains(f)) {
+          throw bad(file, "unknown header field '" + f + "'");
+        }
+      }
+      for (String f : FIELDS) {
+        if (!tree.has(f) || tree.get(f).isNull()) {
+          throw bad(file, "the header lacks '" + f + "'" + (tree.has(f) ? " (null)" : ""));
+        }
+      }
+      String inf = JsonErrors.firstNonFinite(tree, "");
+      if (inf != null) {
+        throw bad(file, "header field '" + inf + "' is not a finite number");
+      }
+      for (String f : OPTIONAL_FIELDS) {
+        if (!tree.has(f)) {
+          ((ObjectNode) tree).putNull(f);
+        }
+      }
+      JsonNode rngd = tree.path("optimizer").path("rngd");
+      if (rngd.isObject() && !rngd.has("biasCorrection")) {
+        ((ObjectNode) rngd).put("biasCorrection", false);  // files of earlier versions: the paper's metric start
+      }
+      h = JSON.treeToValue(tree, Header.class);
+    } catch (JsonProcessingException e) {
+      throw bad(file, "bad header: " + JsonErrors.describe(e));
+    } catch (IOException e) {
+      throw bad(file, "unreadable header: " + e.getMessage());
     }
+    if (h.version() != binaryVersion) {
+      throw bad(file, "the header says format version " + h.version() + ", the file's binary version is "
+          + binaryVersion);
+    }
+    if (h.epochsCompleted() < 0) {
+      throw bad(file, "epochsCompleted is " + h.epochsCompleted() + ", must be >= 0");
+    }
+    if (!(h.seconds() >= 0)) {
+      throw bad(file, "seconds is " + h.seconds() + ", must be >= 0");
+    }
+    if (h.batchSize() < 1) {
+      throw bad(file, "batchSize is " + h.batchSize() + ", must be >= 1");
+    }
+    checkCurve(h, file);
+    checkScalars(h.optimizerScalars(), file);
+    for (String list : List.of("modelArrays", "optimizerArrays")) {
+      List<ArrayEntry> l = list.equals("modelArrays") ? h.modelArrays() : h.optimizerArrays();
+      for (int i = 0; i < l.size(); i++) {
+        ArrayEntry e = l.get(i);
+        if (e == null || e.name() == null || e.shape() == null) {
+          throw bad(file, "header field '" + list + "[" + i + "]' lacks a name or a shape");
+        }
+      }
+    }
+    RngdConfig r = h.optimizer().rngd();
+    if (r != null && r.metricKinds() != null && Arrays.asList(r.metricKinds()).contains(null)) {
+      throw bad(file, "header field 'optimizer.rngd.metricKinds' holds a null");
+    }
+    return h;
+  }
+
+  private static void checkCurve(Header h, Path file) {
+    List<EpochResult> curve = h.curve();
+    if (curve.size() != h.epochsCompleted()) {
+      throw bad(file, "the curve has " + curve.size() + " rows for " + h.epochsCompleted() + " completed epochs");
+    }
+    double last = 0;
+    for (int i = 0; i < curve.size(); i++) {
+      EpochResult r = curve.get(i);
+      if (r == null) {
+        throw bad(file, "curve row " + i + " is null");
+      }
+      if (r.epoch() != i + 1) {
+        throw bad(file, "curve row " + i + " is epoch " + r.epoch() + ", expected " + (i + 1));
+      }
+      if (!(r.trainLoss() >= 0) || !(r.valLoss() >= 0) || !(r.trainError() >= 0 && r.trainError() <= 1)
+          || !(r.valError() >= 0 && r.valError() <= 1) || !(r.seconds() >= last)) {
+        throw bad(file, "curve row " + i + " has impossible values: " + r.toCsv());
+      }
+      last = r.seconds();
+    }
+  }
+
+  private static void checkScalars(Map<String, Double> scalars, Path file) {
+    for (Map.Entry<String, Double> e : scalars.entrySet()) {
+      if (e.getKey() == null || e.getValue() == null || !Double.isFinite(e.getValue())) {
+        throw bad(file, "optimizerScalars '" + e.getKey() + "' is " + e.getValue() + ", must be a finite number");
+      }
+    }
+    Double it = scalars.get("iterations");
+    if (it == null || it < 0 || it != Math.rint(it)) {
+      throw bad(file, "optimizerScalars 'iterations' is " + it + ", must be a whole number >= 0");
+    }
+  }
+
+  /** The stored list names exactly the target arrays, each with the target's shape. */
+  private static void check(Map<String, DeviceArray> targets, List<ArrayEntry> stored, String what, Path file) {
+    Set<String> seen = new HashSet<>();
     for (ArrayEntry e : stored) {
       DeviceArray t = targets.get(e.name());
       if (t == null) {
-        throw new IllegalArgumentException("checkpoint " + file + " has an unexpected array '" + e.name() + "'");
+        throw bad(file, "unexpected " + what + " array '" + e.name() + "' (expected " + String.join(", ",
+            targets.keySet()) + ")");
+      }
+      if (!seen.add(e.name())) {
+        throw bad(file, "the header lists array '" + e.name() + "' twice");
       }
       if (!Arrays.equals(t.shape(), e.shape())) {
-        throw new IllegalArgumentException("checkpoint " + file + ": array '" + e.name() + "' has shape "
-            + Arrays.toString(e.shape()) + ", expected " + Arrays.toString(t.shape()));
+        throw bad(file, "array '" + e.name() + "' has shape " + Arrays.toString(e.shape()) + ", expected "
+            + Arrays.toString(t.shape()));
       }
-      backend.upload(t, values.get(e.name()));
     }
+    for (String name : targets.keySet()) {
+      if (!seen.contains(name)) {
+        throw bad(file, "the " + what + " array '" + name + "' is missing");
+      }
+    }
+  }
+
+  private static IllegalArgumentException bad(Path file, String problem) {
+    return new IllegalArgumentException("checkpoint " + file + ": " + JsonErrors.printable(problem));
   }
 
   private static List<ArrayEntry> entries(Map<String, DeviceArray> m) {

@@ -22,6 +22,11 @@ public final class CurveJsonListener implements TrainingListener {
     this.file = file;
   }
 
+  /** Rows of an earlier part of the run (on resume), kept at the top of the curve. */
+  public void preload(List<EpochResult> earlier) {
+    rows.addAll(earlier);
+  }
+
   @Override
   public void onStart(TrainingInfo info) {
     this.info = info;

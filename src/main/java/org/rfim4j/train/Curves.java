@@ -19,6 +19,37 @@ public final class Curves {
     return s;
   }
 
+  /**
+   * The last epoch a curve file written by {@link CurveCsvListener} or {@link CurveJsonListener} holds: the
+   * first field of the CSV's last row, or the largest {@code epoch} of the JSON's curve; -1 when the file is
+   * missing or unreadable.
+   */
+  public static int lastEpochIn(java.nio.file.Path file) {
+    try {
+      if (!java.nio.file.Files.isRegularFile(file)) {
+        return -1;
+      }
+      if (file.getFileName().toString().endsWith(".json")) {
+        int last = -1;
+        for (com.fasterxml.jackson.databind.JsonNode r
+            : new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile()).path("curve")) {
+          last = Math.max(last, r.path("epoch").asInt(-1));
+        }
+        return last;
+      }
+      int last = -1;
+      for (String line : java.nio.file.Files.readAllLines(file)) {
+        int comma = line.indexOf(',');
+        if (comma > 0 && Character.isDigit(line.charAt(0))) {
+          last = Math.max(last, Integer.parseInt(line.substring(0, comma)));
+        }
+      }
+      return last;
+    } catch (java.io.IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
   /** Median, NaN for an empty list. */
   public static double median(List<Double> values) {
     if (values.isEmpty()) {

@@ -273,14 +273,16 @@ public final class Trainer implements AutoCloseable {
         double[] st = backend.download(stats);
         progress(epoch, optimizer.iterations(), steps, st[0] / n);
         Evaluation val = evaluate(dVal);
+        // The epoch is checked before any listener sees it: a diverged epoch must not reach the checkpoint
+        // saver or the curve writers, so that they keep the last good epoch.
+        String diverged = divergence(st[0] / n, val.loss());
+        if (diverged != null) {
+          stop("training diverged: " + diverged + " after epoch " + epoch + "; try a smaller learning rate");
+        }
         EpochResult r = new EpochResult(epoch, st[0] / n, st[1] / n, val.loss(), val.error(), seconds);
         curve.add(r);
         completedEpochs = epoch;
         listeners.forEach(l -> l.onEpochEnd(r));
-        if (!Double.isFinite(val.loss())) {
-          stop("training diverged: validation loss is " + val.loss() + " after epoch " + epoch
-              + "; try a smaller learning rate");
-        }
       }
     }
   }
@@ -294,9 +296,38 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
+  /**
+   * Stops the run. The reason gains which epoch was kept: the last one the listeners saw (the epoch in
+   * progress never reaches them).
+   */
   private void stop(String reason) {
-    listeners.forEach(l -> l.onStop(reason));
-    throw new TrainingStoppedException(reason);
+    String full = reason + (completedEpochs > 0 ? "; kept epoch " + completedEpochs + ", the last complete one"
+        : "; no epoch was kept (none completed)");
+    listeners.forEach(l -> l.onStop(full));
+    throw new TrainingStoppedException(full, completedEpochs);
+  }
+
+  /**
+   * Why the epoch just trained diverged, or null: a non-finite training or validation loss, or a non-finite
+   * value in the model's arrays or the optimizer's state (a ReLU maps NaN pre-activations to 0, so NaN
+   * weights can leave every loss finite).
+   */
+  private String divergence(double trainLoss, double valLoss) {
+    if (!Double.isFinite(trainLoss)) {
+      return "training loss is " + trainLoss;
+    }
+    if (!Double.isFinite(valLoss)) {
+      return "validation loss is " + valLoss;
+    }
+    List<String> bad = FiniteCheck.nonFinite(backend, model.namedArrays());
+    if (!bad.isEmpty()) {
+      return "non-finite values in the model's " + String.join(", ", bad);
+    }
+    bad = FiniteCheck.nonFinite(backend, optimizer.state());
+    if (!bad.isEmpty()) {
+      return "non-finite values in the optimizer's " + String.join(", ", bad);
+    }
+    return null;
   }
 
   /** Mean cross-entropy and error on a dataset, in inference mode. */

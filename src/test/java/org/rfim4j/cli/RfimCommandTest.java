@@ -103,6 +103,8 @@ class RfimCommandTest {
     assertTrue(r.err().startsWith("error: cannot read request file"), r.err());
     assertEquals(1, r.err().strip().lines().count(), r.err());
     assertFalse(r.err().contains("\tat "));
+    assertFalse(r.err().contains("Exception") || r.err().contains("java."), r.err()); // no raw Java names
+    assertTrue(r.err().contains("does not exist"), r.err());
   }
 
   @Test

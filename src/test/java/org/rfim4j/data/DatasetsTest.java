@@ -139,4 +139,17 @@ class DatasetsTest {
     DatasetException e = assertThrows(DatasetException.class, () -> Datasets.load("mnist", data, 2));
     assertTrue(e.getMessage().startsWith(testLabels + ": label 11 at index 1 is out of range"), e.getMessage());
   }
+
+  /** Issue 16, finding 3: a dataset whose headers ask for more than the heap is refused before it is read. */
+  @Test
+  void aDatasetLargerThanTheHeapIsRefusedFromItsHeaders() throws java.io.IOException {
+    Path huge = data.resolve("huge");
+    org.rfim4j.testutil.Synthetic.writeIdx(huge, "mnist", 10_050, 10, 1);
+    Path images = huge.resolve("mnist").resolve(Datasets.TRAIN_IMAGES);
+    java.nio.file.Files.write(images, java.nio.ByteBuffer.allocate(16).putInt(Idx.IMAGES_MAGIC).putInt(32_767)
+        .putInt(256).putInt(256).array());
+    org.rfim4j.io.Memory.NotEnoughMemoryException e = org.junit.jupiter.api.Assertions.assertThrows(
+        org.rfim4j.io.Memory.NotEnoughMemoryException.class, () -> Datasets.load("mnist", huge));
+    assertTrue(e.getMessage().contains("loading mnist (32777 images of 256x256) needs about"), e.getMessage());
+  }
 }

@@ -183,4 +183,204 @@ class IdxTest {
     DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(f));
     assertEquals(f + ": file not found", e.getMessage());
   }
+
+  // ------------------------------------------------------------------- strict gzip (issue 16, finding 2)
+
+  /** Gzip with stored (uncompressed) deflate blocks: a flipped data byte still inflates to the same length. */
+  static byte[] gzipStored(byte[] raw) throws IOException {
+    ByteArrayOutputStream bos = new ByteArrayOutputStream();
+    try (GZIPOutputStream gz = new GZIPOutputStream(bos) {
+      {
+        def.setLevel(java.util.zip.Deflater.NO_COMPRESSION);
+      }
+    }) {
+      gz.write(raw);
+    }
+    return bos.toByteArray();
+  }
+
+  static final byte[] LABELS = idx(Idx.LABELS_MAGIC, new int[] {300}, labelBytes(300));
+
+  static byte[] labelBytes(int n) {
+    byte[] b = new byte[n];
+    for (int i = 0; i < n; i++) {
+      b[i] = (byte) (i % 10);
+    }
+    return b;
+  }
+
+  DatasetException rejectedGzip(String name, byte[] content) throws IOException {
+    Path f = dir.resolve(name + ".gz");
+    Files.write(f, content);
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readLabels(f, 10), name + " was accepted");
+    assertTrue(e.getMessage().startsWith(f + ": "), e.getMessage());
+    return e;
+  }
+
+  @Test
+  void gzipWithoutItsTrailerIsRefused() throws IOException {
+    byte[] gz = gzip(LABELS);
+    for (int cut : new int[] {8, 4, 1}) {
+      DatasetException e = rejectedGzip("cut" + cut, Arrays.copyOf(gz, gz.length - cut));
+      assertTrue(e.getMessage().contains("truncated gzip"), e.getMessage());
+    }
+  }
+
+  @Test
+  void gzipWithAFlippedDataBitIsRefusedByItsCrc() throws IOException {
+    byte[] gz = gzipStored(LABELS);
+    byte[] bad = gz.clone();
+    bad[gz.length - 8 - 20] ^= 0x01; // a label byte inside the stored block: same length, other content
+    DatasetException e = rejectedGzip("flip", bad);
+    assertTrue(e.getMessage().contains("CRC"), e.getMessage());
+  }
+
+  @Test
+  void gzipWithAWrongTrailerIsRefused() throws IOException {
+    byte[] gz = gzip(LABELS);
+    byte[] crc = gz.clone();
+    crc[gz.length - 8] ^= 0x40;
+    assertTrue(rejectedGzip("crc", crc).getMessage().contains("CRC"));
+    byte[] size = gz.clone();
+    size[gz.length - 4] ^= 0x01;
+    assertTrue(rejectedGzip("isize", size).getMessage().contains("size"));
+  }
+
+  @Test
+  void junkAfterTheGzipStreamIsRefusedLikeAfterAPlainFile() throws IOException {
+    byte[] gz = gzip(LABELS);
+    for (byte[] junk : new byte[][] {{0}, "junk".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+        {0x1f}, {0x1f, (byte) 0x8b}, new byte[100]}) {
+      byte[] c = Arrays.copyOf(gz, gz.length + junk.length);
+      System.arraycopy(junk, 0, c, gz.length, junk.length);
+      DatasetException e = rejectedGzip("junk" + junk.length, c);
+      // 1f 8b starts another member, which then ends inside its header.
+      String expected = junk.length == 2 ? "truncated gzip stream: it ends inside the header"
+          : "trailing data after the gzip stream";
+      assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+  }
+
+  @Test
+  void concatenatedGzipMembersAreOneStream() throws IOException {
+    byte[] a = gzip(Arrays.copyOf(LABELS, 100));
+    byte[] b = gzip(Arrays.copyOfRange(LABELS, 100, LABELS.length));
+    byte[] c = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, c, a.length, b.length);
+    Path f = dir.resolve("two-members.gz");
+    Files.write(f, c);
+    int[] labels = Idx.readLabels(f, 10);
+    assertEquals(300, labels.length);
+    assertEquals(9, labels[299]);
+  }
+
+  @Test
+  void gzipHeaderFieldsAreParsed() throws IOException {
+    // FLG = FHCRC | FEXTRA | FNAME | FCOMMENT, as gzip(1) and other tools may write them.
+    byte[] plain = gzip(LABELS);
+    ByteArrayOutputStream h = new ByteArrayOutputStream();
+    h.write(new byte[] {0x1f, (byte) 0x8b, 8, 0x1e, 0, 0, 0, 0, 0, 3});
+    h.write(new byte[] {3, 0, 'a', 'b', 'c'}); // FEXTRA: 3 bytes
+    h.write("labels\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    h.write("a comment\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(h.toByteArray());
+    h.write((int) crc.getValue() & 0xFF);
+    h.write((int) (crc.getValue() >>> 8) & 0xFF);
+    h.write(plain, 10, plain.length - 10);
+    Path f = dir.resolve("fields.gz");
+    Files.write(f, h.toByteArray());
+    assertEquals(300, Idx.readLabels(f, 10).length);
+    byte[] badHcrc = h.toByteArray();
+    badHcrc[10 + 5 + 7 + 10] ^= 1;
+    assertTrue(rejectedGzip("hcrc", badHcrc).getMessage().contains("header CRC"));
+  }
+
+  // ------------------------------------------------------ not a file, overflowing sizes (issue 16, finding 9)
+
+  DatasetException notAnIdxFile(Path where) {
+    DatasetException e = assertThrows(DatasetException.class,
+        () -> Datasets.load("mnist", dir.resolve("data")), "loaded with " + where);
+    assertTrue(e.getMessage().contains(where.toString()), e.getMessage());
+    assertTrue(!e.getMessage().contains("missing"), e.getMessage());
+    return e;
+  }
+
+  /** A complete tiny dataset in dir/data/mnist whose training images are replaced by {@code replace}. */
+  Path datasetWithImagesReplaced() throws IOException {
+    org.rfim4j.testutil.Synthetic.writeIdx(dir.resolve("data"), "mnist", 10_010, 5, 1);
+    Path images = dir.resolve("data/mnist").resolve(Datasets.TRAIN_IMAGES);
+    Files.delete(images);
+    return images;
+  }
+
+  @Test
+  void aDirectoryInPlaceOfAnIdxFileIsNamedAsSuch() throws IOException {
+    Path images = datasetWithImagesReplaced();
+    Files.createDirectory(images);
+    assertTrue(notAnIdxFile(images).getMessage().contains("is a directory"));
+  }
+
+  @Test
+  void aFifoInPlaceOfAnIdxFileIsRefusedWithoutBlocking() throws Exception {
+    Path images = datasetWithImagesReplaced();
+    Process p = new ProcessBuilder("mkfifo", images.toString()).start();
+    org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "mkfifo unavailable");
+    DatasetException e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(20),
+        () -> notAnIdxFile(images));
+    assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+  }
+
+  @Test
+  void aSymlinkLoopInPlaceOfAnIdxFileIsNamedAsSuch() throws IOException {
+    Path images = datasetWithImagesReplaced();
+    Path other = images.resolveSibling("loop");
+    Files.createSymbolicLink(images, other);
+    Files.createSymbolicLink(other, images);
+    assertTrue(notAnIdxFile(images).getMessage().contains("symbolic link"));
+  }
+
+  @Test
+  void aDanglingSymlinkIsNamedAsSuch() throws IOException {
+    Path images = datasetWithImagesReplaced();
+    Files.createSymbolicLink(images, images.resolveSibling("gone"));
+    assertTrue(notAnIdxFile(images).getMessage().contains("dangling symbolic link"));
+  }
+
+  @Test
+  void anOverflowingSizeProductIsReportedUnwrapped() throws IOException {
+    // 2^30 x 2^30 x 16 = 2^64 wraps to 0 in a long: a 16-byte file would pass as empty.
+    Path f = dir.resolve("wrap");
+    Files.write(f, idx(Idx.IMAGES_MAGIC, new int[] {1 << 30, 1 << 30, 16}, new byte[0]));
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(f));
+    assertTrue(e.getMessage().contains("1073741824 x 1073741824 x 16 = 18446744073709551616 bytes"), e.getMessage());
+    Path g = dir.resolve("max");
+    Files.write(g, idx(Idx.IMAGES_MAGIC, new int[] {Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE},
+        new byte[0]));
+    e = assertThrows(DatasetException.class, () -> Idx.readImages(g));
+    assertTrue(e.getMessage().contains("= 9903520300447984150353281023 bytes"), e.getMessage());
+  }
+
+  // ------------------------------------------------------- sizes bounded by the file (issue 16, finding 3)
+
+  @Test
+  void aHeaderAskingForTwoGiBIsBoundedByTheFileItself() throws IOException {
+    byte[] header = idx(Idx.IMAGES_MAGIC, new int[] {32_767, 256, 256}, new byte[0]); // 2^31 - 2^16 bytes
+    Path plain = dir.resolve("plain-header");
+    Files.write(plain, header);
+    long before = usedHeap();
+    DatasetException e = assertThrows(DatasetException.class, () -> Idx.readImages(plain));
+    assertTrue(e.getMessage().contains("truncated file: expected 2147418112 bytes of data, found 0"), e.getMessage());
+    Path gz = dir.resolve("gzip-header");
+    Files.write(gz, gzip(header));
+    RuntimeException g = assertThrows(RuntimeException.class, () -> Idx.readImages(gz));
+    assertTrue(g.getMessage().contains("truncated file: expected 2147418112 bytes of data, found 0")
+        || g.getMessage().contains("not enough memory"), g.getMessage());
+    assertTrue(usedHeap() - before < 256L << 20, "read at most what the file holds");
+  }
+
+  static long usedHeap() {
+    Runtime rt = Runtime.getRuntime();
+    return rt.totalMemory() - rt.freeMemory();
+  }
 }

@@ -125,7 +125,7 @@ class RfimRequestTest {
         + "\"C\":[[1],[2]],\"X\":[[1]]}", "C");
     bad(with("X", "[[1,2,3],[4,5]]"), "X"); // ragged
     bad(with("X", "[]"), "X");
-    bad(with("X", "[1,2,3]"), "X");
+    bad(with("X", "[1,2,3]"), "X[0]"); // a row that is a number
   }
 
   @Test

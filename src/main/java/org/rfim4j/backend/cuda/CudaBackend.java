@@ -271,6 +271,20 @@ public final class CudaBackend implements Backend, Tf32Capable {
   }
 
   /** Throws when the backend is closed, else makes its context current (every operation calls this). */
+  /** What the driver reports free on this backend's device (cuMemGetInfo in its context), or -1. */
+  @Override
+  public long deviceFreeBytes() {
+    enter();
+    long[] free = {0};
+    long[] total = {0};
+    try {
+      jcuda.driver.JCudaDriver.cuMemGetInfo(free, total);
+    } catch (RuntimeException e) {
+      return -1;
+    }
+    return free[0] > 0 ? free[0] : -1;
+  }
+
   void enter() {
     if (closed) {
       throw new IllegalStateException("CUDA backend is closed");

@@ -3,7 +3,8 @@ package org.rfim4j.rfim;
 import java.util.Arrays;
 
 /**
- * Cyclic Jacobi eigen-decomposition of a real symmetric matrix, {@code A = V diag(lambda) V^T}. Robust
+ * The test oracle for {@link Rank} (LAPACK {@code dsyevr}), formerly the library's own solver: a
+ * cyclic Jacobi eigen-decomposition of a real symmetric matrix, {@code A = V diag(lambda) V^T}. Robust
  * and accurate to a few ulps relative to ||A||; O(n^3) per sweep, intended for the small metrics of this
  * package (n up to ~100). Eigenvalues are returned in descending order, eigenvectors as the columns of
  * {@link #vectors()}.

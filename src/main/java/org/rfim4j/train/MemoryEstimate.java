@@ -1,0 +1,141 @@
+package org.rfim4j.train;
+
+import java.util.Locale;
+import org.rfim4j.backend.Backend;
+import org.rfim4j.backend.BackendSelector;
+import org.rfim4j.io.Memory;
+import org.rfim4j.nn.Architecture;
+import org.rfim4j.nn.MlpConfig;
+import org.rfim4j.optim.MetricKind;
+import org.rfim4j.optim.OptimizerSpec;
+import org.rfim4j.optim.RngdConfig;
+
+/**
+ * What a training run will allocate on its backend, counted in array elements from the configuration alone
+ * (nothing is allocated): the model (parameters, gradients, per-batch activations), the optimizer's state
+ * (SGD velocity, Adam moments, RNGD's metrics and inverses: per-neuron layers hold m x (n+1)^2 values twice)
+ * and the data uploaded to the device. {@link #require} compares it with what the backend has before any of
+ * it is allocated.
+ *
+ * @param model elements of the model's arrays
+ * @param optimizer elements of the optimizer's state
+ * @param data elements of the device copy of the training and validation data, the shuffle index and the
+ *     mini-batch buffers
+ * @param largestArray elements of the largest single array
+ * @param checkpointed elements a checkpoint downloads (model and optimizer arrays)
+ */
+public record MemoryEstimate(double model, double optimizer, double data, double largestArray,
+    double checkpointed) {
+
+  /** The most elements one backend array may hold. */
+  public static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
+
+  /**
+   * The estimate for training {@code m} with {@code o} on {@code trainN} training and {@code valN} validation
+   * examples in mini-batches of {@code batch} (evaluation in batches of {@code evalBatch}).
+   *
+   * @throws IllegalArgumentException if the RNGD metric kinds do not fit the network
+   */
+  public static MemoryEstimate of(MlpConfig m, OptimizerSpec o, int batch, int evalBatch, long trainN, long valN) {
+    double maxBatch = Math.max(batch, evalBatch);
+    int[] w = m.widths();
+    int layers = w.length - 1;
+    double params = 0;
+    double acts = maxBatch * w[layers]; // softmax probabilities
+    double largest = maxBatch * w[layers];
+    for (int l = 0; l < layers; l++) {
+      double weights = (double) (w[l] + 1) * w[l + 1];
+      params += weights;
+      largest = Math.max(largest, weights);
+      boolean hidden = l < layers - 1;
+      acts += maxBatch * w[l + 1] * (hidden ? 3 : 2); // pre-activation, output (hidden), delta
+      largest = Math.max(largest, maxBatch * w[l + 1]);
+      if (hidden && m.architecture() == Architecture.BNA) {
+        params += 2.0 * w[l + 1];
+        acts += maxBatch * w[l + 1] * 2 + 4.0 * w[l + 1]; // output, dInput; running and batch statistics
+      }
+    }
+    double model = 2 * params + acts; // values and gradients
+    double opt;
+    switch (o.name()) {
+      case "sgd":
+        opt = o.momentum() == 0 ? 0 : params;
+        break;
+      case "adam":
+        opt = 2 * params;
+        break;
+      default: {
+        RngdConfig r = o.rngd() == null ? RngdConfig.defaults(o.learningRate()) : o.rngd();
+        opt = 0;
+        for (int l = 0; l < layers; l++) {
+          double d = w[l] + 1.0;
+          boolean shared = r.kindOf(l, layers) == MetricKind.SHARED;
+          double matrices = shared ? 1 : w[l + 1];
+          double metric = matrices * d * d;
+          opt += 2 * metric + matrices + (shared ? 0 : maxBatch * w[l + 1]); // G, Ginv, damping, nu
+          largest = Math.max(largest, metric);
+        }
+      }
+    }
+    double data = (double) (trainN + valN) * (w[0] + 1) + trainN + maxBatch * (w[0] + 1);
+    largest = Math.max(largest, (double) Math.max(trainN, valN) * w[0]);
+    return new MemoryEstimate(model, opt, data, largest, 2 * params + opt);
+  }
+
+  /** Both runs on one backend at once. */
+  public MemoryEstimate plus(MemoryEstimate o) {
+    return new MemoryEstimate(model + o.model, optimizer + o.optimizer, data + o.data,
+        Math.max(largestArray, o.largestArray), checkpointed + o.checkpointed);
+  }
+
+  /** All elements on the backend. */
+  public double elements() {
+    return model + optimizer + data;
+  }
+
+  /**
+   * Refuses the run, before anything is allocated, when it cannot fit: an array beyond {@link #MAX_ARRAY}
+   * elements; on the CPU backend (float64 on the JVM heap) more than the heap can still allocate; on a GPU
+   * (float32) more than the device's free memory when the backend can tell it (see {@link
+   * BackendSelector#deviceFreeBytes}), and the host copies a checkpoint makes.
+   *
+   * @param checkpoints whether checkpoints will be written (their host copies count on the heap)
+   * @throws Memory.NotEnoughMemoryException naming the need and the limit
+   */
+  public void require(Backend backend, boolean checkpoints) {
+    if (largestArray > MAX_ARRAY) {
+      throw new Memory.NotEnoughMemoryException(String.format(Locale.ROOT, "the run needs an array of %.3g elements,"
+          + " more than the %d one backend array may hold (smaller --hidden or --batch)", largestArray, MAX_ARRAY));
+    }
+    int bits = backend.precisionBits();
+    long onBackend = saturate(elements() * bits / 8 * 1.05);
+    // A checkpoint holds its arrays about three times on the heap while it is written (downloaded as float64,
+    // serialised, copied).
+    long hostCopies = checkpoints ? saturate(3 * 8 * checkpointed) : 0;
+    long deviceFree = BackendSelector.deviceFreeBytes(backend);
+    if (deviceFree >= 0) {
+      if (onBackend > deviceFree) {
+        throw new Memory.NotEnoughMemoryException("not enough GPU memory: training needs about "
+            + Memory.human(onBackend) + " (" + describe(bits) + "), " + backend.name() + " has "
+            + Memory.human(deviceFree) + " free");
+      }
+    } else if (bits == 64) { // the CPU backend: its arrays live on the JVM heap
+      Memory.requireHeap(onBackend + hostCopies, "training (" + describe(bits)
+          + (checkpoints ? ", checkpoint copies " + Memory.human(hostCopies) : "") + ")");
+      return;
+    }
+    if (hostCopies > 0) {
+      Memory.requireHeap(hostCopies, "writing checkpoints (host copies of the model and optimizer state)");
+    }
+  }
+
+  /** "model 1.2 GiB, optimizer 3.4 GiB, data 600 MiB" at the backend's precision. */
+  public String describe(int bits) {
+    return "model " + Memory.human(saturate(model * bits / 8)) + ", optimizer "
+        + Memory.human(saturate(optimizer * bits / 8)) + ", data " + Memory.human(saturate(data * bits / 8));
+  }
+
+  static long saturate(double bytes) {
+    return bytes >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) Math.ceil(bytes);
+  }
+}
