@@ -73,7 +73,7 @@ public final class OfflineProbe {
       MlpConfig cfg = Twins.config(12, new int[] {6, 5}, 3, Activation.RELU, 1e-3);
       var w0 = Twins.weights(cfg, 0.3, 1);
       var batches = Twins.batches(2, 8, 12, 3, 2, 0.0);
-      var after = Twins.djl(cfg, w0, RngdConfig.defaults(0.1), batches, false);
+      var after = Twins.djl(cfg, w0, RngdConfig.defaults(0.1), batches, Twins.Mistake.NONE).weights();
       System.out.println("TRAINED=" + (after.get(0)[0] != w0.get(0)[0]));
       System.out.println("LIBTORCH_DIR=" + ai.djl.pytorch.jni.LibUtils.getLibtorchPath());
     } catch (Throwable t) {

@@ -102,8 +102,11 @@ final class Twins {
     return out;
   }
 
-  /** rfim4j's Rngd on its Mlp: the weights after each batch (rfim4j layout), float64. */
-  static List<double[]> reference(MlpConfig cfg, List<double[]> w0, RngdConfig rc, List<Batch> batches) {
+  /** Weights (rfim4j layout, bias last) and metrics G of every layer after training, and RNGD's step count. */
+  record Result(List<double[]> weights, List<double[]> metrics, long steps) {}
+
+  /** rfim4j's Rngd on its Mlp after the batches (float64). */
+  static Result reference(MlpConfig cfg, List<double[]> w0, RngdConfig rc, List<Batch> batches) {
     try (Backend b = new CpuBackend(); Mlp mlp = new Mlp(b, cfg, batches.get(0).rows());
         Rngd rngd = new Rngd(mlp, rc)) {
       for (int l = 0; l < w0.size(); l++) {
@@ -128,7 +131,11 @@ final class Twins {
           }
         }
       }
-      return mlp.downloadParameters();
+      List<double[]> g = new ArrayList<>();
+      for (String id : rngd.preconditioner().layerIds()) {
+        g.add(b.download(rngd.preconditioner().metric(id)));
+      }
+      return new Result(mlp.downloadParameters(), g, rngd.iterations());
     }
   }
 
@@ -165,14 +172,20 @@ final class Twins {
     return out;
   }
 
-  /**
-   * The DJL side: {@link RngdDjl} on a DJL network with {@code w0}, trained on {@code batches}. With
-   * {@code l2InLoss} the L2 term is also added to the loss (a user mistake: L2 counted twice).
-   */
-  static List<double[]> djl(MlpConfig cfg, List<double[]> w0, RngdConfig rc, List<Batch> batches,
-      boolean l2InLoss) {
+  /** User mistakes the equivalence test must catch. */
+  enum Mistake {
+    NONE,
+    /** L2 given to RngdDjl and also added to the loss: counted twice. */
+    L2_TWICE,
+    /** L2 added to the loss over weights and biases instead of RngdDjl's l2 (which spares the bias row). */
+    L2_ON_BIAS
+  }
+
+  /** The DJL side: {@link RngdDjl} on a DJL network with {@code w0}, trained on {@code batches}. */
+  static Result djl(MlpConfig cfg, List<double[]> w0, RngdConfig rc, List<Batch> batches,
+      Mistake mistake) {
     int rows = batches.get(0).rows();
-    try (RngdDjl rngd = RngdDjl.builder(rc).l2(cfg.l2()).maxBatch(rows)
+    try (RngdDjl rngd = RngdDjl.builder(rc).l2(mistake == Mistake.L2_ON_BIAS ? 0 : cfg.l2()).maxBatch(rows)
         .build(djlNet(cfg.hidden(), cfg.classes(), cfg.activation()));
         Model model = Model.newInstance("twin", ai.djl.Device.cpu(), "PyTorch")) {
       model.setBlock(rngd.block());
@@ -192,10 +205,13 @@ final class Twins {
             try (GradientCollector gc = trainer.newGradientCollector()) {
               NDList pred = trainer.forward(new NDList(x));
               NDArray l = loss.evaluate(new NDList(y), pred);
-              if (l2InLoss) {
+              if (mistake != Mistake.NONE) {
                 for (RecordingLinear r : rngd.layers()) {
-                  NDArray w = r.linear().getDirectParameters().get("weight").getArray();
-                  l = l.add(w.square().sum().mul(0.5 * cfg.l2()));
+                  for (var p : r.linear().getDirectParameters().values()) {
+                    if (p.getName().equals("weight") || mistake == Mistake.L2_ON_BIAS) {
+                      l = l.add(p.getArray().square().sum().mul(0.5 * cfg.l2()));
+                    }
+                  }
                 }
               }
               gc.backward(l);
@@ -204,7 +220,11 @@ final class Twins {
           }
         }
       }
-      return getWeights(rngd);
+      List<double[]> g = new ArrayList<>();
+      for (String id : rngd.preconditioner().layerIds()) {
+        g.add(rngd.backend().download(rngd.preconditioner().metric(id)));
+      }
+      return new Result(getWeights(rngd), g, rngd.optimizer().iterations());
     }
   }
 
@@ -233,6 +253,9 @@ final class Twins {
    * run is from the reference, as a fraction of how far training moved the weights.
    */
   static double relativeDifference(List<double[]> a, List<double[]> ref, List<double[]> w0) {
+    if (a.size() != ref.size()) {
+      throw new AssertionError(a.size() + " layers against " + ref.size());
+    }
     double diff = 0;
     double moved = 0;
     for (int l = 0; l < ref.size(); l++) {
@@ -242,5 +265,18 @@ final class Twins {
       }
     }
     return diff / moved;
+  }
+
+  /** max |a - b| / max |b| over all layers' metrics. */
+  static double metricDifference(List<double[]> a, List<double[]> ref) {
+    double diff = 0;
+    double scale = 0;
+    for (int l = 0; l < ref.size(); l++) {
+      for (int i = 0; i < ref.get(l).length; i++) {
+        diff = Math.max(diff, Math.abs(a.get(l)[i] - ref.get(l)[i]));
+        scale = Math.max(scale, Math.abs(ref.get(l)[i]));
+      }
+    }
+    return diff / scale;
   }
 }
