@@ -202,7 +202,7 @@ final class NetworkPlan {
         act = Activation.IDENTITY;
         break;
       case "leakyrelu": {
-        double alpha = -y[1];  // f(-1) = -alpha
+        double alpha = (float) -y[1];  // f(-1) = -alpha
         if (!(alpha >= 0 && alpha < 1)) {
           throw refuse(c, "LeakyReLU slope " + alpha + " is outside [0, 1), the slopes rfim4j's PReLU supports");
         }
@@ -210,7 +210,8 @@ final class NetworkPlan {
         break;
       }
       case "elu": {
-        double alpha = y[1] / (Math.exp(-1) - 1);  // f(-1) = alpha (e^-1 - 1)
+        // f(-1) = alpha (e^-1 - 1); DJL's alpha is a float, the probe's float32 output recovers it to rounding
+        double alpha = (float) (y[1] / (Math.exp(-1) - 1));
         if (!(alpha > 0)) {
           throw refuse(c, "ELU scale " + alpha + " is not positive");
         }
