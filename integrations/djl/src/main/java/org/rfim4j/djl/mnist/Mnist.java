@@ -52,6 +52,10 @@ import org.rfim4j.precond.Layouts;
  * {@code SplittableRandom} seeded with {@code S * 0x9E3779B97F4A7C15 + epoch}). Only the arithmetic differs:
  * float32 in DJL, float64 in rfim4j.
  *
+ * <p>The optimizers' epochs are interleaved (epoch 1 of each, then epoch 2, ...), after an untimed warm-up of
+ * {@code --warmup-steps} steps per optimizer on a throwaway network, as {@code ./rfim4j bench} does, so that a slow
+ * spell of a shared machine hits all of them alike.
+ *
  * <p>Ends with one line per optimizer: {@code optimizer=rngd epochs=2 val_error=0.0312 seconds_per_epoch=5.10}
  * (validation error after the last epoch; median training seconds per epoch, validation excluded).
  */
@@ -71,6 +75,7 @@ public final class Mnist {
     String dataDir;
     boolean profile;
     int trainLimit;
+    int warmup = 100;
   }
 
   public static void main(String[] args) {
@@ -108,11 +113,13 @@ public final class Mnist {
         case "-h":
         case "--help":
           System.out.println("usage: integrations/djl/mnist [--epochs N] [--optimizers sgd,adam,rngd] "
-              + "[--lr sgd=0.1,adam=0.001,rngd=0.03] [--seed S] [--data-dir DIR] [--profile]\n"
+              + "[--lr sgd=0.1,adam=0.001,rngd=0.03] [--seed S] [--data-dir DIR] [--profile] [--warmup-steps 100]\n"
               + "DJL (PyTorch engine, CPU, offline) on MNIST 784-80-80-80-10 ReLU, batch 50, L2 1e-3 on weights;\n"
-              + "the same split, initial weights and batch order as ./rfim4j train --seed S.\n"
-              + "Threads: -Dai.djl.pytorch.num_threads=N (PyTorch intra-op), OPENBLAS_NUM_THREADS (rfim4j, 1 by default),\n"
-              + "-XX:ActiveProcessorCount=N (rfim4j's worker threads), through RFIM4J_DJL_JAVA_OPTS.");
+              + "the same split, initial weights and batch order as ./rfim4j train --seed S. Epochs of the\n"
+              + "optimizers are interleaved (epoch 1 of each, then 2, ...) after an untimed warm-up on a throwaway net.\n"
+              + "Threads: DJL_NUM_THREADS / DJL_NUM_INTEROP_THREADS (PyTorch intra-op / inter-op, 1 and 1 by default),\n"
+              + "OPENBLAS_NUM_THREADS (1 by default), RFIM4J_DJL_JAVA_OPTS (extra JVM options, e.g.\n"
+              + "-XX:ActiveProcessorCount=N for rfim4j's worker threads).");
           return null;
         case "--epochs":
           o.epochs = positive(a, v != null ? v : value(args, ++i, a));
@@ -160,6 +167,9 @@ public final class Mnist {
         case "--profile":
           o.profile = true;
           break;
+        case "--warmup-steps":
+          o.warmup = nonNegative(a, v != null ? v : value(args, ++i, a));
+          break;
         case "--train-limit":  // for quick checks: train on the first N of the 50,000 training images
           o.trainLimit = positive(a, v != null ? v : value(args, ++i, a));
           break;
@@ -175,6 +185,18 @@ public final class Mnist {
       throw new IllegalArgumentException(name + " needs a value");
     }
     return args[i];
+  }
+
+  private static int nonNegative(String name, String v) {
+    try {
+      int n = Integer.parseInt(v);
+      if (n < 0) {
+        throw new NumberFormatException();
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " takes an integer >= 0, got '" + v + "'");
+    }
   }
 
   private static int positive(String name, String v) {
@@ -209,10 +231,7 @@ public final class Mnist {
     System.err.printf(Locale.ROOT, "MNIST: %d training images, %d validation; seed %d; batch %d; L2 %.0e on weights%n",
         train.n(), val.n(), o.seed, BATCH, L2);
     List<double[]> init = initialWeights(o.seed);
-    List<Outcome> results = new ArrayList<>();
-    for (String name : o.optimizers) {
-      results.add(train(name, o.lr.get(name), o, train, val, init));
-    }
+    List<Outcome> results = race(o, train, val, init);
     if (o.profile) {
       for (Outcome r : results) {
         System.out.print(r.profile());
@@ -295,91 +314,162 @@ public final class Mnist {
     return perm;
   }
 
-  static Outcome train(String name, double lr, Options o, Dataset train, Dataset val, List<double[]> init) {
-    SequentialBlock net = network();
-    RngdDjl rngd = null;
-    SequentialBlock block = net;
-    Optimizer optimizer;
-    switch (name) {
-      case "sgd":
-        optimizer = new WeightL2(Optimizer.sgd().setLearningRateTracker(Tracker.fixed((float) lr)).build(), L2, net);
-        break;
-      case "adam":
-        optimizer = new WeightL2(Optimizer.adam().optLearningRateTracker(Tracker.fixed((float) lr)).build(), L2, net);
-        break;
-      default:
-        rngd = RngdDjl.builder(RngdConfig.defaults(lr)).l2(L2).maxBatch(BATCH).build(net);
-        block = rngd.block();
-        optimizer = rngd.optimizer();
-    }
-    Loss loss = Loss.softmaxCrossEntropyLoss();
-    int d = train.d();
-    int n = train.n();
-    int steps = (n + BATCH - 1) / BATCH;
-    double[] epochSeconds = new double[o.epochs];
-    double fwd = 0;
-    double bwd = 0;
-    double stp = 0;
-    double data = 0;
+  /** One optimizer's network, trainer and clocks; epochs of all lanes are interleaved. */
+  static final class Lane implements AutoCloseable {
+    final String name;
+    final double lr;
+    final Options o;
+    final Dataset train;
+    final RngdDjl rngd;
+    final Model model;
+    final Trainer trainer;
+    final Loss loss = Loss.softmaxCrossEntropyLoss();
+    final List<Double> epochSeconds = new ArrayList<>();
+    final float[] xb;
+    final float[] yb = new float[BATCH];
+    double fwd;
+    double bwd;
+    double stp;
+    double data;
     double valError = Double.NaN;
-    try (Model model = Model.newInstance(name, Device.cpu(), "PyTorch")) {
+
+    Lane(String name, double lr, Options o, Dataset train, List<double[]> init) {
+      this.name = name;
+      this.lr = lr;
+      this.o = o;
+      this.train = train;
+      this.xb = new float[BATCH * train.d()];
+      SequentialBlock net = network();
+      SequentialBlock block = net;
+      Optimizer optimizer;
+      switch (name) {
+        case "sgd":
+          optimizer = new WeightL2(Optimizer.sgd().setLearningRateTracker(Tracker.fixed((float) lr)).build(), L2,
+              net);
+          rngd = null;
+          break;
+        case "adam":
+          optimizer = new WeightL2(Optimizer.adam().optLearningRateTracker(Tracker.fixed((float) lr)).build(), L2,
+              net);
+          rngd = null;
+          break;
+        default:
+          rngd = RngdDjl.builder(RngdConfig.defaults(lr)).l2(L2).maxBatch(BATCH).build(net);
+          block = rngd.block();
+          optimizer = rngd.optimizer();
+      }
+      model = Model.newInstance(name, Device.cpu(), "PyTorch");
       model.setBlock(block);
       DefaultTrainingConfig tc = rngd != null ? rngd.trainingConfig(loss)
           : new DefaultTrainingConfig(loss).optOptimizer(optimizer);
       tc.optDevices(new Device[] {Device.cpu()});
-      try (Trainer trainer = model.newTrainer(tc)) {
-        trainer.initialize(new Shape(BATCH, d));
-        setWeights(linears(block), init);
-        float[] xb = new float[BATCH * d];
-        float[] yb = new float[BATCH];
-        for (int epoch = 1; epoch <= o.epochs; epoch++) {
-          int[] perm = permutation(n, o.seed, epoch);
-          double lossSum = 0;
-          long t0 = System.nanoTime();
-          for (int s = 0; s < steps; s++) {
-            long a = System.nanoTime();
-            int from = s * BATCH;
-            int rows = Math.min(BATCH, n - from);
-            for (int r = 0; r < rows; r++) {
-              int idx = perm[from + r];
-              System.arraycopy(train.features(), idx * d, xb, r * d, d);
-              yb[r] = train.labels()[idx];
-            }
-            try (NDManager m = trainer.getManager().newSubManager()) {
-              NDArray x = m.create(rows == BATCH ? xb : Arrays.copyOf(xb, rows * d), new Shape(rows, d));
-              NDArray y = m.create(rows == BATCH ? yb : Arrays.copyOf(yb, rows));
-              long b = System.nanoTime();
-              data += (b - a) * 1e-9;
-              try (GradientCollector gc = trainer.newGradientCollector()) {
-                NDList pred = trainer.forward(new NDList(x));
-                NDArray l = loss.evaluate(new NDList(y), pred);
-                long c = System.nanoTime();
-                fwd += (c - b) * 1e-9;
-                gc.backward(l);
-                bwd += (System.nanoTime() - c) * 1e-9;
-                lossSum += l.getFloat() * rows;  // after backward: the read synchronises nothing extra on the CPU
-              }
-              long e = System.nanoTime();
-              trainer.step();
-              stp += (System.nanoTime() - e) * 1e-9;
-            }
+      trainer = model.newTrainer(tc);
+      trainer.initialize(new Shape(BATCH, train.d()));
+      setWeights(linears(block), init);
+    }
+
+    /** Trains {@code steps} mini-batches of epoch {@code epoch}'s order; returns the summed loss. */
+    double steps(int epoch, int steps, boolean timed) {
+      int d = train.d();
+      int n = train.n();
+      int[] perm = permutation(n, o.seed, epoch);
+      double lossSum = 0;
+      for (int s = 0; s < steps; s++) {
+        long a = System.nanoTime();
+        int from = s * BATCH;
+        int rows = Math.min(BATCH, n - from);
+        for (int r = 0; r < rows; r++) {
+          int idx = perm[from + r];
+          System.arraycopy(train.features(), idx * d, xb, r * d, d);
+          yb[r] = train.labels()[idx];
+        }
+        try (NDManager m = trainer.getManager().newSubManager()) {
+          NDArray x = m.create(rows == BATCH ? xb : Arrays.copyOf(xb, rows * d), new Shape(rows, d));
+          NDArray y = m.create(rows == BATCH ? yb : Arrays.copyOf(yb, rows));
+          long b = System.nanoTime();
+          NDArray l;
+          long c;
+          try (GradientCollector gc = trainer.newGradientCollector()) {
+            NDList pred = trainer.forward(new NDList(x));
+            l = loss.evaluate(new NDList(y), pred);
+            c = System.nanoTime();
+            gc.backward(l);
           }
-          epochSeconds[epoch - 1] = (System.nanoTime() - t0) * 1e-9;
-          valError = validationError(trainer, val);
-          System.err.printf(Locale.ROOT, "%s epoch %d/%d: train_loss %.4f, val_error %.4f, %.2f s%n", name, epoch,
-              o.epochs, lossSum / n, valError, epochSeconds[epoch - 1]);
-          if (!Double.isFinite(lossSum)) {
-            throw new IllegalStateException(name + " diverged in epoch " + epoch + "; try a smaller learning rate");
+          long e = System.nanoTime();
+          trainer.step();
+          long f = System.nanoTime();
+          lossSum += l.getFloat() * rows;
+          if (timed) {
+            data += (b - a) * 1e-9;
+            fwd += (c - b) * 1e-9;
+            bwd += (e - c) * 1e-9;
+            stp += (f - e) * 1e-9;
           }
         }
       }
-      String profile = profile(name, lr, o.epochs, steps, epochSeconds, data, fwd, bwd, stp,
-          rngd == null ? null : rngd.timings());
-      return new Outcome(name, o.epochs, valError, median(epochSeconds), profile);
-    } finally {
+      return lossSum;
+    }
+
+    void epoch(int epoch, Dataset val) {
+      int n = train.n();
+      int steps = (n + BATCH - 1) / BATCH;
+      long t0 = System.nanoTime();
+      double lossSum = steps(epoch, steps, true);
+      double sec = (System.nanoTime() - t0) * 1e-9;
+      epochSeconds.add(sec);
+      if (!Double.isFinite(lossSum)) {
+        throw new IllegalStateException(name + " diverged in epoch " + epoch + "; try a smaller learning rate");
+      }
+      valError = validationError(trainer, val);
+      System.err.printf(Locale.ROOT, "%s epoch %d/%d: train_loss %.4f, val_error %.4f, %.2f s%n", name, epoch,
+          o.epochs, lossSum / n, valError, sec);
+    }
+
+    Outcome outcome() {
+      double[] secs = epochSeconds.stream().mapToDouble(Double::doubleValue).toArray();
+      int steps = (train.n() + BATCH - 1) / BATCH;
+      return new Outcome(name, o.epochs, valError, median(secs),
+          profile(name, lr, o.epochs, steps, secs, data, fwd, bwd, stp, rngd == null ? null : rngd.timings()));
+    }
+
+    @Override
+    public void close() {
+      trainer.close();
+      model.close();
       if (rngd != null) {
         rngd.close();
       }
+    }
+  }
+
+  /**
+   * Trains every optimizer, epochs interleaved (epoch 1 of each, then epoch 2, ...) so that a slow spell of a
+   * shared machine hits all of them alike. Before that, each optimizer trains {@code warmup} steps on a throwaway
+   * network (JIT compilation and first-touch allocation are not billed to whoever goes first).
+   */
+  static List<Outcome> race(Options o, Dataset train, Dataset val, List<double[]> init) {
+    if (o.warmup > 0) {
+      for (String name : o.optimizers) {
+        try (Lane w = new Lane(name, o.lr.get(name), o, train, init)) {
+          w.steps(1, Math.min(o.warmup, train.n() / BATCH), false);
+        }
+      }
+    }
+    List<Lane> lanes = new ArrayList<>();
+    try {
+      for (String name : o.optimizers) {
+        lanes.add(new Lane(name, o.lr.get(name), o, train, init));
+      }
+      for (int epoch = 1; epoch <= o.epochs; epoch++) {
+        for (Lane lane : lanes) {
+          lane.epoch(epoch, val);
+        }
+      }
+      List<Outcome> out = new ArrayList<>();
+      lanes.forEach(l -> out.add(l.outcome()));
+      return out;
+    } finally {
+      lanes.forEach(Lane::close);
     }
   }
 
