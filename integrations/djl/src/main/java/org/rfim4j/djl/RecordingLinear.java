@@ -9,6 +9,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import java.nio.FloatBuffer;
 
 /**
  * A DJL {@link Linear} block that, in every training-mode forward pass, copies its input X (B x fan-in) and its
@@ -25,8 +26,8 @@ public final class RecordingLinear extends AbstractBlock {
   private final String layerId;
   private final Linear linear;
   private final StepTimings timings;
-  private float[] input = new float[0];
-  private float[] output = new float[0];
+  private FloatBuffer input = FloatBuffer.allocate(0);
+  private FloatBuffer output = FloatBuffer.allocate(0);
   private int batch;
   private int fanIn;
   private int fanOut;
@@ -72,8 +73,8 @@ public final class RecordingLinear extends AbstractBlock {
       throw new IllegalArgumentException("RNGD layer " + layerId + ": float32 arrays expected, got "
           + x.getDataType() + " input and " + a.getDataType() + " output");
     }
-    input = x.toFloatArray();
-    output = a.toFloatArray();
+    input = x.toByteBuffer().asFloatBuffer();   // heap copies, one each
+    output = a.toByteBuffer().asFloatBuffer();
     batch = Math.toIntExact(xs.get(0));
     fanIn = Math.toIntExact(xs.get(1));
     fanOut = Math.toIntExact(as.get(1));
@@ -81,13 +82,13 @@ public final class RecordingLinear extends AbstractBlock {
     timings.add(StepTimings.Part.RECORD, System.nanoTime() - t0);
   }
 
-  /** The input of the last training forward pass, B x fan-in, row-major (the array itself: do not modify). */
-  float[] recordedInput() {
+  /** The input of the last training forward pass, B x fan-in, row-major (the buffer itself: do not modify). */
+  FloatBuffer recordedInput() {
     return input;
   }
 
   /** The pre-activations of the last training forward pass, B x fan-out, row-major. */
-  float[] recordedPreActivations() {
+  FloatBuffer recordedPreActivations() {
     return output;
   }
 

@@ -6,6 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.optimizer.Optimizer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -14,7 +16,6 @@ import org.rfim4j.backend.Backend;
 import org.rfim4j.optim.MetricKind;
 import org.rfim4j.optim.RngdConfig;
 import org.rfim4j.precond.LayerSpec;
-import org.rfim4j.precond.Layouts;
 import org.rfim4j.precond.Nu;
 import org.rfim4j.precond.RngdPreconditioner;
 
@@ -71,17 +72,18 @@ public final class RngdOptimizer extends Optimizer {
     long consumed;
     NDArray weightArr;
     NDArray biasArr;
+    /** This step's gradients as DJL returned them, fan-out x fan-in and fan-out. */
     float[] gradW;
     float[] gradB;
-    float[] packedGrad;
-    float[] packedWeights;
-    float[] zeroBias;
+    /** rfim4j's layout: (fan-in + 1) x fan-out, bias last. */
     double[] grad;
     double[] step;
-    double[] stepW;
-    double[] stepB;
-    float[] stepWf;
-    float[] stepBf;
+    /** The step in DJL's layout. */
+    float[] stepW;
+    float[] stepB;
+    /** The step in DJL's layout, in direct buffers handed to DJL without another copy. */
+    ByteBuffer stepWOut;
+    ByteBuffer stepBOut;
 
     LayerState(NetworkPlan.Layer plan, RecordingLinear recorder) {
       this.plan = plan;
@@ -98,15 +100,12 @@ public final class RngdOptimizer extends Optimizer {
       fanIn = in;
       fanOut = out;
       int n = (in + 1) * out;
-      packedGrad = new float[n];
-      packedWeights = new float[n];
-      zeroBias = new float[out];
       grad = new double[n];
       step = new double[n];
-      stepW = new double[in * out];
-      stepB = new double[out];
-      stepWf = new float[in * out];
-      stepBf = new float[out];
+      stepW = new float[in * out];
+      stepB = new float[out];
+      stepWOut = ByteBuffer.allocateDirect(in * out * Float.BYTES).order(ByteOrder.nativeOrder());
+      stepBOut = ByteBuffer.allocateDirect(out * Float.BYTES).order(ByteOrder.nativeOrder());
     }
 
     void clearStep() {
@@ -272,7 +271,7 @@ public final class RngdOptimizer extends Optimizer {
         throw twice(s, "bias");
       }
       s.biasArr = param;
-      s.gradB = grad.toFloatArray();
+      s.gradB = grad.toFloatArray();  // a copy: valid after DJL closes grad
     } else {
       if (s.weightArr != null) {
         throw twice(s, "weight");
@@ -302,30 +301,49 @@ public final class RngdOptimizer extends Optimizer {
     long t0 = System.nanoTime();
     int in = s.fanIn;
     int out = s.fanOut;
-    // DJL's weight is fan-out x fan-in, row-major: rfim4j's fan-in x fan-out in column-major order.
-    Layouts.pack(s.gradW, 0, Layouts.Order.COLUMN_MAJOR, s.gradB, 0, in, out, s.packedGrad, 0);
-    Layouts.pack(s.weightArr.toFloatArray(), 0, Layouts.Order.COLUMN_MAJOR, s.zeroBias, 0, in, out,
-        s.packedWeights, 0);
     int top = in * out;
-    for (int k = 0; k < top; k++) {
-      s.grad[k] = s.packedGrad[k] + l2 * (double) s.packedWeights[k];  // L2 on non-bias rows only
+    // DJL's weight is fan-out x fan-in, row-major: rfim4j's fan-in x fan-out in column-major order (what
+    // Layouts.pack(..., COLUMN_MAJOR, ...) converts); transposed here in one pass with the L2 term added.
+    float[] gw = s.gradW;
+    double[] g = s.grad;
+    if (l2 != 0) {
+      float[] w = s.weightArr.toFloatArray();
+      for (int j = 0; j < out; j++) {
+        int row = j * in;
+        for (int i = 0; i < in; i++) {
+          g[i * out + j] = gw[row + i] + l2 * (double) w[row + i];  // L2 on non-bias rows only
+        }
+      }
+    } else {
+      for (int j = 0; j < out; j++) {
+        int row = j * in;
+        for (int i = 0; i < in; i++) {
+          g[i * out + j] = gw[row + i];
+        }
+      }
     }
-    for (int k = top; k < top + out; k++) {
-      s.grad[k] = s.packedGrad[k];
+    for (int j = 0; j < out; j++) {
+      g[top + j] = s.gradB[j];  // the bias: last row
     }
     long t1 = System.nanoTime();
-    preconditioner.precondition(s.id(), s.grad, 0, s.step, 0);
+    preconditioner.precondition(s.id(), g, 0, s.step, 0);
     long t2 = System.nanoTime();
-    Layouts.unpack(s.step, 0, in, out, s.stepW, 0, Layouts.Order.COLUMN_MAJOR, s.stepB, 0);
-    for (int k = 0; k < s.stepW.length; k++) {
-      s.stepWf[k] = (float) s.stepW[k];
+    double[] st = s.step;
+    float[] sw = s.stepW;
+    for (int j = 0; j < out; j++) {
+      int row = j * in;
+      for (int i = 0; i < in; i++) {
+        sw[row + i] = (float) st[i * out + j];
+      }
     }
-    for (int k = 0; k < out; k++) {
-      s.stepBf[k] = (float) s.stepB[k];
+    for (int j = 0; j < out; j++) {
+      s.stepB[j] = (float) st[top + j];
     }
+    s.stepWOut.asFloatBuffer().put(sw);
+    s.stepBOut.asFloatBuffer().put(s.stepB);
     float lr = (float) config.learningRate();
-    apply(s.weightArr, s.stepWf, lr);
-    apply(s.biasArr, s.stepBf, lr);
+    apply(s.weightArr, s.stepWOut, lr);
+    apply(s.biasArr, s.stepBOut, lr);
     long t3 = System.nanoTime();
     timings.add(StepTimings.Part.GRADIENTS, t1 - t0);
     timings.add(StepTimings.Part.PRECONDITION, t2 - t1);
@@ -336,8 +354,8 @@ public final class RngdOptimizer extends Optimizer {
    * {@code param -= lr * step} through the engine's own in-place SGD update (no weight decay, no rescaling,
    * no clipping), which runs without autograd and zeroes the parameter's gradient as DJL's optimizers do.
    */
-  private static void apply(NDArray param, float[] step, float lr) {
-    try (NDArray s = param.getManager().create(step, param.getShape())) {
+  private static void apply(NDArray param, ByteBuffer step, float lr) {
+    try (NDArray s = param.getManager().create(step, param.getShape(), DataType.FLOAT32)) {
       param.getNDArrayInternal().sgdUpdate(new NDList(param, s), new NDList(param), lr, 0f, 1f, -1f, 0f, true);
     }
   }

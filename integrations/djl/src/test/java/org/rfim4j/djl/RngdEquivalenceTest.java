@@ -31,11 +31,13 @@ import org.rfim4j.optim.RngdConfig;
  * u = 2^-24 = 6.0e-8), rounds the weights to float32 after every step and hands rfim4j float32 activations and
  * gradients; rfim4j works in float64 from there. Per step, the gradient and the recorded activations carry
  * relative errors of about n u with n <= 21 the longest dot product (fan-in + 1), i.e. up to about 1.3e-6; the
- * preconditioner multiplies them by at most the condition number of the damped metric (below 10^2 here: lambda =
- * 0.3 keeps the identity's weight and the damping adds 10^-3 of the trace); seven steps add up to 7 such errors,
- * and errors of earlier steps feed the later forward passes. This bound is about 10^-3; the measured
- * disagreement is 3e-7 to 4e-7 (about 6 u), so the bound is very loose. {@value #TOL} sits more than two orders of
- * magnitude above what was measured and a factor 10 below the crude bound, and a factor of 400 below the smallest
+ * preconditioner multiplies them by at most the condition number of the damped metric, a few hundred at most here
+ * (the identity's remaining weight, at least 0.7^7 = 0.08 after 7 steps, bounds the smallest eigenvalue from below,
+ * since a batch of 16 cannot fill 21 dimensions; the largest is about the mean squared norm of the layer input,
+ * about 26 for the first layer); seven steps add up to 7 such errors, and errors of earlier steps feed the later
+ * forward passes. This crude bound is about 7 x 21 u x 300 = 3e-3; the measured disagreement is 3e-7 to 4e-7
+ * (about 6 u), so it is very loose. {@value #TOL} sits more than two orders of magnitude above what was measured
+ * and a factor 30 below the crude bound, and a factor of 400 below the smallest
  * real configuration difference checked here (the paper's damping in place of the canonical one, 4e-2), so it
  * neither flakes with float32 rounding nor lets a wrong step through. The metrics themselves (which depend on the
  * data and the float32 activations only) must agree to {@value #TOL_METRIC} of their largest entry (measured

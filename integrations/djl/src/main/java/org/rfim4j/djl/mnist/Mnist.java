@@ -117,6 +117,7 @@ public final class Mnist {
               + "DJL (PyTorch engine, CPU, offline) on MNIST 784-80-80-80-10 ReLU, batch 50, L2 1e-3 on weights;\n"
               + "the same split, initial weights and batch order as ./rfim4j train --seed S. Epochs of the\n"
               + "optimizers are interleaved (epoch 1 of each, then 2, ...) after an untimed warm-up on a throwaway net.\n"
+              + "rfim4j-sgd, rfim4j-adam, rfim4j-rngd: rfim4j's own training (float64) in the same JVM, same rates.\n"
               + "Threads: DJL_NUM_THREADS / DJL_NUM_INTEROP_THREADS (PyTorch intra-op / inter-op, 1 and 1 by default),\n"
               + "OPENBLAS_NUM_THREADS (1 by default), RFIM4J_DJL_JAVA_OPTS (extra JVM options, e.g.\n"
               + "-XX:ActiveProcessorCount=N for rfim4j's worker threads).");
@@ -128,8 +129,9 @@ public final class Mnist {
           List<String> list = new ArrayList<>();
           for (String s : (v != null ? v : value(args, ++i, a)).split(",")) {
             String n = s.trim().toLowerCase(Locale.ROOT);
-            if (!List.of("sgd", "adam", "rngd").contains(n)) {
-              throw new IllegalArgumentException("unknown optimizer '" + s + "' (expected sgd, adam, rngd)");
+            if (!List.of("sgd", "adam", "rngd", "rfim4j-sgd", "rfim4j-adam", "rfim4j-rngd").contains(n)) {
+              throw new IllegalArgumentException("unknown optimizer '" + s + "' (expected sgd, adam, rngd; "
+                  + "rfim4j-sgd, rfim4j-adam, rfim4j-rngd for rfim4j's own training in the same JVM)");
             }
             list.add(n);
           }
@@ -222,12 +224,12 @@ public final class Mnist {
     Dataset val = split.validation();
     Engine engine = Engine.getInstance();
     System.err.printf(Locale.ROOT, "DJL %s, engine %s %s (offline=%s, libraries from %s), PyTorch threads: "
-            + "intra-op %s, inter-op %s; rfim4j CPU backend threads: %d; OPENBLAS_NUM_THREADS=%s%n",
+            + "intra-op %s, inter-op %s; rfim4j backend for RNGD: %s; OPENBLAS_NUM_THREADS=%s%n",
         Engine.getDjlVersion(), engine.getEngineName(), engine.getVersion(), DjlOffline.offlineMode(),
         ai.djl.pytorch.jni.LibUtils.getLibtorchPath(),
         System.getProperty("ai.djl.pytorch.num_threads", "default"),
         System.getProperty("ai.djl.pytorch.num_interop_threads", "default"),
-        Runtime.getRuntime().availableProcessors(), System.getenv("OPENBLAS_NUM_THREADS"));
+        backendName(), System.getenv("OPENBLAS_NUM_THREADS"));
     System.err.printf(Locale.ROOT, "MNIST: %d training images, %d validation; seed %d; batch %d; L2 %.0e on weights%n",
         train.n(), val.n(), o.seed, BATCH, L2);
     List<double[]> init = initialWeights(o.seed);
@@ -240,6 +242,12 @@ public final class Mnist {
     for (Outcome r : results) {
       System.out.printf(Locale.ROOT, "optimizer=%s epochs=%d val_error=%.4f seconds_per_epoch=%.2f%n", r.optimizer(),
           r.epochs(), r.valError(), r.secondsPerEpoch());
+    }
+  }
+
+  static String backendName() {
+    try (CpuBackend b = new CpuBackend()) {
+      return b.name();
     }
   }
 
@@ -314,8 +322,83 @@ public final class Mnist {
     return perm;
   }
 
+  /** One contestant of the race. */
+  interface Racer extends AutoCloseable {
+    void epoch(int epoch, Dataset val);
+
+    Outcome outcome();
+
+    @Override
+    void close();
+  }
+
+  /**
+   * rfim4j's own training (its {@code Mlp}, optimizer and {@code Trainer}, float64 CPU backend) in the same JVM:
+   * what {@code ./rfim4j train --seed S} does, interleaved with the DJL lanes, so that the comparison with DJL sees
+   * the same machine conditions. Lanes {@code rfim4j-sgd}, {@code rfim4j-adam}, {@code rfim4j-rngd}.
+   */
+  static final class NativeLane implements Racer {
+    final String name;
+    final Options o;
+    final Dataset train;
+    final CpuBackend backend = new CpuBackend();
+    final Mlp mlp;
+    final org.rfim4j.optim.Optimizer optimizer;
+    final org.rfim4j.train.Trainer trainer;
+    final List<Double> epochSeconds = new ArrayList<>();
+    double valError = Double.NaN;
+
+    NativeLane(String name, double lr, Options o, Dataset train, Dataset val) {
+      this.name = name;
+      this.o = o;
+      this.train = train;
+      mlp = new Mlp(backend, MlpConfig.paper(Architecture.PLAIN, o.seed), Math.max(BATCH, 500));
+      switch (name) {
+        case "rfim4j-sgd":
+          optimizer = new org.rfim4j.optim.Sgd(mlp, lr, 0);
+          break;
+        case "rfim4j-adam":
+          optimizer = new org.rfim4j.optim.Adam(mlp, lr);
+          break;
+        default:
+          optimizer = new org.rfim4j.optim.Rngd(mlp, RngdConfig.defaults(lr));
+      }
+      trainer = new org.rfim4j.train.Trainer(mlp, optimizer,
+          org.rfim4j.train.TrainerConfig.of(o.epochs, BATCH, o.seed)).retainDeviceData();
+    }
+
+    @Override
+    public void epoch(int epoch, Dataset val) {
+      double before = trainer.elapsedSeconds();
+      List<org.rfim4j.train.EpochResult> curve = trainer.fit(train, val, epoch);
+      org.rfim4j.train.EpochResult r = curve.get(curve.size() - 1);
+      double sec = trainer.elapsedSeconds() - before;
+      epochSeconds.add(sec);
+      valError = r.valError();
+      System.err.printf(Locale.ROOT, "%s epoch %d/%d: train_loss %.4f, val_error %.4f, %.2f s%n", name, epoch,
+          o.epochs, r.trainLoss(), valError, sec);
+    }
+
+    @Override
+    public Outcome outcome() {
+      double[] secs = epochSeconds.stream().mapToDouble(Double::doubleValue).toArray();
+      return new Outcome(name, o.epochs, valError, median(secs), String.format(Locale.ROOT,
+          "profile %s: epochs %s s, median %.2f s (rfim4j's own training in this JVM; %s)%n", name,
+          Arrays.toString(Arrays.stream(secs).map(x -> Math.round(x * 100) / 100.0).toArray()), median(secs),
+          backend.name()));
+    }
+
+    @Override
+    public void close() {
+      trainer.close();
+      optimizer.close();
+      mlp.close();
+      backend.close();
+    }
+  }
+
   /** One optimizer's network, trainer and clocks; epochs of all lanes are interleaved. */
-  static final class Lane implements AutoCloseable {
+  static final class Lane implements Racer {
     final String name;
     final double lr;
     final Options o;
@@ -410,7 +493,8 @@ public final class Mnist {
       return lossSum;
     }
 
-    void epoch(int epoch, Dataset val) {
+    @Override
+    public void epoch(int epoch, Dataset val) {
       int n = train.n();
       int steps = (n + BATCH - 1) / BATCH;
       long t0 = System.nanoTime();
@@ -425,7 +509,8 @@ public final class Mnist {
           o.epochs, lossSum / n, valError, sec);
     }
 
-    Outcome outcome() {
+    @Override
+    public Outcome outcome() {
       double[] secs = epochSeconds.stream().mapToDouble(Double::doubleValue).toArray();
       int steps = (train.n() + BATCH - 1) / BATCH;
       return new Outcome(name, o.epochs, valError, median(secs),
@@ -447,21 +532,37 @@ public final class Mnist {
    * shared machine hits all of them alike. Before that, each optimizer trains {@code warmup} steps on a throwaway
    * network (JIT compilation and first-touch allocation are not billed to whoever goes first).
    */
+  static Racer racer(String name, Options o, Dataset train, Dataset val, List<double[]> init) {
+    return name.startsWith("rfim4j-") ? new NativeLane(name, o.lr.get(name.substring(7)), o, train, val)
+        : new Lane(name, o.lr.get(name), o, train, init);
+  }
+
   static List<Outcome> race(Options o, Dataset train, Dataset val, List<double[]> init) {
     if (o.warmup > 0) {
+      int steps = Math.min(o.warmup, train.n() / BATCH);
       for (String name : o.optimizers) {
-        try (Lane w = new Lane(name, o.lr.get(name), o, train, init)) {
-          w.steps(1, Math.min(o.warmup, train.n() / BATCH), false);
+        if (name.startsWith("rfim4j-")) {
+          Options w = new Options();
+          w.epochs = 1;
+          w.seed = o.seed;
+          try (NativeLane lane = new NativeLane(name, o.lr.get(name.substring(7)), w,
+              train.subset(0, steps * BATCH), val.subset(0, Math.min(val.n(), 500)))) {
+            lane.trainer.fit(lane.train, val.subset(0, Math.min(val.n(), 500)), 1);
+          }
+        } else {
+          try (Lane w = new Lane(name, o.lr.get(name), o, train, init)) {
+            w.steps(1, steps, false);
+          }
         }
       }
     }
-    List<Lane> lanes = new ArrayList<>();
+    List<Racer> lanes = new ArrayList<>();
     try {
       for (String name : o.optimizers) {
-        lanes.add(new Lane(name, o.lr.get(name), o, train, init));
+        lanes.add(racer(name, o, train, val, init));
       }
       for (int epoch = 1; epoch <= o.epochs; epoch++) {
-        for (Lane lane : lanes) {
+        for (Racer lane : lanes) {
           lane.epoch(epoch, val);
         }
       }
@@ -469,7 +570,7 @@ public final class Mnist {
       lanes.forEach(l -> out.add(l.outcome()));
       return out;
     } finally {
-      lanes.forEach(Lane::close);
+      lanes.forEach(Racer::close);
     }
   }
 
