@@ -56,6 +56,7 @@ def main(d):
     out.append("|---|---|---:|---:|---:|---:|---|")
     med = {}
     for name, data, opts in (("DJL 0.36 / PyTorch 2.7.1", djl, ("sgd", "adam", "rngd")),
+                             ("rfim4j in the DJL JVM", djl, ("rfim4j-sgd", "rfim4j-adam", "rfim4j-rngd")),
                              ("rfim4j native (bench)", native, ("sgd", "adam", "rngd"))):
         for o in opts:
             if o not in data:
@@ -79,6 +80,10 @@ def main(d):
         out.append("native RNGD / native Adam per epoch: %.2f" % (med[(na, "rngd")] / med[(na, "adam")]))
     if (dj, "adam") in med and (na, "adam") in med:
         out.append("DJL-Adam / native Adam per epoch: %.2f" % (med[(dj, "adam")] / med[(na, "adam")]))
+    sj = "rfim4j in the DJL JVM"
+    if (dj, "rngd") in med and (sj, "rfim4j-rngd") in med:
+        out.append("DJL-RNGD / rfim4j RNGD in the same JVM per epoch: %.2f" % (
+            med[(dj, "rngd")] / med[(sj, "rfim4j-rngd")]))
 
     out.append("\n## Where a DJL step goes (ms per step, median over rounds)\n")
     for o in ("sgd", "adam", "rngd"):
