@@ -18,7 +18,7 @@ def median(xs):
 
 
 def main(d):
-    epoch_re = re.compile(r"^(\w+) epoch (\d+)/(\d+): train_loss ([\d.]+), val_error ([\d.]+), ([\d.]+) s$")
+    epoch_re = re.compile(r"^([\w-]+) epoch (\d+)/(\d+): train_loss ([\d.]+), val_error ([\d.]+), ([\d.]+) s$")
     djl = {}        # optimizer -> list of (round, epoch, seconds, val_error)
     rounds = sorted(glob.glob(os.path.join(d, "djl-r*.log")), key=lambda p: int(re.search(r"r(\d+)", p).group(1)))
     for p in rounds:
@@ -32,7 +32,7 @@ def main(d):
     for p in sorted(glob.glob(os.path.join(d, "djl-r*.out"))):
         opt = None
         for line in open(p):
-            m = re.match(r"^profile (\w+) ", line)
+            m = re.match(r"^profile ([\w-]+)[ :]", line)
             if m:
                 opt = m.group(1)
                 continue
