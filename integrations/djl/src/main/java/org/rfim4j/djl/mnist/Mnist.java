@@ -306,8 +306,8 @@ public final class Mnist {
     }
   }
 
-  /** The permutation rfim4j's Trainer uses in {@code epoch} (1-based) for {@code seed}. */
-  static int[] permutation(int n, long seed, int epoch) {
+  /** The permutation rfim4j's Trainer uses in {@code epoch} (1-based) for {@code seed} (TrainerOrderTest checks). */
+  public static int[] permutation(int n, long seed, int epoch) {
     int[] perm = new int[n];
     for (int i = 0; i < n; i++) {
       perm[i] = i;
