@@ -362,8 +362,13 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
-  /** The permutation used in epoch {@code epoch}: Fisher-Yates from a generator seeded by (seed, epoch). */
-  static void shuffle(int[] perm, long seed, int epoch) {
+  /**
+   * The order in which epoch {@code epoch} visits the training examples: a Fisher-Yates shuffle of
+   * {@code 0..perm.length-1} from a {@code SplittableRandom} seeded with {@code seed * 0x9E3779B97F4A7C15 + epoch}.
+   * Public so that code outside the trainer (the framework integrations' examples) can visit the data in
+   * exactly rfim4j's order.
+   */
+  public static void shuffle(int[] perm, long seed, int epoch) {
     for (int i = 0; i < perm.length; i++) {
       perm[i] = i;
     }

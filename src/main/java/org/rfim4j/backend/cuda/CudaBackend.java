@@ -1,7 +1,6 @@
 package org.rfim4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuGraphDestroy;
-import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
 import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
@@ -181,14 +180,7 @@ public final class CudaBackend implements Backend, Tf32Capable {
           // an invalidated capture ends without a graph
         }
       }
-      if (e != null) {
-        cuGraphExecDestroy(e);
-        rt.graphHandleDestroyed();
-      }
-      if (g != null) {
-        cuGraphDestroy(g);
-        rt.graphHandleDestroyed();
-      }
+      CudaGraphStep.destroy(rt, g, e);
       cuStreamSynchronize(rt.stream);
       if (a != null) {
         cuMemFree(a);

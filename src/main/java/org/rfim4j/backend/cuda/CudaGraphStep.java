@@ -192,6 +192,11 @@ final class CudaGraphStep implements ReplayableStep {
 
   /** Destroys an executable graph and a graph (either may be null), counting them. */
   private void destroy(CUgraph g, CUgraphExec e) {
+    destroy(rt, g, e);
+  }
+
+  /** Destroys an executable graph and a graph (either may be null), counting them in {@code rt}. */
+  static void destroy(CudaRuntime rt, CUgraph g, CUgraphExec e) {
     if (e != null) {
       cuGraphExecDestroy(e);
       rt.graphHandleDestroyed();

@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
@@ -33,6 +32,7 @@ import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.RngdConfig;
 import org.rfim4j.precond.Layouts;
+import org.rfim4j.train.Trainer;
 
 /**
  * The paper's MNIST network, 784-80-80-80-10 ReLU with a softmax output, trained in Deeplearning4j with DL4J's
@@ -199,20 +199,6 @@ public final class MnistExample {
     }
   }
 
-  /** rfim4j's Trainer shuffle: Fisher-Yates from SplittableRandom(seed * 0x9E3779B97F4A7C15L + epoch). */
-  static void shuffle(int[] perm, long seed, int epoch) {
-    for (int i = 0; i < perm.length; i++) {
-      perm[i] = i;
-    }
-    SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + epoch);
-    for (int i = perm.length - 1; i > 0; i--) {
-      int j = rng.nextInt(i + 1);
-      int t = perm[i];
-      perm[i] = perm[j];
-      perm[j] = t;
-    }
-  }
-
   static DataSet batch(Dataset data, int[] perm, int from, int rows) {
     int d = data.d();
     float[] x = new float[rows * d];
@@ -258,7 +244,7 @@ public final class MnistExample {
     int[] perm = new int[n];
     try {
       for (int e = 1; e <= epochs; e++) {
-        shuffle(perm, seed, e);
+        Trainer.shuffle(perm, seed, e);
         if (handle != null) {
           handle.resetTimings();
         }

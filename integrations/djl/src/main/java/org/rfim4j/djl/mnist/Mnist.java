@@ -24,7 +24,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.rfim4j.backend.cpu.CpuBackend;
 import org.rfim4j.data.DataDirs;
 import org.rfim4j.data.Dataset;
@@ -306,19 +305,10 @@ public final class Mnist {
     }
   }
 
-  /** The permutation rfim4j's Trainer uses in {@code epoch} (1-based) for {@code seed} (TrainerOrderTest checks). */
+  /** The permutation rfim4j's Trainer uses in {@code epoch} (1-based) for {@code seed}: its own shuffle. */
   public static int[] permutation(int n, long seed, int epoch) {
     int[] perm = new int[n];
-    for (int i = 0; i < n; i++) {
-      perm[i] = i;
-    }
-    SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + epoch);
-    for (int i = n - 1; i > 0; i--) {
-      int j = rng.nextInt(i + 1);
-      int t = perm[i];
-      perm[i] = perm[j];
-      perm[j] = t;
-    }
+    org.rfim4j.train.Trainer.shuffle(perm, seed, epoch);
     return perm;
   }
 
