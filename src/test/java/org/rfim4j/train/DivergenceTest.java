@@ -149,17 +149,22 @@ class DivergenceTest extends BlobsFixture {
     }
   }
 
+  /** A sabotage that writes {@code value} into element {@code index} of the model array {@code name}. */
+  private Consumer<Optimizer> poison(Mlp model, String name, int index, double value) {
+    return o -> {
+      DeviceArray w = model.namedArrays().get(name);
+      double[] v = backend.download(w);
+      v[index] = value;
+      backend.upload(w, v);
+    };
+  }
+
   @Test
   void nanWeightsAreCaughtWhileTheLossStaysFinite() throws IOException {
     // A NaN in the first layer: ReLU maps the NaN pre-activation to 0, so every loss stays finite and the
     // run would train on silently with a NaN weight.
     try (Mlp model = new Mlp(backend, plain(), 500);
-        Optimizer opt = new Saboteur(OptimizerSpec.sgd(0.1).create(model), 20, o -> {
-          DeviceArray w = model.namedArrays().get("W1");
-          double[] v = backend.download(w);
-          v[3] = Double.NaN;
-          backend.upload(w, v);
-        })) {
+        Optimizer opt = new Saboteur(OptimizerSpec.sgd(0.1).create(model), 20, poison(model, "W1", 3, Double.NaN))) {
       Outcome o = run(model, opt, 5);
       String msg = o.stop().getMessage();
       assertTrue(msg.contains("W1"), msg);
@@ -174,12 +179,8 @@ class DivergenceTest extends BlobsFixture {
   @Test
   void divergenceInTheFirstEpochSaysNothingWasKept() throws IOException {
     try (Mlp model = new Mlp(backend, plain(), 500);
-        Optimizer opt = new Saboteur(OptimizerSpec.sgd(0.1).create(model), 10, o -> {
-          DeviceArray w = model.namedArrays().get("W2");
-          double[] v = backend.download(w);
-          v[0] = Double.POSITIVE_INFINITY;
-          backend.upload(w, v);
-        })) {
+        Optimizer opt = new Saboteur(OptimizerSpec.sgd(0.1).create(model), 10,
+            poison(model, "W2", 0, Double.POSITIVE_INFINITY))) {
       Outcome o = run(model, opt, 3);
       String msg = o.stop().getMessage();
       assertTrue(msg.contains("epoch 1"), msg);
