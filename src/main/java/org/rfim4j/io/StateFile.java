@@ -11,11 +11,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.zip.CRC32;
+import org.rfim4j.backend.DeviceArray;
 
 /**
  * The container of rfim4j's state files (training checkpoints, preconditioner state; docs/checkpoint.md):
@@ -188,6 +192,48 @@ public final class StateFile {
 
   /** The largest state file read: one Java array. */
   static final long MAX_FILE = Integer.MAX_VALUE - 8;
+
+  /** The {name, shape} entries of named arrays, in the map's order (what a header lists). */
+  public static List<ArrayEntry> entries(Map<String, DeviceArray> arrays) {
+    List<ArrayEntry> l = new ArrayList<>();
+    arrays.forEach((k, v) -> l.add(new ArrayEntry(k, v.shape())));
+    return l;
+  }
+
+  /**
+   * Checks that {@code stored} lists every array of {@code targets} exactly once, with its shape, and nothing
+   * else, before anything is uploaded.
+   *
+   * @param group how messages name the arrays, e.g. "model"
+   * @throws IllegalArgumentException naming the file and the first difference
+   */
+  public static void checkEntries(Map<String, DeviceArray> targets, List<ArrayEntry> stored, String group,
+      Path file, String what) {
+    Set<String> seen = new HashSet<>();
+    for (ArrayEntry e : stored) {
+      DeviceArray t = targets.get(e.name());
+      if (t == null) {
+        throw bad(what, file, "unexpected " + group + " array '" + e.name() + "' (expected "
+            + String.join(", ", targets.keySet()) + ")");
+      }
+      if (!seen.add(e.name())) {
+        throw bad(what, file, "the header lists array '" + e.name() + "' twice");
+      }
+      if (!Arrays.equals(t.shape(), e.shape())) {
+        throw bad(what, file, "array '" + e.name() + "' has shape " + Arrays.toString(e.shape()) + ", expected "
+            + Arrays.toString(t.shape()));
+      }
+    }
+    for (String name : targets.keySet()) {
+      if (!seen.contains(name)) {
+        throw bad(what, file, "the " + group + " array '" + name + "' is missing");
+      }
+    }
+  }
+
+  private static IllegalArgumentException bad(String what, Path file, String problem) {
+    return new IllegalArgumentException(what + " " + file + ": " + JsonErrors.printable(problem));
+  }
 
   private static byte[] magic(String magic) {
     byte[] m = magic.getBytes(StandardCharsets.US_ASCII);

@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -104,8 +103,8 @@ public final class Checkpoint {
     public void restoreInto(Mlp model, Optimizer optimizer, Path file) {
       Map<String, DeviceArray> ma = model.namedArrays();
       Map<String, DeviceArray> oa = optimizer.state();
-      check(ma, header.modelArrays(), "model", file);
-      check(oa, header.optimizerArrays(), "optimizer", file);
+      StateFile.checkEntries(ma, header.modelArrays(), "model", file, "checkpoint");
+      StateFile.checkEntries(oa, header.optimizerArrays(), "optimizer", file, "checkpoint");
       Set<String> scalars = optimizer.scalars().keySet();
       for (String k : header.optimizerScalars().keySet()) {
         if (!scalars.contains(k)) {
@@ -141,7 +140,7 @@ public final class Checkpoint {
     Map<String, DeviceArray> ma = model.namedArrays();
     Map<String, DeviceArray> oa = optimizer.state();
     Header h = new Header(VERSION, model.config(), spec, epochsCompleted, seconds, trainer.batchSize(),
-        trainer.shuffleSeed(), optimizer.scalars(), curve, entries(ma), entries(oa), data);
+        trainer.shuffleSeed(), optimizer.scalars(), curve, StateFile.entries(ma), StateFile.entries(oa), data);
     List<double[]> values = new ArrayList<>();
     for (Map<String, DeviceArray> group : List.of(ma, oa)) {
       for (DeviceArray a : group.values()) {
@@ -279,37 +278,9 @@ public final class Checkpoint {
   }
 
   /** The stored list names exactly the target arrays, each with the target's shape. */
-  private static void check(Map<String, DeviceArray> targets, List<ArrayEntry> stored, String what, Path file) {
-    Set<String> seen = new HashSet<>();
-    for (ArrayEntry e : stored) {
-      DeviceArray t = targets.get(e.name());
-      if (t == null) {
-        throw bad(file, "unexpected " + what + " array '" + e.name() + "' (expected " + String.join(", ",
-            targets.keySet()) + ")");
-      }
-      if (!seen.add(e.name())) {
-        throw bad(file, "the header lists array '" + e.name() + "' twice");
-      }
-      if (!Arrays.equals(t.shape(), e.shape())) {
-        throw bad(file, "array '" + e.name() + "' has shape " + Arrays.toString(e.shape()) + ", expected "
-            + Arrays.toString(t.shape()));
-      }
-    }
-    for (String name : targets.keySet()) {
-      if (!seen.contains(name)) {
-        throw bad(file, "the " + what + " array '" + name + "' is missing");
-      }
-    }
-  }
-
   private static IllegalArgumentException bad(Path file, String problem) {
     return new IllegalArgumentException("checkpoint " + file + ": " + JsonErrors.printable(problem));
   }
 
-  private static List<ArrayEntry> entries(Map<String, DeviceArray> m) {
-    List<ArrayEntry> l = new ArrayList<>();
-    m.forEach((k, v) -> l.add(new ArrayEntry(k, v.shape())));
-    return l;
-  }
 
 }
