@@ -5,7 +5,6 @@ import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -372,11 +371,7 @@ public final class RngdPreconditioner implements AutoCloseable {
       s = backend.rows(l.stageSecond, 0, batch);
       backend.upload(s, second.read(secondOffset, batch * l.spec.fanOut()));
     }
-    if (coefficients) {
-      observeCoefficients(id, x, s);
-    } else {
-      observe(id, x, s);
-    }
+    update(l, x, s);  // every check was made above; the staged arrays have the layer's shapes
   }
 
   private void preconditionHost(String id, Host grad, int gradOffset, Host out, int outOffset) {
@@ -384,13 +379,19 @@ public final class RngdPreconditioner implements AutoCloseable {
     int n = l.spec.dim() * l.spec.fanOut();
     checkHost(l, "grad", grad, gradOffset, l.spec.dim(), l.spec.fanOut());
     checkHost(l, "out", out, outOffset, l.spec.dim(), l.spec.fanOut());
+    DeviceArray[] stage = gradientStage(l);
+    backend.upload(stage[0], grad.read(gradOffset, n));
+    apply(l, stage[0], 1.0, 0.0, stage[1]);
+    out.write(outOffset, backend.download(stage[1]));
+  }
+
+  /** The layer's two gradient-shaped staging arrays (allocated on first use): {grad, out}. */
+  private DeviceArray[] gradientStage(Layer l) {
     if (l.stageGrad == null) {
       l.stageGrad = backend.allocate(l.spec.dim(), l.spec.fanOut());
       l.stageOut = backend.allocate(l.spec.dim(), l.spec.fanOut());
     }
-    backend.upload(l.stageGrad, grad.read(gradOffset, n));
-    precondition(id, l.stageGrad, 1.0, 0.0, l.stageOut);
-    out.write(outOffset, backend.download(l.stageOut));
+    return new DeviceArray[] {l.stageGrad, l.stageOut};
   }
 
   // ------------------------------------------------------------------ the work
@@ -463,12 +464,8 @@ public final class RngdPreconditioner implements AutoCloseable {
     if (l.spec.kind() == MetricKind.SHARED) {
       DeviceArray src = grad;
       if (grad == out) {  // gemm's C must not overlap B: precondition a copy
-        if (l.stageGrad == null) {
-          l.stageGrad = backend.allocate(l.spec.dim(), l.spec.fanOut());
-          l.stageOut = backend.allocate(l.spec.dim(), l.spec.fanOut());
-        }
-        backend.copy(grad, l.stageGrad);
-        src = l.stageGrad;
+        src = gradientStage(l)[0];
+        backend.copy(grad, src);
       }
       backend.gemm(false, false, alpha, l.ginv, src, beta, out);
     } else {
@@ -687,15 +684,11 @@ public final class RngdPreconditioner implements AutoCloseable {
    */
   public void save(Path file) {
     checkOpen();
-    List<ArrayEntry> entries = new ArrayList<>();
+    Map<String, DeviceArray> arrays = stateArrays();
+    List<ArrayEntry> entries = StateFile.entries(arrays);
     List<double[]> values = new ArrayList<>();
-    stateArrays().forEach((name, a) -> {
-      entries.add(new ArrayEntry(name, a.shape()));
-      values.add(backend.download(a));
-    });
-    List<LayerSpecJson> ls = new ArrayList<>();
-    specs.forEach(s -> ls.add(LayerSpecJson.of(s)));
-    Header h = new Header("rfim4j-preconditioner", VERSION, t, inversionFailures(), ls, entries);
+    arrays.values().forEach(a -> values.add(backend.download(a)));
+    Header h = new Header("rfim4j-preconditioner", VERSION, t, inversionFailures(), layerJson(), entries);
     StateFile.write(file, MAGIC, VERSION, h, values, "preconditioner state");
   }
 
@@ -714,30 +707,26 @@ public final class RngdPreconditioner implements AutoCloseable {
     if (h.layers() == null || h.arrays() == null || h.iteration() < 0 || h.inversionFailures() < 0) {
       throw new IllegalArgumentException(what + " " + file + " header lacks layers, arrays or counters");
     }
-    List<LayerSpecJson> mine = new ArrayList<>();
-    specs.forEach(s -> mine.add(LayerSpecJson.of(s)));
+    List<LayerSpecJson> mine = layerJson();
     if (!h.layers().equals(mine)) {
       throw new IllegalArgumentException(what + " " + file + " was saved for layers " + describe(h.layers())
           + " but this preconditioner has " + describe(mine));
     }
     Map<String, DeviceArray> targets = stateArrays();
     Map<String, double[]> values = c.arrays(h.arrays());
-    if (!values.keySet().equals(targets.keySet())) {
-      throw new IllegalArgumentException(what + " " + file + " stores arrays " + values.keySet()
-          + ", expected " + targets.keySet());
-    }
-    for (ArrayEntry e : h.arrays()) {
-      if (!Arrays.equals(e.shape(), targets.get(e.name()).shape())) {
-        throw new IllegalArgumentException(what + " " + file + ": array '" + e.name() + "' has shape "
-            + Arrays.toString(e.shape()) + ", expected " + Arrays.toString(targets.get(e.name()).shape()));
-      }
-    }
+    StateFile.checkEntries(targets, h.arrays(), "preconditioner", file, what);
     Map<String, double[]> damping = new LinkedHashMap<>();
     for (LayerSpec s : specs) {
       damping.put(s.id(), values.get(s.id() + ".epsRel"));
     }
     restoreScalars(h.iteration(), damping, h.inversionFailures());
     targets.forEach((name, a) -> backend.upload(a, values.get(name)));
+  }
+
+  private List<LayerSpecJson> layerJson() {
+    List<LayerSpecJson> ls = new ArrayList<>();
+    specs.forEach(s -> ls.add(LayerSpecJson.of(s)));
+    return ls;
   }
 
   private static String describe(List<LayerSpecJson> ls) {
@@ -814,8 +803,4 @@ public final class RngdPreconditioner implements AutoCloseable {
     }
   }
 
-  /** All layers, unmodifiable, for clients that iterate (e.g. a framework adapter). */
-  public List<String> layerIds() {
-    return Collections.unmodifiableList(new ArrayList<>(layers.keySet()));
-  }
 }

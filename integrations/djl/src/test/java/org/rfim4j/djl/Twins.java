@@ -25,6 +25,7 @@ import org.rfim4j.nn.Mlp;
 import org.rfim4j.nn.MlpConfig;
 import org.rfim4j.optim.Rngd;
 import org.rfim4j.optim.RngdConfig;
+import org.rfim4j.precond.LayerSpec;
 import org.rfim4j.precond.Layouts;
 
 /**
@@ -132,7 +133,7 @@ final class Twins {
         }
       }
       List<double[]> g = new ArrayList<>();
-      for (String id : rngd.preconditioner().layerIds()) {
+      for (String id : rngd.preconditioner().layers().stream().map(LayerSpec::id).toList()) {
         g.add(b.download(rngd.preconditioner().metric(id)));
       }
       return new Result(mlp.downloadParameters(), g, rngd.iterations());
@@ -221,7 +222,7 @@ final class Twins {
         }
       }
       List<double[]> g = new ArrayList<>();
-      for (String id : rngd.preconditioner().layerIds()) {
+      for (String id : rngd.preconditioner().layers().stream().map(LayerSpec::id).toList()) {
         g.add(rngd.backend().download(rngd.preconditioner().metric(id)));
       }
       return new Result(getWeights(rngd), g, rngd.optimizer().iterations());
