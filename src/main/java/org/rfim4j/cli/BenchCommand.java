@@ -114,7 +114,11 @@ public final class BenchCommand implements Callable<Integer> {
             data.validation().n());
         total = total == null ? e : total.plus(e);
       }
-      if (total != null) {
+      if (specs.size() == 1) { // one lane: a refusal also names the metric kinds and optimizers that would fit
+        TrainerConfig tc = TrainerConfig.of(run.epochs, run.batch, seed);
+        MemoryEstimate.require(modelConfig, specs.get(0), tc.batchSize(), tc.evalBatch(), data.train().n(),
+            data.validation().n(), backend, false, 0, null);
+      } else if (total != null) {
         total.require(backend, false);
       }
       if (warmupSteps > 0) {

@@ -89,7 +89,8 @@ public final class RunOptions {
 
   /**
    * Before loading: refuses with one line when the data (as {@link #loadData} holds it) and the run ({@link
-   * MemoryEstimate}) cannot fit the JVM heap (CPU backend) or the device.
+   * MemoryEstimate}) cannot fit the JVM heap (CPU backend) or the device, naming the need, the limit and the
+   * RNGD metric kinds and optimizers that would fit.
    */
   void requireMemory(org.rfim4j.data.Datasets.Shape shape, MlpConfig model, org.rfim4j.optim.OptimizerSpec spec,
       org.rfim4j.train.TrainerConfig tc, org.rfim4j.backend.Backend backend, boolean checkpoints) {
@@ -97,14 +98,11 @@ public final class RunOptions {
     if (trainSize != null) {
       trainN = Math.min(trainN, Math.max(trainSize, 0));
     }
-    MemoryEstimate e = MemoryEstimate.of(model, spec, tc.batchSize(), tc.evalBatch(), trainN,
-        org.rfim4j.data.Datasets.VALIDATION_SIZE);
-    e.require(backend, checkpoints);
-    // The data on the heap while it is loaded, plus the run when it lives on the heap too (CPU backend).
-    long onHeap = shape.loadBytes() + (org.rfim4j.backend.BackendSelector.deviceFreeBytes(backend) < 0
-        && backend.precisionBits() == 64 ? (long) (e.elements() * 8) : 0);
-    org.rfim4j.io.Memory.requireHeap(onHeap, "loading " + dataset + " (" + shape + ") and training ("
-        + e.describe(backend.precisionBits()) + ")");
+    // The data on the heap while it is loaded, beside the run (on the heap too with the CPU backend); a refusal
+    // names the metric kinds and optimizers that would fit.
+    MemoryEstimate.require(model, spec, tc.batchSize(), tc.evalBatch(), trainN,
+        org.rfim4j.data.Datasets.VALIDATION_SIZE, backend, checkpoints, shape.loadBytes(),
+        "loading " + dataset + " (" + shape + ")");
   }
 
   /** What a checkpoint records of the data: dataset, --train-size, example counts. */

@@ -42,8 +42,8 @@ final class Runner {
       TrainerConfig trainerConfig, Path out, Checkpoint.Loaded resume, Path resumeFile, boolean quiet,
       PrintStream stdout, Checkpoint.Data dataRecord) {
     int maxBatch = Math.max(trainerConfig.batchSize(), trainerConfig.evalBatch());
-    MemoryEstimate.of(modelConfig, spec, trainerConfig.batchSize(), trainerConfig.evalBatch(), data.train().n(),
-        data.validation().n()).require(backend, out != null);
+    MemoryEstimate.require(modelConfig, spec, trainerConfig.batchSize(), trainerConfig.evalBatch(),
+        data.train().n(), data.validation().n(), backend, out != null, 0, null);
     try (Mlp model = new Mlp(backend, modelConfig, maxBatch); Optimizer opt = spec.create(model)) {
       Trainer trainer = new Trainer(model, opt, trainerConfig);
       if (resume != null) {

@@ -39,16 +39,29 @@ public final class Memory {
    * @throws NotEnoughMemoryException naming {@code what}, the need and the limit
    */
   public static void requireHeap(long bytes, String what) {
+    String refusal = heapRefusal(bytes, what);
+    if (refusal != null) {
+      throw new NotEnoughMemoryException(refusal);
+    }
+  }
+
+  /**
+   * The message {@link #requireHeap} would throw for {@code bytes} more on the heap, or null when they fit.
+   *
+   * @param what what needs them
+   */
+  public static String heapRefusal(long bytes, String what) {
     if (bytes < 0) {
       bytes = Long.MAX_VALUE;
     }
     long free = heapAvailable(bytes);
-    if (bytes > free) {
-      long max = Runtime.getRuntime().maxMemory();
-      throw new NotEnoughMemoryException("not enough memory: " + what + " needs about " + human(bytes)
-          + ", the JVM can allocate " + human(Math.max(free, 0)) + " more (limit " + human(max)
-          + "; raise it with -Xmx, e.g. RFIM4J_JAVA_OPTS=-Xmx" + suggestXmx(bytes, max) + " for ./rfim4j)");
+    if (bytes <= free) {
+      return null;
     }
+    long max = Runtime.getRuntime().maxMemory();
+    return "not enough memory: " + what + " needs about " + human(bytes) + ", the JVM can allocate "
+        + human(Math.max(free, 0)) + " more (limit " + human(max) + "; raise it with -Xmx, e.g. RFIM4J_JAVA_OPTS=-Xmx"
+        + suggestXmx(bytes, max) + " for ./rfim4j)";
   }
 
   /** A heap size for -Xmx that would hold {@code bytes} more than the current use: whole GiB. */

@@ -1,5 +1,8 @@
 package org.rfim4j.train;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.BackendSelector;
@@ -103,30 +106,152 @@ public record MemoryEstimate(double model, double optimizer, double data, double
    * @throws Memory.NotEnoughMemoryException naming the need and the limit
    */
   public void require(Backend backend, boolean checkpoints) {
+    String refusal = refusal(backend, checkpoints, 0, null);
+    if (refusal != null) {
+      throw new Memory.NotEnoughMemoryException(refusal);
+    }
+  }
+
+  /**
+   * Estimates a run and refuses it, before anything is allocated, when it cannot fit (as {@link #require});
+   * the refusal then also names the RNGD metric kinds and the other optimizers that would fit on the same
+   * backend, each with the memory it needs (docs/scaling.md). For RNGD the nearest fit comes first: the
+   * requested kinds with the per-neuron layers of the largest metrics turned to shared, one at a time, until
+   * the run fits; then every layer shared.
+   *
+   * @param heapExtra bytes that must fit on the JVM heap beside the run (the dataset while it loads), 0 if none
+   * @param extraWhat what those bytes are, e.g. "loading mnist (...)"; null when {@code heapExtra} is 0
+   * @return the estimate, which fits
+   * @throws Memory.NotEnoughMemoryException naming the need, the limit and what would fit
+   */
+  public static MemoryEstimate require(MlpConfig m, OptimizerSpec o, int batch, int evalBatch, long trainN,
+      long valN, Backend backend, boolean checkpoints, long heapExtra, String extraWhat) {
+    MemoryEstimate e = of(m, o, batch, evalBatch, trainN, valN);
+    String refusal = e.refusal(backend, checkpoints, heapExtra, extraWhat);
+    if (refusal == null) {
+      return e;
+    }
+    List<String> kinds = new ArrayList<>();
+    List<String> optimizers = new ArrayList<>();
+    int layers = m.widths().length - 1;
+    if (o.name().equals("rngd")) {
+      RngdConfig r = o.rngd() == null ? RngdConfig.defaults(o.learningRate()) : o.rngd();
+      MetricKind[] wanted = new MetricKind[layers];
+      for (int l = 0; l < layers; l++) {
+        wanted[l] = r.kindOf(l, layers);
+      }
+      MetricKind[] k = wanted.clone();
+      while (true) {
+        int widest = -1;
+        for (int l = 0; l < layers; l++) {
+          if (k[l] == MetricKind.PER_NEURON && (widest < 0 || metricElements(m, l, k[l])
+              > metricElements(m, widest, k[widest]))) {
+            widest = l;
+          }
+        }
+        if (widest < 0) {
+          break;
+        }
+        k[widest] = MetricKind.SHARED;
+        String fit = fitting(m, new OptimizerSpec("rngd", o.learningRate(), 0, r.withMetricKinds(k)), batch,
+            evalBatch, trainN, valN, backend, checkpoints, heapExtra);
+        if (fit != null) {
+          kinds.add(kindList(k) + " (about " + fit + ")");
+          break;
+        }
+      }
+      MetricKind[] shared = new MetricKind[layers];
+      Arrays.fill(shared, MetricKind.SHARED);
+      if (!Arrays.equals(k, shared) && !Arrays.equals(wanted, shared)) {
+        String fit = fitting(m, new OptimizerSpec("rngd", o.learningRate(), 0, r.withMetricKinds(shared)), batch,
+            evalBatch, trainN, valN, backend, checkpoints, heapExtra);
+        if (fit != null) {
+          kinds.add(kindList(shared) + " (about " + fit + ")");
+        }
+      }
+    }
+    for (OptimizerSpec other : List.of(OptimizerSpec.adam(1e-3), OptimizerSpec.sgd(0.1))) {
+      if (!other.name().equals(o.name())) {
+        String fit = fitting(m, other, batch, evalBatch, trainN, valN, backend, checkpoints, heapExtra);
+        if (fit != null) {
+          optimizers.add(other.name() + " (about " + fit + ")");
+        }
+      }
+    }
+    StringBuilder sb = new StringBuilder(refusal);
+    if (kinds.isEmpty() && optimizers.isEmpty()) {
+      sb.append(o.name().equals("rngd") ? "; no other RNGD metric kinds or optimizer fit either"
+          : "; no other optimizer fits either").append(" (smaller --hidden or --batch)");
+    } else {
+      sb.append("; these would fit:");
+      if (!kinds.isEmpty()) {
+        sb.append(" RNGD metric kinds (--rngd-metrics) ").append(String.join(", ", kinds));
+      }
+      if (!optimizers.isEmpty()) {
+        sb.append(kinds.isEmpty() ? " " : "; ").append("optimizers ").append(String.join(", ", optimizers));
+      }
+    }
+    throw new Memory.NotEnoughMemoryException(sb.toString());
+  }
+
+  /** What {@code o} needs on the backend ("1.2 GiB") when the run fits, else null. */
+  private static String fitting(MlpConfig m, OptimizerSpec o, int batch, int evalBatch, long trainN, long valN,
+      Backend backend, boolean checkpoints, long heapExtra) {
+    MemoryEstimate e = of(m, o, batch, evalBatch, trainN, valN);
+    return e.refusal(backend, checkpoints, heapExtra, "") == null ? Memory.human(e.backendBytes(backend)) : null;
+  }
+
+  /** Elements of layer {@code l}'s metric (one of G and its inverse) of kind {@code k}. */
+  private static double metricElements(MlpConfig m, int l, MetricKind k) {
+    double d = m.widths()[l] + 1.0;
+    return (k == MetricKind.SHARED ? 1 : m.widths()[l + 1]) * d * d;
+  }
+
+  /** "shared,neuron,neuron,shared", as --rngd-metrics takes it. */
+  static String kindList(MetricKind[] k) {
+    StringBuilder sb = new StringBuilder();
+    for (MetricKind x : k) {
+      sb.append(sb.length() == 0 ? "" : ",").append(x == MetricKind.SHARED ? "shared" : "neuron");
+    }
+    return sb.toString();
+  }
+
+  /** Bytes of the backend's arrays at its precision, with 5% for allocator rounding and small buffers. */
+  long backendBytes(Backend backend) {
+    return saturate(elements() * backend.precisionBits() / 8 * 1.05);
+  }
+
+  /**
+   * The message {@link #require} throws, or null when the run fits; {@code heapExtra} bytes ({@code extraWhat})
+   * must fit on the JVM heap beside it.
+   */
+  private String refusal(Backend backend, boolean checkpoints, long heapExtra, String extraWhat) {
     if (largestArray > MAX_ARRAY) {
-      throw new Memory.NotEnoughMemoryException(String.format(Locale.ROOT, "the run needs an array of %.3g elements,"
-          + " more than the %d one backend array may hold (smaller --hidden or --batch)", largestArray, MAX_ARRAY));
+      return String.format(Locale.ROOT, "the run needs an array of %.3g elements, more than the %d one backend"
+          + " array may hold, and about %s in all (%s; smaller --hidden or --batch)", largestArray, MAX_ARRAY,
+          Memory.human(backendBytes(backend)), describe(backend.precisionBits()));
     }
     int bits = backend.precisionBits();
-    long onBackend = saturate(elements() * bits / 8 * 1.05);
+    long onBackend = backendBytes(backend);
     // A checkpoint holds its arrays about three times on the heap while it is written (downloaded as float64,
     // serialised, copied).
     long hostCopies = checkpoints ? saturate(3 * 8 * checkpointed) : 0;
+    String extra = heapExtra > 0 ? extraWhat + " and " : "";
     long deviceFree = BackendSelector.deviceFreeBytes(backend);
     if (deviceFree >= 0) {
       if (onBackend > deviceFree) {
-        throw new Memory.NotEnoughMemoryException("not enough GPU memory: training needs about "
-            + Memory.human(onBackend) + " (" + describe(bits) + "), " + backend.name() + " has "
-            + Memory.human(deviceFree) + " free");
+        return "not enough GPU memory: training needs about " + Memory.human(onBackend) + " (" + describe(bits)
+            + "), " + backend.name() + " has " + Memory.human(deviceFree) + " free";
       }
     } else if (bits == 64) { // the CPU backend: its arrays live on the JVM heap
-      Memory.requireHeap(onBackend + hostCopies, "training (" + describe(bits)
-          + (checkpoints ? ", checkpoint copies " + Memory.human(hostCopies) : "") + ")");
-      return;
+      return Memory.heapRefusal(saturate((double) onBackend + hostCopies + heapExtra), extra + "training ("
+          + describe(bits) + (checkpoints ? ", checkpoint copies " + Memory.human(hostCopies) : "") + ")");
     }
-    if (hostCopies > 0) {
-      Memory.requireHeap(hostCopies, "writing checkpoints (host copies of the model and optimizer state)");
+    if (hostCopies + heapExtra > 0) {
+      return Memory.heapRefusal(saturate((double) hostCopies + heapExtra), hostCopies > 0
+          ? extra + "writing checkpoints (host copies of the model and optimizer state)" : extraWhat);
     }
+    return null;
   }
 
   /** "model 1.2 GiB, optimizer 3.4 GiB, data 600 MiB" at the backend's precision. */

@@ -119,7 +119,10 @@ class MemoryLimitsTest {
 
   @Test
   void rngdPerNeuronMetricsOfWideLayers() throws Exception {
-    assertNeedAndLimit(cliIn256m(train("--optimizer", "rngd", "--hidden", "1000,1000")));
+    String line = cliIn256m(train("--optimizer", "rngd", "--hidden", "1000,1000"));
+    assertNeedAndLimit(line);
+    // Issue 15 item 4: the refusal names what would fit (the hidden layer's 16 GB turned shared).
+    assertTrue(line.contains("these would fit: RNGD metric kinds (--rngd-metrics) shared,shared,shared (about "), line);
   }
 
   @Test
