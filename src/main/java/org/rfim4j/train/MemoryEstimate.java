@@ -26,9 +26,18 @@ import org.rfim4j.optim.RngdConfig;
  *     mini-batch buffers
  * @param largestArray elements of the largest single array
  * @param checkpointed elements a checkpoint downloads (model and optimizer arrays)
+ * @param cpuWorkspace elements of the CPU backend's RNGD scratch, which its arrays do not count: the packed
+ *     Khatri-Rao operand and product of the largest per-neuron layer ({@code (B + m) D (D+1) / 2}), the
+ *     shared-metric support buffers and each thread's two {@code D x D} inversion buffers (docs/scaling.md)
+ * @param gpuWorkspace elements of the CUDA backend's grow-only RNGD workspaces: the batched inversion's two
+ *     copies of the largest per-neuron stack ({@code 2 m D^2}), the Gram workspace (at most 2^28 floats) and
+ *     the solver's work buffer
  */
 public record MemoryEstimate(double model, double optimizer, double data, double largestArray,
-    double checkpointed) {
+    double checkpointed, double cpuWorkspace, double gpuWorkspace) {
+
+  /** The CUDA backend's largest Gram workspace in floats ({@code CudaRngd.maxGramWorkspaceFloats}). */
+  static final double GRAM_WORKSPACE = 1L << 28;
 
   /** The most elements one backend array may hold. */
   public static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
@@ -60,6 +69,8 @@ public record MemoryEstimate(double model, double optimizer, double data, double
     }
     double model = 2 * params + acts; // values and gradients
     double opt;
+    double cpuWs = 0;
+    double gpuWs = 0;
     switch (o.name()) {
       case "sgd":
         opt = o.momentum() == 0 ? 0 : params;
@@ -70,6 +81,12 @@ public record MemoryEstimate(double model, double optimizer, double data, double
       default: {
         RngdConfig r = o.rngd() == null ? RngdConfig.defaults(o.learningRate()) : o.rngd();
         opt = 0;
+        double cpuNeuron = 0;
+        double cpuShared = 0;
+        double dMax = 0;
+        double invA = 0;
+        double invB = 0;
+        double gram = 0;
         for (int l = 0; l < layers; l++) {
           double d = w[l] + 1.0;
           boolean shared = r.kindOf(l, layers) == MetricKind.SHARED;
@@ -77,21 +94,35 @@ public record MemoryEstimate(double model, double optimizer, double data, double
           double metric = matrices * d * d;
           opt += 2 * metric + matrices + (shared ? 0 : maxBatch * w[l + 1]); // G, Ginv, damping, nu
           largest = Math.max(largest, metric);
+          // Backend scratch, grow-only and shared by the layers: the largest layer's sizes count.
+          dMax = Math.max(dMax, d);
+          invA = Math.max(invA, metric);
+          if (shared) {
+            cpuShared = Math.max(cpuShared, d * d + d + batch * d + d);
+          } else {
+            double n = w[l + 1];
+            cpuNeuron = Math.max(cpuNeuron, (batch + n) * d * (d + 1) / 2 + batch * n + n);
+            invB = Math.max(invB, metric);
+            gram = Math.max(gram, Math.min(n, Math.max(1, Math.floor(GRAM_WORKSPACE / (batch * d)))) * batch * d);
+          }
         }
+        cpuWs = cpuNeuron + cpuShared + 2 * dMax * dMax * Runtime.getRuntime().availableProcessors();
+        gpuWs = invA + invB + gram + dMax * dMax;
       }
     }
     double data = (double) (trainN + valN) * (w[0] + 1) + trainN + maxBatch * (w[0] + 1);
     largest = Math.max(largest, (double) Math.max(trainN, valN) * w[0]);
-    return new MemoryEstimate(model, opt, data, largest, 2 * params + opt);
+    return new MemoryEstimate(model, opt, data, largest, 2 * params + opt, cpuWs, gpuWs);
   }
 
   /** Both runs on one backend at once. */
   public MemoryEstimate plus(MemoryEstimate o) {
     return new MemoryEstimate(model + o.model, optimizer + o.optimizer, data + o.data,
-        Math.max(largestArray, o.largestArray), checkpointed + o.checkpointed);
+        Math.max(largestArray, o.largestArray), checkpointed + o.checkpointed,
+        Math.max(cpuWorkspace, o.cpuWorkspace), Math.max(gpuWorkspace, o.gpuWorkspace)); // one backend's scratch
   }
 
-  /** All elements on the backend. */
+  /** All elements of the backend's arrays (its own scratch apart, see {@link #workspace}). */
   public double elements() {
     return model + optimizer + data;
   }
@@ -216,9 +247,18 @@ public record MemoryEstimate(double model, double optimizer, double data, double
     return sb.toString();
   }
 
-  /** Bytes of the backend's arrays at its precision, with 5% for allocator rounding and small buffers. */
+  /** Elements of the backend's own scratch at this precision: 64 bits is the CPU backend, else CUDA's. */
+  public double workspace(int bits) {
+    return bits == 64 ? cpuWorkspace : gpuWorkspace;
+  }
+
+  /**
+   * Bytes of the backend's arrays and scratch at its precision, with 5% for allocator rounding and small
+   * buffers.
+   */
   long backendBytes(Backend backend) {
-    return saturate(elements() * backend.precisionBits() / 8 * 1.05);
+    int bits = backend.precisionBits();
+    return saturate((elements() + workspace(bits)) * bits / 8 * 1.05);
   }
 
   /**
@@ -254,10 +294,12 @@ public record MemoryEstimate(double model, double optimizer, double data, double
     return null;
   }
 
-  /** "model 1.2 GiB, optimizer 3.4 GiB, data 600 MiB" at the backend's precision. */
+  /** "model 1.2 GiB, optimizer 3.4 GiB, data 600 MiB, RNGD workspace 1.1 GiB" at the backend's precision. */
   public String describe(int bits) {
+    double ws = workspace(bits);
     return "model " + Memory.human(saturate(model * bits / 8)) + ", optimizer "
-        + Memory.human(saturate(optimizer * bits / 8)) + ", data " + Memory.human(saturate(data * bits / 8));
+        + Memory.human(saturate(optimizer * bits / 8)) + ", data " + Memory.human(saturate(data * bits / 8))
+        + (ws > 0 ? ", RNGD workspace " + Memory.human(saturate(ws * bits / 8)) : "");
   }
 
   static long saturate(double bytes) {
