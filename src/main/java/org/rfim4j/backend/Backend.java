@@ -209,6 +209,14 @@ public interface Backend extends AutoCloseable {
   }
 
   /**
+   * The shape of every step kind {@link #captureStep} has run so far, by kind (node counts by kind, host
+   * synchronisations, bytes moved): empty for backends that do not count (the CPU ones).
+   */
+  default java.util.Map<String, StepShape> stepShapes() {
+    return java.util.Map.of();
+  }
+
+  /**
    * RNGD per-neuron metric update from pre-activations: {@code nuCoefficients(act, a, omega, nu)} followed
    * by {@code perNeuronMetricUpdate(h, nu, lambda, g)}. A GPU backend fuses the coefficients into the Gram
    * workspace kernel (nu is then scratch and not written).

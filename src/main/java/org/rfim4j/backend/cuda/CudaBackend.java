@@ -26,6 +26,7 @@ import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
 import org.rfim4j.backend.ReplayableStep;
+import org.rfim4j.backend.StepShape;
 import org.rfim4j.backend.Tf32Capable;
 
 /**
@@ -147,6 +148,7 @@ public final class CudaBackend implements Backend, Tf32Capable {
       CUdeviceptr pc = new CUdeviceptr();
       cuMemAlloc(pc, 4 * Float.BYTES);
       c = pc;
+      rt.rec.noteTransfer(true, 4 * Float.BYTES);
       cuMemcpyHtoD(a, Pointer.to(new float[] {1, 2, 3, 4}), 4 * Float.BYTES);
       cuStreamBeginCapture(rt.stream, CudaGraphStep.CAPTURE_MODE);
       capturing = true;
@@ -164,6 +166,7 @@ public final class CudaBackend implements Backend, Tf32Capable {
       cuGraphLaunch(e, rt.stream);
       cuStreamSynchronize(rt.stream);
       float[] got = new float[4];
+      rt.rec.noteTransfer(false, 4 * Float.BYTES);
       cuMemcpyDtoH(Pointer.to(got), c, 4 * Float.BYTES);
       if (!Arrays.equals(got, new float[] {3.5f, 5f, 7.5f, 11f})) {
         failure = "the captured GEMM + kernel computed " + Arrays.toString(got) + " instead of [3.5, 5.0, 7.5, 11.0]";
@@ -309,10 +312,27 @@ public final class CudaBackend implements Backend, Tf32Capable {
     Map<String, Long> m = new LinkedHashMap<>();
     m.put("kernels", r.kernels);
     m.put("library", r.libraryCalls);
+    m.put("gemms", r.gemms);
+    m.put("batched", r.batchedGemms);
+    m.put("solver", r.solverCalls);
     m.put("copies", r.copies);
     m.put("syncs", r.hostSyncs);
     m.put("graphs", r.graphLaunches);
+    m.put("toDevice", r.bytesToDevice);
+    m.put("toHost", r.bytesToHost);
     return m;
+  }
+
+  private final Map<String, StepShape> shapes = new LinkedHashMap<>();
+
+  /** Called by a captured step after each run: the latest shape of its kind. */
+  synchronized void recordShape(StepShape s) {
+    shapes.put(s.kind(), s);
+  }
+
+  @Override
+  public synchronized Map<String, StepShape> stepShapes() {
+    return Map.copyOf(shapes);
   }
 
   /** Zeroes {@link #counts()}. */
@@ -320,6 +340,11 @@ public final class CudaBackend implements Backend, Tf32Capable {
     StepRecorder r = rt.rec;
     r.kernels = 0;
     r.libraryCalls = 0;
+    r.gemms = 0;
+    r.batchedGemms = 0;
+    r.solverCalls = 0;
+    r.bytesToDevice = 0;
+    r.bytesToHost = 0;
     r.copies = 0;
     r.hostSyncs = 0;
     r.graphLaunches = 0;

@@ -282,6 +282,7 @@ final class CudaRngd implements AutoCloseable {
     if (c.values == null || !Arrays.equals(c.values, eps)) {
       CUdeviceptr p = c.buf.ensure((long) eps.length * Sizeof.FLOAT);
       rt.hostSync("batchedInverse (damping upload)");
+      rt.rec.noteTransfer(true, (long) eps.length * Sizeof.FLOAT);
       cuMemcpyHtoD(p, Pointer.to(eps), (long) eps.length * Sizeof.FLOAT);
       c.values = eps.clone();
     }
@@ -315,6 +316,7 @@ final class CudaRngd implements AutoCloseable {
   private int[] downloadInts(CUdeviceptr p, int n) {
     int[] out = new int[n];
     rt.hostSync("batchedInverse (status readback)");
+    rt.rec.noteTransfer(false, (long) n * Sizeof.INT);
     cuMemcpyDtoH(Pointer.to(out), p, (long) n * Sizeof.INT);
     return out;
   }

@@ -41,15 +41,33 @@ final class StepRecorder {
   /** Capture mode: the first CUDA error an operation raised inside the capture (the capture is then broken). */
   private CudaException captureFailure;
 
+  /** Operation kinds of {@link #op}: a kernel, a (non-batched) GEMM, a copy, a batched BLAS call, a solver call. */
+  static final int KERNEL = 0;
+  static final int GEMM = 1;
+  static final int COPY = 2;
+  static final int BATCHED = 3;
+  static final int SOLVER = 4;
+
   long kernels;
+  /** cuBLAS and cuSOLVER calls: {@link #gemms} + {@link #batchedGemms} + {@link #solverCalls}. */
   long libraryCalls;
+  long gemms;
+  long batchedGemms;
+  long solverCalls;
   long copies;
   long hostSyncs;
   long graphLaunches;
+  /** Bytes copied host to device and device to host (synchronous and asynchronous copies). */
+  long bytesToDevice;
+  long bytesToHost;
+
+  /** Operations of the current capture issued on the side stream (see CudaRuntime#side). */
+  long sideOps;
 
   /** Starts recording the signatures of a capture. */
   void beginCapture() {
     mode = Mode.CAPTURE;
+    sideOps = 0;
     signatures = new ArrayList<>();
     calls = new ArrayList<>();
     captureFailure = null;
@@ -135,8 +153,19 @@ final class StepRecorder {
       return checkReplay(signature);
     }
     switch (kind) {
-      case 0 -> kernels++;
-      case 1 -> libraryCalls++;
+      case KERNEL -> kernels++;
+      case GEMM -> {
+        libraryCalls++;
+        gemms++;
+      }
+      case BATCHED -> {
+        libraryCalls++;
+        batchedGemms++;
+      }
+      case SOLVER -> {
+        libraryCalls++;
+        solverCalls++;
+      }
       default -> copies++;
     }
     if (mode == Mode.EAGER) {
@@ -193,6 +222,21 @@ final class StepRecorder {
 
   void noteSync() {
     hostSyncs++;
+  }
+
+  /** Counts a host-to-device (toDevice) or device-to-host copy of {@code bytes}. */
+  void noteTransfer(boolean toDevice, long bytes) {
+    if (toDevice) {
+      bytesToDevice += bytes;
+    } else {
+      bytesToHost += bytes;
+    }
+  }
+
+  /** The counters as {kernels, gemms, batched, solver, copies, hostSyncs, graphLaunches, toDevice, toHost}. */
+  long[] snapshot() {
+    return new long[] {kernels, gemms, batchedGemms, solverCalls, copies, hostSyncs, graphLaunches, bytesToDevice,
+        bytesToHost};
   }
 
   /** Throws when a host-synchronising operation is attempted inside a captured step. */
