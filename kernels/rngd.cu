@@ -200,3 +200,114 @@ extern "C" __global__ void rfim_scaled_htilde_act(const float* h, const float* a
     s[e] = rfim_sqrt_weight(nu) * hv;
   }
 }
+
+/**
+ * One layer of rfim_scaled_htilde_multi (64 bytes; the backend's CudaRngd writes these tables). mode 0: shared
+ * metric (scale 1), 1: coefficients nu (b x m) given in coeff, 2: coeff holds pre-activations (b x m) and the scale
+ * is sqrt(nu_f(a)) of activation `act` (iota, alpha as rfim_act_nu, omega the variance factor).
+ */
+struct RfimGramDesc {
+  const float* h;
+  const float* coeff;
+  long long wsOffset;
+  int b;
+  int n;
+  int m;
+  int mode;
+  int act;
+  float iota;
+  float alpha;
+  float omega;
+  long long reserved;
+};
+
+/**
+ * The weighted-Gram workspaces of several layers in one launch: layer l (desc[l], wsOffset ascending) writes
+ * its m (1 for a shared metric) scaled copies of H~ at ws + wsOffset exactly as rfim_scaled_htilde (mode 0, 1)
+ * or rfim_scaled_htilde_act (mode 2) would for neurons [0, m). total = the last layer's wsOffset + its size.
+ */
+extern "C" __global__ void rfim_scaled_htilde_multi(const RfimGramDesc* desc, int count, long long total,
+                                                    float* ws) {
+  RFIM_GRID_STRIDE(e, total) {
+    int l = 0;
+    while (l + 1 < count && desc[l + 1].wsOffset <= e) {
+      l++;
+    }
+    const RfimGramDesc* g = desc + l;
+    int n = g->n;
+    int d = n + 1;
+    long long local = e - g->wsOffset;
+    long long q = local / ((long long)g->b * d);
+    long long r = local - q * g->b * d;
+    long long k = r / d;
+    long long j = r - k * d;
+    float hv = j < n ? g->h[k * n + j] : 1.0f;
+    float w = 1.0f;
+    if (g->mode == 1) {
+      w = rfim_sqrt_weight(g->coeff[k * g->m + q]);
+    } else if (g->mode == 2) {
+      w = rfim_sqrt_weight(rfim_act_nu(g->act, g->iota, g->alpha, g->omega, g->coeff[k * g->m + q]));
+    }
+    ws[e] = w * hv;
+  }
+}
+
+/**
+ * One layer of rfim_precondition_multi (64 bytes): out[:, i] = alpha ginv_i grad[:, i] + beta out[:, i] for the
+ * d x m gradient, with ginv_i = ginv + i * ginvStride (ginvStride 0: one shared d x d inverse for every column).
+ * firstColumn: the layer's first column in the launch's numbering (ascending).
+ */
+struct RfimPrecDesc {
+  const float* ginv;
+  const float* grad;
+  float* out;
+  long long ginvStride;
+  int d;
+  int m;
+  int firstColumn;
+  int reserved0;
+  long long reserved1;
+  long long reserved2;
+};
+
+/** Largest d of rfim_precondition_multi (its gradient column lives in shared memory). */
+#define RFIM_PREC_MAX_D 256
+
+/**
+ * Per-neuron (and small shared) preconditioning of several layers in one launch, as the batched
+ * matrix-vector product it is: one block per gradient column (block-stride over `columns`), which it reads
+ * into shared memory before writing, so out may be grad itself. Sums in index order, like the GEMM it replaces.
+ * beta == 0 ignores out's prior contents. d <= RFIM_PREC_MAX_D.
+ */
+extern "C" __global__ void rfim_precondition_multi(const RfimPrecDesc* desc, int count, int columns, float alpha,
+                                                   float beta) {
+  __shared__ float col[RFIM_PREC_MAX_D];
+  for (int c = blockIdx.x; c < columns; c += gridDim.x) {  // block-uniform loop
+    int l = 0;
+    while (l + 1 < count && desc[l + 1].firstColumn <= c) {
+      l++;
+    }
+    const RfimPrecDesc* p = desc + l;
+    int i = c - p->firstColumn;
+    int d = p->d;
+    int m = p->m;
+    for (int r = threadIdx.x; r < d; r += blockDim.x) {
+      col[r] = p->grad[(long long)r * m + i];
+    }
+    __syncthreads();
+    const float* gi = p->ginv + p->ginvStride * i;
+    for (int r = threadIdx.x; r < d; r += blockDim.x) {
+      const float* row = gi + (long long)r * d;
+      float s = 0.0f;
+      for (int k = 0; k < d; ++k) {
+        s += row[k] * col[k];
+      }
+      float o = alpha * s;
+      if (beta != 0.0f) {
+        o += beta * p->out[(long long)r * m + i];
+      }
+      p->out[(long long)r * m + i] = o;
+    }
+    __syncthreads();  // col is reused by this block's next column
+  }
+}

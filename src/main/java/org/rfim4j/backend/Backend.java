@@ -245,6 +245,47 @@ public interface Backend extends AutoCloseable {
    */
   void perNeuronMetricUpdate(DeviceArray h, DeviceArray nu, double lambda, DeviceArray g);
 
+  /**
+   * The metric updates of several layers in one call, the same as running each in order
+   * ({@link MetricUpdate#runOn}). A GPU backend builds every layer's Gram workspace in one launch and updates
+   * metrics that are adjacent slices of one stack (layers of the same shape allocated together) with one batched
+   * GEMM.
+   */
+  default void metricUpdates(List<MetricUpdate> updates, double lambda) {
+    for (MetricUpdate u : updates) {
+      u.runOn(this, lambda);
+    }
+  }
+
+  /**
+   * RNGD preconditioning of several layers in one call: for each i, {@code outs[i] = alpha ginvs[i] grads[i] +
+   * beta outs[i]}, with a D x D {@code ginvs[i]} (a shared metric: {@link #gemm}) or an m x D x D stack (per
+   * neuron: {@link #perNeuronPrecondition}); the same as those calls in order. {@code beta == 0} ignores the
+   * prior contents of out; out may be its grad itself. A GPU backend runs the small layers as one batched
+   * matrix-vector launch.
+   */
+  default void preconditionLayers(List<DeviceArray> ginvs, List<DeviceArray> grads, double alpha, double beta,
+      List<DeviceArray> outs) {
+    if (ginvs.size() != grads.size() || ginvs.size() != outs.size()) {
+      throw new IllegalArgumentException("preconditionLayers: " + ginvs.size() + " inverses, " + grads.size()
+          + " gradients and " + outs.size() + " outputs; one of each per layer");
+    }
+    for (int i = 0; i < ginvs.size(); i++) {
+      DeviceArray gi = ginvs.get(i);
+      if (gi.shape().length == 3) {
+        perNeuronPrecondition(gi, grads.get(i), alpha, beta, outs.get(i));
+      } else if (grads.get(i) == outs.get(i)) {
+        // gemm's C must not overlap B: through a copy
+        try (DeviceArray tmp = allocate(grads.get(i).shape())) {
+          copy(grads.get(i), tmp);
+          gemm(false, false, alpha, gi, tmp, beta, outs.get(i));
+        }
+      } else {
+        gemm(false, false, alpha, gi, grads.get(i), beta, outs.get(i));
+      }
+    }
+  }
+
   /** Adds {@code value} to the diagonal of every matrix of a stack (or of one square matrix). */
   void addDiagonal(DeviceArray g, double value);
 

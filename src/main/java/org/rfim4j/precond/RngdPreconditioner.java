@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.MetricUpdate;
 import org.rfim4j.io.StateFile;
 import org.rfim4j.io.StateFile.ArrayEntry;
 import org.rfim4j.optim.MetricKind;
@@ -72,6 +73,8 @@ public final class RngdPreconditioner implements AutoCloseable {
   private final int maxBatch;
   private final Map<String, Layer> layers = new LinkedHashMap<>();
   private final List<LayerSpec> specs;
+  /** Metric and inverse stacks shared by per-neuron layers of one shape (the layers hold views). */
+  private final List<DeviceArray> stacks = new ArrayList<>();
   private long t;
   private long restoredFailures;
   private boolean closed;
@@ -156,8 +159,33 @@ public final class RngdPreconditioner implements AutoCloseable {
     this.maxBatch = maxBatch;
     this.specs = List.copyOf(layers);
     try {
+      // Per-neuron layers of one shape share one stack for their metrics and one for their inverses (each layer
+      // holds views), so that a GPU backend updates them with one batched call (metricUpdates).
+      Map<String, List<LayerSpec>> groups = new LinkedHashMap<>();
       for (LayerSpec s : specs) {
-        this.layers.put(s.id(), allocate(s));
+        if (s.kind() == MetricKind.PER_NEURON) {
+          groups.computeIfAbsent(s.fanIn() + "x" + s.fanOut(), k -> new ArrayList<>()).add(s);
+        }
+      }
+      Map<String, DeviceArray[]> views = new java.util.HashMap<>();
+      for (List<LayerSpec> group : groups.values()) {
+        if (group.size() < 2) {
+          continue;
+        }
+        LayerSpec first = group.get(0);
+        int m = first.fanOut();
+        int d = first.dim();
+        DeviceArray g = backend.allocate(group.size() * m, d, d);
+        stacks.add(g);
+        DeviceArray ginv = backend.allocate(group.size() * m, d, d);
+        stacks.add(ginv);
+        for (int j = 0; j < group.size(); j++) {
+          views.put(group.get(j).id(), new DeviceArray[] {backend.rows(g, j * m, (j + 1) * m),
+              backend.rows(ginv, j * m, (j + 1) * m)});
+        }
+      }
+      for (LayerSpec s : specs) {
+        this.layers.put(s.id(), allocate(s, views.get(s.id())));
       }
     } catch (RuntimeException | Error e) {
       close();
@@ -165,13 +193,14 @@ public final class RngdPreconditioner implements AutoCloseable {
     }
   }
 
-  private Layer allocate(LayerSpec s) {
+  /** The layer's state; {@code stackViews} (null: allocate its own) are its metric and inverse in a group stack. */
+  private Layer allocate(LayerSpec s, DeviceArray[] stackViews) {
     int d = s.dim();
     List<DeviceArray> made = new ArrayList<>();
     try {
-      DeviceArray g = keep(made, s.kind() == MetricKind.SHARED ? backend.allocate(d, d)
-          : backend.allocate(s.fanOut(), d, d));
-      DeviceArray ginv = keep(made, backend.allocate(g.shape()));
+      DeviceArray g = stackViews != null ? stackViews[0] : keep(made, s.kind() == MetricKind.SHARED
+          ? backend.allocate(d, d) : backend.allocate(s.fanOut(), d, d));
+      DeviceArray ginv = stackViews != null ? stackViews[1] : keep(made, backend.allocate(g.shape()));
       DeviceArray eps = keep(made, backend.allocate(s.matrices()));
       DeviceArray failures = keep(made, backend.allocate(1));
       DeviceArray nu = s.kind() == MetricKind.PER_NEURON ? keep(made, backend.allocate(maxBatch, s.fanOut()))
@@ -267,6 +296,84 @@ public final class RngdPreconditioner implements AutoCloseable {
     checkGradient(l, "grad", grad);
     checkGradient(l, "out", out);
     apply(l, grad, alpha, beta, out);
+  }
+
+  /**
+   * {@link #observe} of several layers at once, in order: {@code inputs.get(i)} and {@code preActivations.get(i)}
+   * (an element may be null for a shared layer) for layer {@code ids.get(i)}. Every check is made before any
+   * state changes; the metric updates then go to the backend as one {@link Backend#metricUpdates} call (a GPU
+   * backend issues one workspace launch and one batched GEMM per run of same-shape layers), then any due refresh.
+   */
+  public void observeAll(List<String> ids, List<DeviceArray> inputs, List<DeviceArray> preActivations) {
+    checkOpen();
+    if (ids == null || inputs == null || preActivations == null || inputs.size() != ids.size()
+        || preActivations.size() != ids.size()) {
+      throw new IllegalArgumentException("observeAll needs one input and one pre-activation array (or null) per"
+          + " layer id");
+    }
+    List<Layer> ls = new ArrayList<>();
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (int i = 0; i < ids.size(); i++) {
+      if (!seen.add(ids.get(i))) {
+        throw new IllegalArgumentException("observeAll: layer '" + ids.get(i) + "' is listed twice");
+      }
+      Layer l = beginObserve(ids.get(i), false);
+      int b = checkInput(l, inputs.get(i));
+      DeviceArray pre = preActivations.get(i);
+      if (pre != null || l.spec.kind() == MetricKind.PER_NEURON) {
+        checkBatchMatrix(l, "preActivations", pre, b, l.spec.fanOut());
+      }
+      ls.add(l);
+    }
+    List<MetricUpdate> ups = new ArrayList<>();
+    for (int i = 0; i < ls.size(); i++) {
+      ups.add(updateOf(ls.get(i), inputs.get(i), preActivations.get(i)));
+    }
+    backend.metricUpdates(ups, config.lambda());
+    for (Layer l : ls) {
+      afterUpdate(l);
+    }
+  }
+
+  /**
+   * {@link #precondition(String, DeviceArray, double, double, DeviceArray)} of several layers at once, in order:
+   * {@code outs.get(i) = alpha G^-1 grads.get(i) + beta outs.get(i)} for layer {@code ids.get(i)}, as one
+   * {@link Backend#preconditionLayers} call (a GPU backend runs the small layers as one batched matrix-vector
+   * launch). Every check is made before any work is issued.
+   */
+  public void preconditionAll(List<String> ids, List<DeviceArray> grads, double alpha, double beta,
+      List<DeviceArray> outs) {
+    checkOpen();
+    if (ids == null || grads == null || outs == null || grads.size() != ids.size() || outs.size() != ids.size()) {
+      throw new IllegalArgumentException("preconditionAll needs one gradient and one output array per layer id");
+    }
+    List<Layer> ls = new ArrayList<>();
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (int i = 0; i < ids.size(); i++) {
+      if (!seen.add(ids.get(i))) {
+        throw new IllegalArgumentException("preconditionAll: layer '" + ids.get(i) + "' is listed twice");
+      }
+      Layer l = beginPrecondition(ids.get(i));
+      checkGradient(l, "grad", grads.get(i));
+      checkGradient(l, "out", outs.get(i));
+      ls.add(l);
+    }
+    List<DeviceArray> ginvs = new ArrayList<>();
+    List<DeviceArray> srcs = new ArrayList<>();
+    for (int i = 0; i < ls.size(); i++) {
+      Layer l = ls.get(i);
+      DeviceArray src = grads.get(i);
+      if (l.spec.kind() == MetricKind.SHARED && src == outs.get(i)) {  // gemm's C must not overlap B
+        src = gradientStage(l)[0];
+        backend.copy(grads.get(i), src);
+      }
+      ginvs.add(l.ginv);
+      srcs.add(src);
+    }
+    backend.preconditionLayers(ginvs, srcs, alpha, beta, outs);
+    for (Layer l : ls) {
+      l.preconditioned = true;
+    }
   }
 
   /**
@@ -397,25 +504,35 @@ public final class RngdPreconditioner implements AutoCloseable {
   // ------------------------------------------------------------------ the work
 
   private void update(Layer l, DeviceArray input, DeviceArray second) {
+    updateOf(l, input, second).runOn(backend, config.lambda());
+    afterUpdate(l);
+  }
+
+  /**
+   * The backend metric update of layer l for this input and pre-activations (or supplied nu); a softmax layer's
+   * coefficients are computed here first.
+   */
+  private MetricUpdate updateOf(Layer l, DeviceArray input, DeviceArray second) {
     LayerSpec s = l.spec;
     if (s.kind() == MetricKind.SHARED) {
-      backend.sharedMetricUpdate(input, config.lambda(), l.g);
-    } else {
-      DeviceArray nu = backend.rows(l.nu, 0, input.rows());
-      switch (s.nu().source()) {
-        case ACTIVATION:
-          // nu_f + weighted Gram update (fused into one workspace kernel on a GPU)
-          backend.perNeuronMetricUpdateFromPreActivations(input, s.nu().activation(), second,
-              s.nu().omegaOr(config.omega()), config.lambda(), nu, l.g);
-          break;
-        case SOFTMAX:
-          backend.softmaxNuCoefficients(second, nu);
-          backend.perNeuronMetricUpdate(input, nu, config.lambda(), l.g);
-          break;
-        default:
-          backend.perNeuronMetricUpdate(input, second, config.lambda(), l.g);
-      }
+      return MetricUpdate.shared(input, l.g);
     }
+    DeviceArray nu = backend.rows(l.nu, 0, input.rows());
+    switch (s.nu().source()) {
+      case ACTIVATION:
+        // nu_f + weighted Gram update (fused into one workspace kernel on a GPU)
+        return MetricUpdate.fromPreActivations(input, s.nu().activation(), second, s.nu().omegaOr(config.omega()),
+            nu, l.g);
+      case SOFTMAX:
+        backend.softmaxNuCoefficients(second, nu);
+        return MetricUpdate.perNeuron(input, nu, l.g);
+      default:
+        return MetricUpdate.perNeuron(input, second, l.g);
+    }
+  }
+
+  /** After layer l's metric update: the paper's additive damping, the observed mark, a due refresh. */
+  private void afterUpdate(Layer l) {
     if (config.damping() == RngdConfig.Damping.PAPER && config.epsAdd() > 0) {
       backend.addDiagonal(l.g, config.epsAdd());
     }
@@ -750,6 +867,7 @@ public final class RngdPreconditioner implements AutoCloseable {
         l.owned().forEach(DeviceArray::close);
       }
     }
+    stacks.forEach(DeviceArray::close);
   }
 
   /** Views of host data as rows of doubles, for the host entry points. */

@@ -25,6 +25,7 @@ import jcuda.driver.CUgraphExec;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.MetricUpdate;
 import org.rfim4j.backend.ReplayableStep;
 import org.rfim4j.backend.StepShape;
 import org.rfim4j.backend.Tf32Capable;
@@ -576,6 +577,17 @@ public final class CudaBackend implements Backend, Tf32Capable {
   public void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv,
       DeviceArray failures) {
     rngd.refreshInverses(g, epsRel, epsAbs, ginv, failures);
+  }
+
+  @Override
+  public void metricUpdates(List<MetricUpdate> updates, double lambda) {
+    rngd.metricUpdates(updates, lambda);
+  }
+
+  @Override
+  public void preconditionLayers(List<DeviceArray> ginvs, List<DeviceArray> grads, double alpha, double beta,
+      List<DeviceArray> outs) {
+    rngd.preconditionLayers(ginvs, grads, alpha, beta, outs);
   }
 
   @Override

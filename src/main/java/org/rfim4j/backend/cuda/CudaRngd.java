@@ -5,12 +5,15 @@ import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static org.rfim4j.backend.cuda.Checks.matrix;
 import static org.rfim4j.backend.cuda.Checks.shape;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import jcuda.Pointer;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.MetricUpdate;
 
 /**
  * The RNGD operations of {@link CudaBackend} (MATH.md section 8) with their owned, grow-only workspaces:
@@ -40,6 +43,8 @@ final class CudaRngd implements AutoCloseable {
   private final DeviceBuffer invInfo;
   private final DeviceBuffer invPtrs;
   private final DeviceBuffer invWork;
+  /** Descriptor tables of the multi-layer launches. */
+  private final DescriptorTables tables;
   /** Damping factors on the device per metric, by its storage (equal views share one); see {@link #epsFor}. */
   private final java.util.Map<CudaArray.Storage, EpsCache> epsCache = new java.util.HashMap<>();
   /** The D whose solver work size is in workFloats (-1: none yet). */
@@ -59,6 +64,7 @@ final class CudaRngd implements AutoCloseable {
     this.invInfo = new DeviceBuffer("inverse-info", rt);
     this.invPtrs = new DeviceBuffer("inverse-pointers", rt);
     this.invWork = new DeviceBuffer("solver-work", rt);
+    this.tables = new DescriptorTables(rt);
   }
 
   void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g) {
@@ -138,6 +144,207 @@ final class CudaRngd implements AutoCloseable {
       // Column-major, S_q (row-major b x d) is X_q = S_q^T (d x b, ld d): X_q X_q^T = S_q^T S_q.
       blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, ws, d, perNeuron, ws, d, perNeuron,
           1 - lambda, G.ptr().withByteOffset((long) i0 * d * d * Sizeof.FLOAT), d, (long) d * d, c);
+    }
+  }
+
+  /** Largest D that {@link #preconditionLayers} runs in its batched matrix-vector kernel (RFIM_PREC_MAX_D). */
+  static final int PREC_MAX_D = 256;
+  private static final int DESC_BYTES = 64;
+
+  /**
+   * {@link org.rfim4j.backend.Backend#metricUpdates}: every layer's Gram workspace in one launch
+   * ({@code rfim_scaled_htilde_multi}, through a cached descriptor table), then one strided-batched GEMM per run of
+   * per-neuron layers whose metrics are adjacent slices of one stack with equal B and D, one per other layer. When
+   * the workspaces together exceed {@link #maxGramWorkspaceFloats}, each layer runs on its own (chunked).
+   */
+  void metricUpdates(List<MetricUpdate> ups, double lambda) {
+    if (ups == null) {
+      throw new IllegalArgumentException("updates must not be null");
+    }
+    int count = ups.size();
+    CudaArray[] hs = new CudaArray[count];
+    CudaArray[] gs = new CudaArray[count];
+    CudaArray[] cs = new CudaArray[count];
+    int[] ms = new int[count];
+    long[] off = new long[count];
+    long total = 0;
+    for (int i = 0; i < count; i++) {
+      MetricUpdate u = ups.get(i);
+      String at = "updates[" + i + "]";
+      if (u == null) {
+        throw new IllegalArgumentException(at + " is null");
+      }
+      CudaArray H = arrays.arr(at + ".h", u.h());
+      CudaArray G = arrays.arr(at + ".g", u.g());
+      int b = H.rows();
+      int d = H.cols() + 1;
+      int[] gsh = G.shape();
+      if (u.isShared()) {
+        if (!(gsh.length == 2 && gsh[0] == d && gsh[1] == d)) {
+          throw new IllegalArgumentException(at + ".g must be a " + d + " x " + d + " matrix for h " + shape(H)
+              + " but is " + shape(G));
+        }
+        ms[i] = 1;
+      } else {
+        if (!(gsh.length == 3 && gsh[1] == d && gsh[2] == d)) {
+          throw new IllegalArgumentException(at + ".g must be m x " + d + " x " + d + " for h " + shape(H)
+              + " but is " + shape(G));
+        }
+        ms[i] = gsh[0];
+        CudaArray C = arrays.arr(at + (u.act() == null ? ".nu" : ".a"), u.coefficients());
+        if (!(C.rows() == b && C.cols() == ms[i])) {
+          throw new IllegalArgumentException(at + (u.act() == null ? ".nu " : ".a ") + shape(C) + " must be " + b
+              + " x " + ms[i] + " (B x m for h " + shape(H) + " and g " + shape(G) + ")");
+        }
+        if (u.act() != null) {
+          if (u.omega() <= 0) {
+            throw new IllegalArgumentException(at + ": omega must be > 0, got " + u.omega());
+          }
+          arrays.arr(at + ".nu", u.nu());
+        }
+        cs[i] = C;
+      }
+      hs[i] = H;
+      gs[i] = G;
+      off[i] = total;
+      total += (long) ms[i] * b * d;
+    }
+    if (count == 0) {
+      return;
+    }
+    if (total > maxGramWorkspaceFloats) {
+      for (MetricUpdate u : ups) {
+        u.runOn(backend, lambda);
+      }
+      return;
+    }
+    backend.enter();
+    java.nio.ByteBuffer t = java.nio.ByteBuffer.allocate(count * DESC_BYTES).order(java.nio.ByteOrder.nativeOrder());
+    for (int i = 0; i < count; i++) {
+      MetricUpdate u = ups.get(i);
+      int base = i * DESC_BYTES;
+      t.putLong(base, DescriptorTables.address(hs[i].ptr()));
+      t.putLong(base + 8, cs[i] == null ? 0 : DescriptorTables.address(cs[i].ptr()));
+      t.putLong(base + 16, off[i]);
+      t.putInt(base + 24, hs[i].rows());
+      t.putInt(base + 28, hs[i].cols());
+      t.putInt(base + 32, ms[i]);
+      t.putInt(base + 36, u.isShared() ? 0 : u.act() == null ? 1 : 2);
+      if (u.act() != null) {
+        t.putInt(base + 40, CudaLayers.actCode(u.act()));
+        t.putFloat(base + 44, (float) u.act().negativeSlope());
+        t.putFloat(base + 48, (float) u.act().alpha());
+        t.putFloat(base + 52, (float) u.omega());
+      }
+    }
+    CUdeviceptr table = tables.table(t.array());
+    CUdeviceptr ws = gramWs.ensure(total * Sizeof.FLOAT);
+    k.launchN(k.scaledHtildeMulti, total, table, count, total, ws);
+    for (int i = 0; i < count;) {
+      int b = hs[i].rows();
+      int d = hs[i].cols() + 1;
+      int batch = ms[i];
+      int j = i + 1;
+      if (cs[i] != null) {
+        while (j < count && cs[j] != null && hs[j].rows() == b && hs[j].cols() + 1 == d && adjacent(gs[j - 1], gs[j])) {
+          batch += ms[j];
+          j++;
+        }
+      }
+      long per = (long) b * d;
+      CUdeviceptr w = ws.withByteOffset(off[i] * Sizeof.FLOAT);
+      // Column-major, S_q (row-major b x d) is X_q = S_q^T (d x b, ld d): X_q X_q^T = S_q^T S_q.
+      blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, w, d, per, w, d, per, 1 - lambda,
+          gs[i].ptr(), d, (long) d * d, batch);
+      i = j;
+    }
+  }
+
+  /** Whether {@code b}'s elements follow {@code a}'s directly in one allocation. */
+  private static boolean adjacent(CudaArray a, CudaArray b) {
+    return a.root() == b.root() && a.offset() + a.size() == b.offset();
+  }
+
+  /**
+   * {@link org.rfim4j.backend.Backend#preconditionLayers}: the layers with D <= {@link #PREC_MAX_D} in one
+   * {@code rfim_precondition_multi} launch (one block per gradient column, through a cached descriptor table),
+   * larger ones with a GEMM (shared) or {@link #perNeuronPrecondition}.
+   */
+  void preconditionLayers(List<DeviceArray> ginvs, List<DeviceArray> grads, double alpha, double beta,
+      List<DeviceArray> outs) {
+    if (ginvs == null || grads == null || outs == null || ginvs.size() != grads.size()
+        || ginvs.size() != outs.size()) {
+      throw new IllegalArgumentException("preconditionLayers needs one inverse, gradient and output per layer, got "
+          + (ginvs == null ? "null" : ginvs.size()) + ", " + (grads == null ? "null" : grads.size()) + " and "
+          + (outs == null ? "null" : outs.size()));
+    }
+    int count = ginvs.size();
+    CudaArray[] gi = new CudaArray[count];
+    CudaArray[] gr = new CudaArray[count];
+    CudaArray[] o = new CudaArray[count];
+    List<Integer> small = new ArrayList<>();
+    int columns = 0;
+    for (int i = 0; i < count; i++) {
+      gi[i] = arrays.arr("ginvs[" + i + "]", ginvs.get(i));
+      gr[i] = arrays.arr("grads[" + i + "]", grads.get(i));
+      o[i] = arrays.arr("outs[" + i + "]", outs.get(i));
+      int d = gr[i].rows();
+      int m = gr[i].cols();
+      int[] s = gi[i].shape();
+      boolean ok = s.length == 3 ? s[0] == m && s[1] == d && s[2] == d : s.length == 2 && s[0] == d && s[1] == d;
+      if (!ok) {
+        throw new IllegalArgumentException("ginvs[" + i + "] " + shape(gi[i]) + " must be " + d + " x " + d
+            + " (shared) or " + m + " x " + d + " x " + d + " (per neuron) for grads[" + i + "] " + shape(gr[i]));
+      }
+      matrix("outs[" + i + "]", o[i], d, m);
+      if (d <= PREC_MAX_D) {
+        small.add(i);
+        columns += m;
+      }
+    }
+    backend.enter();
+    if (!small.isEmpty()) {
+      java.nio.ByteBuffer t = java.nio.ByteBuffer.allocate(small.size() * DESC_BYTES)
+          .order(java.nio.ByteOrder.nativeOrder());
+      int first = 0;
+      for (int q = 0; q < small.size(); q++) {
+        int i = small.get(q);
+        int d = gr[i].rows();
+        int m = gr[i].cols();
+        CUdeviceptr src = gr[i].ptr();
+        if (gr[i].overlaps(o[i]) && !(gr[i].offset() == o[i].offset() && gr[i].size() == o[i].size())) {
+          throw new IllegalArgumentException("outs[" + i + "] overlaps grads[" + i + "] without being it");
+        }
+        int base = q * DESC_BYTES;
+        t.putLong(base, DescriptorTables.address(gi[i].ptr()));
+        t.putLong(base + 8, DescriptorTables.address(src));
+        t.putLong(base + 16, DescriptorTables.address(o[i].ptr()));
+        t.putLong(base + 24, gi[i].shape().length == 3 ? (long) d * d : 0);
+        t.putInt(base + 32, d);
+        t.putInt(base + 36, m);
+        t.putInt(base + 40, first);
+        first += m;
+      }
+      CUdeviceptr table = tables.table(t.array());
+      k.launchGrid(k.preconditionMulti, Math.min(columns, k.maxBlocks()), 128, table, small.size(), columns,
+          (float) alpha, (float) beta);
+    }
+    for (int i = 0; i < count; i++) {
+      if (gr[i].rows() <= PREC_MAX_D) {
+        continue;
+      }
+      if (gi[i].shape().length == 3) {
+        perNeuronPrecondition(gi[i], gr[i], alpha, beta, o[i]);
+      } else {
+        CUdeviceptr g = gr[i].ptr();
+        if (gr[i].overlaps(o[i])) {  // gemm's C must not overlap B: read from a copy
+          g = gramWs.ensure(gr[i].size() * Sizeof.FLOAT);
+          rt.copyAsync(g, gr[i].ptr(), gr[i].size() * Sizeof.FLOAT);
+        }
+        int d = gr[i].rows();
+        int m = gr[i].cols();
+        blas.gemmRowMajor(false, false, d, m, d, alpha, gi[i].ptr(), d, g, m, beta, o[i].ptr(), m);
+      }
     }
   }
 
@@ -361,5 +568,6 @@ final class CudaRngd implements AutoCloseable {
     }
     epsCache.values().forEach(c -> c.buf.close());
     epsCache.clear();
+    tables.close();
   }
 }

@@ -48,6 +48,8 @@ final class Kernels {
   final CUfunction adamMulti;
   final CUfunction gatherBatch;
   final CUfunction scaledHtildeAct;
+  final CUfunction scaledHtildeMulti;
+  final CUfunction preconditionMulti;
 
   /** Number of blocks of {@link #dotPartial} (size of its partial-sum workspace). */
   static final int DOT_BLOCKS = 256;
@@ -84,9 +86,15 @@ final class Kernels {
     adamMulti = rt.function("rfim_adam_multi");
     gatherBatch = rt.function("rfim_gather_batch");
     scaledHtildeAct = rt.function("rfim_scaled_htilde_act");
+    scaledHtildeMulti = rt.function("rfim_scaled_htilde_multi");
+    preconditionMulti = rt.function("rfim_precondition_multi");
   }
 
   /** Grid size for a grid-stride kernel over {@code n} work items. */
+  int maxBlocks() {
+    return maxBlocks;
+  }
+
   int gridFor(long n) {
     long blocks = (n + BLOCK - 1) / BLOCK;
     return (int) Math.max(1, Math.min(blocks, maxBlocks));
