@@ -112,10 +112,11 @@ extern "C" __global__ void rfim_pointer_tables(float* a, float* b, long long str
  * slice may be used (status 0, info 0 and every diagonal entry of the factor finite and > 0), else the
  * first reason: 1 (non-finite input), info[q] (failing pivot, or a negative argument error) or the 1-based
  * index of the first bad diagonal entry. For a failed slice, epsRel[q] (when epsRel != null) doubles, or
- * becomes 1e-8 when it is not > 0, and failures[0] (when failures != null) grows by 1 (exact up to 2^24).
+ * becomes 1e-8 when it is not > 0, and failures[0] (when failures != null) grows by 1 (exact up to 2^24); with
+ * perCounter > 0, failures[q / perCounter] instead (one counter per layer of a stack of same-shape layers).
  */
 extern "C" __global__ void rfim_inverse_status(const float* factor, const int* info, int count, int d, int* status,
-                                               float* epsRel, float* failures) {
+                                               float* epsRel, float* failures, int perCounter) {
   __shared__ int firstBad;
   long long dd = (long long)d * d;
   for (int q = blockIdx.x; q < count; q += gridDim.x) {  // block-uniform loop
@@ -146,7 +147,7 @@ extern "C" __global__ void rfim_inverse_status(const float* factor, const int* i
           epsRel[q] = e > 0.0f ? 2.0f * e : 1e-8f;
         }
         if (failures != 0) {
-          atomicAdd(failures, 1.0f);
+          atomicAdd(failures + (perCounter > 0 ? q / perCounter : 0), 1.0f);
         }
       }
     }
@@ -309,5 +310,22 @@ extern "C" __global__ void rfim_precondition_multi(const RfimPrecDesc* desc, int
       p->out[(long long)r * m + i] = o;
     }
     __syncthreads();  // col is reused by this block's next column
+  }
+}
+
+/**
+ * The single-matrix refresh's last step: ginv[r][c] = w[min(r, c)][max(r, c)] when status[0] == 0, where w holds
+ * potri's result in its row-major upper triangle (the mirror and the guarded copy in one launch, the same values as
+ * rfim_mirror_upper_to_lower then rfim_copy_ok_slices); a failed matrix leaves ginv untouched.
+ */
+extern "C" __global__ void rfim_copy_ok_upper(const float* w, const int* status, int d, float* ginv) {
+  if (status[0] != 0) {
+    return;
+  }
+  long long dd = (long long)d * d;
+  RFIM_GRID_STRIDE(e, dd) {
+    int r = (int)(e / d);
+    int c = (int)(e - (long long)r * d);
+    ginv[e] = r <= c ? w[e] : w[(long long)c * d + r];
   }
 }

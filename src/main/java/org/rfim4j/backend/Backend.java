@@ -266,9 +266,22 @@ public interface Backend extends AutoCloseable {
    */
   default void preconditionLayers(List<DeviceArray> ginvs, List<DeviceArray> grads, double alpha, double beta,
       List<DeviceArray> outs) {
-    if (ginvs.size() != grads.size() || ginvs.size() != outs.size()) {
-      throw new IllegalArgumentException("preconditionLayers: " + ginvs.size() + " inverses, " + grads.size()
-          + " gradients and " + outs.size() + " outputs; one of each per layer");
+    if (ginvs == null || grads == null || outs == null || ginvs.size() != grads.size()
+        || ginvs.size() != outs.size()) {
+      throw new IllegalArgumentException("preconditionLayers needs one of ginvs, grads and outs per layer, got "
+          + (ginvs == null ? "null" : ginvs.size()) + ", " + (grads == null ? "null" : grads.size()) + " and "
+          + (outs == null ? "null" : outs.size()));
+    }
+    for (int i = 0; i < ginvs.size(); i++) {
+      int[] s = ginvs.get(i).shape();
+      int d = grads.get(i).rows();
+      int m = grads.get(i).cols();
+      boolean ok = s.length == 3 ? s[0] == m && s[1] == d && s[2] == d : s.length == 2 && s[0] == d && s[1] == d;
+      if (!ok) {
+        throw new IllegalArgumentException("ginvs[" + i + "] " + java.util.Arrays.toString(s) + " must be " + d
+            + " x " + d + " (shared) or " + m + " x " + d + " x " + d + " (per neuron) for grads[" + i + "] "
+            + java.util.Arrays.toString(grads.get(i).shape()));
+      }
     }
     for (int i = 0; i < ginvs.size(); i++) {
       DeviceArray gi = ginvs.get(i);
@@ -330,6 +343,24 @@ public interface Backend extends AutoCloseable {
       double[] f = download(failures);
       f[0] += failed;
       upload(failures, f);
+    }
+  }
+
+  /**
+   * {@link #refreshInverses} of several metrics at once, the same as calling it for each i in order with
+   * {@code (gs[i], epsRels[i], epsAbs, ginvs[i], failures[i])}. A GPU backend inverts stacks that are adjacent slices
+   * of one allocation (layers of one shape allocated together, with their damping vectors and one-element failure
+   * counters adjacent too) as one batch.
+   */
+  default void refreshInversesAll(List<DeviceArray> gs, List<DeviceArray> epsRels, double epsAbs,
+      List<DeviceArray> ginvs, List<DeviceArray> failures) {
+    if (gs == null || epsRels == null || ginvs == null || failures == null || epsRels.size() != gs.size()
+        || ginvs.size() != gs.size() || failures.size() != gs.size()) {
+      throw new IllegalArgumentException("refreshInversesAll needs one of gs, epsRels, ginvs and failures per"
+          + " layer");
+    }
+    for (int i = 0; i < gs.size(); i++) {
+      refreshInverses(gs.get(i), epsRels.get(i), epsAbs, ginvs.get(i), failures.get(i));
     }
   }
 

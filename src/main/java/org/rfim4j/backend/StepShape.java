@@ -18,12 +18,14 @@ package org.rfim4j.backend;
  * @param bytesToHost bytes copied device to host per run
  * @param graphNodes nodes of the instantiated graph as the driver reports them (a library call may be several
  *     kernels on a GPU and is one node on the simulator), or -1 when not captured
- * @param sideStreamNodes operations of {@link #nodes()} issued on a second stream (the RNGD refresh), joined
- *     back before the step's parameter update
+ * @param sideStreamNodes operations of {@link #nodes()} issued on a second stream (the RNGD refresh of large
+ *     metrics), joined back before the parameter update that needs them
+ * @param streamEvents forks to and joins from that stream (each an event record and a stream wait: dependency
+ *     edges of a GPU graph, not work; the simulator's linear graph keeps each record as a node)
  */
 public record StepShape(String kind, boolean captured, long kernels, long gemms, long batchedGemms,
     long solverCalls, long memcpys, long hostSyncs, long bytesToDevice, long bytesToHost, long graphNodes,
-    long sideStreamNodes) {
+    long sideStreamNodes, long streamEvents) {
 
   /** cuBLAS calls: GEMMs and batched calls. */
   public long blas() {

@@ -18,17 +18,17 @@ import org.rfim4j.backend.StepShape;
  * @param hostSyncUs one host synchronisation (the pipeline drains; the host waits and re-issues)
  * @param pcieBytesPerUs host-device bandwidth for the bytes a step copies
  */
-record CostModel(String name, double graphLaunchUs, double kernelUs, double gemmUs, double batchedUs,
+public record CostModel(String name, double graphLaunchUs, double kernelUs, double gemmUs, double batchedUs,
     double solverUs, double memcpyUs, double hostSyncUs, double pcieBytesPerUs) {
 
   /** H100 (SXM or PCIe), CUDA 12/13: the assumptions of docs/gpu-cost-model.md. */
-  static final CostModel H100 = new CostModel("h100", 8, 2.5, 6, 8, 60, 2.5, 15, 20_000);
+  public static final CostModel H100 = new CostModel("h100", 8, 2.5, 6, 8, 60, 2.5, 15, 20_000);
 
   /**
    * Modelled seconds of one run of a step of this shape. A step on a side stream overlaps the main stream's work
    * only where the graph lets it; the model does not credit the overlap (an upper bound).
    */
-  double stepSeconds(StepShape s) {
+  public double stepSeconds(StepShape s) {
     double us = (s.captured() ? graphLaunchUs : 0)
         + s.kernels() * kernelUs + s.gemms() * gemmUs + s.batchedGemms() * batchedUs
         + s.solverCalls() * solverUs + s.memcpys() * memcpyUs + s.hostSyncs() * hostSyncUs
@@ -40,7 +40,7 @@ record CostModel(String name, double graphLaunchUs, double kernelUs, double gemm
    * Modelled seconds of an epoch of {@code steps} steps: with a refresh kind, one step in {@code refreshPeriod}
    * is a refresh step (t mod T == 0), the others normal steps.
    */
-  double epochSeconds(StepShape normal, StepShape refresh, int refreshPeriod, int steps) {
+  public double epochSeconds(StepShape normal, StepShape refresh, int refreshPeriod, int steps) {
     if (refresh == null) {
       return steps * stepSeconds(normal);
     }

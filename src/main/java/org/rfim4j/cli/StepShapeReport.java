@@ -28,7 +28,7 @@ import org.rfim4j.optim.RngdConfig;
  * <p>Node counts do not depend on the data or on RNGD's refresh period T, so the run uses a short period
  * ({@link #SHAPE_PERIOD}) to reach the refresh kind quickly; the modelled epoch uses the configured T.
  */
-final class StepShapeReport {
+public final class StepShapeReport {
   /** RNGD refresh period of the shape run (the counts do not depend on it). */
   static final int SHAPE_PERIOD = 4;
   /** Refresh periods run: the first run of a kind is eager, the second captured, the rest replays. */
@@ -38,13 +38,14 @@ final class StepShapeReport {
   }
 
   /** One optimizer's measured kinds: shape and median replay time (seconds) per kind. */
-  record Measured(String optimizer, Map<String, StepShape> shapes, Map<String, Double> seconds, int refreshPeriod) {}
+  public record Measured(String optimizer, Map<String, StepShape> shapes, Map<String, Double> seconds,
+      int refreshPeriod) {}
 
   /**
    * Runs {@code spec}'s optimizer on a fresh model of {@code config} for {@link #PERIODS} refresh periods of
    * {@link #SHAPE_PERIOD} steps (RNGD with its period shortened) on synthetic data, capturing each step kind.
    */
-  static Measured measure(Backend backend, MlpConfig config, int batch, OptimizerSpec spec, long seed) {
+  public static Measured measure(Backend backend, MlpConfig config, int batch, OptimizerSpec spec, long seed) {
     int refreshPeriod = spec.rngd() == null ? RngdConfig.defaults(spec.learningRate()).refreshPeriod()
         : spec.rngd().refreshPeriod();
     OptimizerSpec run = spec.name().equals("rngd")
@@ -131,22 +132,22 @@ final class StepShapeReport {
   /** The {@code step_shape ...} line of a kind. */
   static String stepLine(String head, String optimizer, StepShape s, CostModel model, double measured) {
     return String.format(Locale.ROOT, "%s optimizer=%s nodes=%d kernels=%d blas=%d solver=%d memcpy=%d host_syncs=%d"
-        + " captured=%s kind=%s gemm=%d batched_gemm=%d graph_nodes=%d side_stream_nodes=%d h2d_bytes=%d d2h_bytes=%d"
-        + " model_us=%.1f measured_us=%s", head, optimizer, s.nodes(), s.kernels(), s.blas(), s.solverCalls(),
-        s.memcpys(), s.hostSyncs(), s.captured() ? "yes" : "no", s.kind(), s.gemms(), s.batchedGemms(),
-        s.graphNodes(), s.sideStreamNodes(), s.bytesToDevice(), s.bytesToHost(), 1e6 * model.stepSeconds(s),
+        + " captured=%s kind=%s gemm=%d batched_gemm=%d graph_nodes=%d side_stream_nodes=%d stream_events=%d"
+        + " h2d_bytes=%d d2h_bytes=%d model_us=%.1f measured_us=%s", head, optimizer, s.nodes(), s.kernels(), s.blas(),
+        s.solverCalls(), s.memcpys(), s.hostSyncs(), s.captured() ? "yes" : "no", s.kind(), s.gemms(),
+        s.batchedGemms(), s.graphNodes(), s.sideStreamNodes(), s.streamEvents(), s.bytesToDevice(), s.bytesToHost(), 1e6 * model.stepSeconds(s),
         Double.isNaN(measured) ? "NA" : String.format(Locale.ROOT, "%.1f", 1e6 * measured));
   }
 
   /** The refresh's own work: the refresh step's counts minus the normal step's. */
-  static StepShape refreshOnly(StepShape refresh, StepShape normal) {
+  public static StepShape refreshOnly(StepShape refresh, StepShape normal) {
     return new StepShape("refresh", refresh.captured(), refresh.kernels() - normal.kernels(),
         refresh.gemms() - normal.gemms(), refresh.batchedGemms() - normal.batchedGemms(),
         refresh.solverCalls() - normal.solverCalls(), refresh.memcpys() - normal.memcpys(),
         refresh.hostSyncs() - normal.hostSyncs(), refresh.bytesToDevice() - normal.bytesToDevice(),
         refresh.bytesToHost() - normal.bytesToHost(),
         refresh.graphNodes() < 0 || normal.graphNodes() < 0 ? -1 : refresh.graphNodes() - normal.graphNodes(),
-        refresh.sideStreamNodes());
+        refresh.sideStreamNodes(), refresh.streamEvents() - normal.streamEvents());
   }
 
   /**

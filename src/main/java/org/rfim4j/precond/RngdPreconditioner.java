@@ -159,8 +159,9 @@ public final class RngdPreconditioner implements AutoCloseable {
     this.maxBatch = maxBatch;
     this.specs = List.copyOf(layers);
     try {
-      // Per-neuron layers of one shape share one stack for their metrics and one for their inverses (each layer
-      // holds views), so that a GPU backend updates them with one batched call (metricUpdates).
+      // Per-neuron layers of one shape share one stack for their metrics, one for their inverses, one damping vector
+      // and one failure-counter vector (each layer holds views), so that a GPU backend updates and inverts them with
+      // one batched call each (metricUpdates, refreshInversesAll).
       Map<String, List<LayerSpec>> groups = new LinkedHashMap<>();
       for (LayerSpec s : specs) {
         if (s.kind() == MetricKind.PER_NEURON) {
@@ -179,9 +180,14 @@ public final class RngdPreconditioner implements AutoCloseable {
         stacks.add(g);
         DeviceArray ginv = backend.allocate(group.size() * m, d, d);
         stacks.add(ginv);
+        DeviceArray eps = backend.allocate(group.size() * m);
+        stacks.add(eps);
+        DeviceArray failures = backend.allocate(group.size());
+        stacks.add(failures);
         for (int j = 0; j < group.size(); j++) {
           views.put(group.get(j).id(), new DeviceArray[] {backend.rows(g, j * m, (j + 1) * m),
-              backend.rows(ginv, j * m, (j + 1) * m)});
+              backend.rows(ginv, j * m, (j + 1) * m), backend.rows(eps, j * m, (j + 1) * m),
+              backend.rows(failures, j, j + 1)});
         }
       }
       for (LayerSpec s : specs) {
@@ -193,7 +199,10 @@ public final class RngdPreconditioner implements AutoCloseable {
     }
   }
 
-  /** The layer's state; {@code stackViews} (null: allocate its own) are its metric and inverse in a group stack. */
+  /**
+   * The layer's state; {@code stackViews} (null: allocate its own) are its metric, inverse, damping vector and
+   * failure counter as views of its group's arrays.
+   */
   private Layer allocate(LayerSpec s, DeviceArray[] stackViews) {
     int d = s.dim();
     List<DeviceArray> made = new ArrayList<>();
@@ -201,8 +210,8 @@ public final class RngdPreconditioner implements AutoCloseable {
       DeviceArray g = stackViews != null ? stackViews[0] : keep(made, s.kind() == MetricKind.SHARED
           ? backend.allocate(d, d) : backend.allocate(s.fanOut(), d, d));
       DeviceArray ginv = stackViews != null ? stackViews[1] : keep(made, backend.allocate(g.shape()));
-      DeviceArray eps = keep(made, backend.allocate(s.matrices()));
-      DeviceArray failures = keep(made, backend.allocate(1));
+      DeviceArray eps = stackViews != null ? stackViews[2] : keep(made, backend.allocate(s.matrices()));
+      DeviceArray failures = stackViews != null ? stackViews[3] : keep(made, backend.allocate(1));
       DeviceArray nu = s.kind() == MetricKind.PER_NEURON ? keep(made, backend.allocate(maxBatch, s.fanOut()))
           : null;
       backend.addDiagonal(g, 1.0);
@@ -331,7 +340,20 @@ public final class RngdPreconditioner implements AutoCloseable {
     }
     backend.metricUpdates(ups, config.lambda());
     for (Layer l : ls) {
-      afterUpdate(l);
+      markUpdated(l);
+    }
+    if (refreshDue()) {  // one backend call: same-shape layers are inverted as one batch on a GPU
+      List<DeviceArray> targets = new ArrayList<>();
+      List<DeviceArray> eps = new ArrayList<>();
+      List<DeviceArray> inverses = new ArrayList<>();
+      List<DeviceArray> counters = new ArrayList<>();
+      for (Layer l : ls) {
+        targets.add(refreshTarget(l));
+        eps.add(l.epsRel);
+        inverses.add(l.ginv);
+        counters.add(l.failures);
+      }
+      backend.refreshInversesAll(targets, eps, refreshEpsAbs(), inverses, counters);
     }
   }
 
@@ -533,26 +555,38 @@ public final class RngdPreconditioner implements AutoCloseable {
 
   /** After layer l's metric update: the paper's additive damping, the observed mark, a due refresh. */
   private void afterUpdate(Layer l) {
+    markUpdated(l);
+    if (refreshDue()) {
+      backend.refreshInverses(refreshTarget(l), l.epsRel, refreshEpsAbs(), l.ginv, l.failures);
+    }
+  }
+
+  /** The paper's additive damping and the observed mark, after layer l's metric update. */
+  private void markUpdated(Layer l) {
     if (config.damping() == RngdConfig.Damping.PAPER && config.epsAdd() > 0) {
       backend.addDiagonal(l.g, config.epsAdd());
     }
     l.observed = true;
-    if (refreshDue()) {
-      double epsAbs = config.damping() == RngdConfig.Damping.CANONICAL ? config.epsAbs() : 0.0;
-      DeviceArray target = l.g;
-      double c = identityWeight();
-      if (c > 0) {
-        // bias-corrected start (docs/rngd.md): invert (G - c I) / (1 - c), c = (1 - lambda)^(t + 1)
-        if (l.corrected == null) {
-          l.corrected = backend.allocate(l.g.shape());
-        }
-        backend.copy(l.g, l.corrected);
-        backend.addDiagonal(l.corrected, -c);
-        backend.scale(1 / (1 - c), l.corrected);
-        target = l.corrected;
-      }
-      backend.refreshInverses(target, l.epsRel, epsAbs, l.ginv, l.failures);
+  }
+
+  private double refreshEpsAbs() {
+    return config.damping() == RngdConfig.Damping.CANONICAL ? config.epsAbs() : 0.0;
+  }
+
+  /** The matrix a refresh inverts: G, or with the bias correction (G - c I) / (1 - c), computed here. */
+  private DeviceArray refreshTarget(Layer l) {
+    double c = identityWeight();
+    if (c <= 0) {
+      return l.g;
     }
+    // bias-corrected start (docs/rngd.md): invert (G - c I) / (1 - c), c = (1 - lambda)^(t + 1)
+    if (l.corrected == null) {
+      l.corrected = backend.allocate(l.g.shape());
+    }
+    backend.copy(l.g, l.corrected);
+    backend.addDiagonal(l.corrected, -c);
+    backend.scale(1 / (1 - c), l.corrected);
+    return l.corrected;
   }
 
   /**

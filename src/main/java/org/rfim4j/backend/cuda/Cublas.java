@@ -29,12 +29,17 @@ final class Cublas implements AutoCloseable {
   private boolean closed;
 
   Cublas(CudaRuntime rt) {
+    this(rt, rt.cudaStream);
+  }
+
+  /** A handle on {@code stream} (the side stream's), with its own workspace. */
+  Cublas(CudaRuntime rt, jcuda.runtime.cudaStream_t stream) {
     this.rec = rt.rec;
     JCublas2.setExceptionsEnabled(true);
     JCublas2.cublasCreate(handle);
     DeviceBuffer ws = new DeviceBuffer("cublas-workspace", rt);
     try {
-      JCublas2.cublasSetStream(handle, rt.cudaStream);  // resets any workspace: set ours after it
+      JCublas2.cublasSetStream(handle, stream);  // resets any workspace: set ours after it
       long bytes = workspaceBytes(rt.computeMajor);
       JCublas2.cublasSetWorkspace(handle, ws.ensure(bytes), bytes);
       JCublas2.cublasSetPointerMode(handle, cublasPointerMode.CUBLAS_POINTER_MODE_HOST);

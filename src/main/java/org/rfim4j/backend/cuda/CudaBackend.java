@@ -282,6 +282,12 @@ public final class CudaBackend implements Backend, Tf32Capable {
   }
 
   void enter() {
+    enterKeepingSide();
+    rt.joinSide();  // work on the side stream (an RNGD refresh) is waited for before anything else
+  }
+
+  /** {@link #enter} for operations that may overlap the side stream's work (they touch none of its arrays). */
+  void enterKeepingSide() {
     if (closed) {
       throw new IllegalStateException("CUDA backend is closed");
     }
@@ -319,6 +325,7 @@ public final class CudaBackend implements Backend, Tf32Capable {
     m.put("copies", r.copies);
     m.put("syncs", r.hostSyncs);
     m.put("graphs", r.graphLaunches);
+    m.put("events", r.events);
     m.put("toDevice", r.bytesToDevice);
     m.put("toHost", r.bytesToHost);
     return m;
@@ -349,6 +356,7 @@ public final class CudaBackend implements Backend, Tf32Capable {
     r.copies = 0;
     r.hostSyncs = 0;
     r.graphLaunches = 0;
+    r.events = 0;
   }
 
   /**
@@ -577,6 +585,12 @@ public final class CudaBackend implements Backend, Tf32Capable {
   public void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv,
       DeviceArray failures) {
     rngd.refreshInverses(g, epsRel, epsAbs, ginv, failures);
+  }
+
+  @Override
+  public void refreshInversesAll(List<DeviceArray> gs, List<DeviceArray> epsRels, double epsAbs,
+      List<DeviceArray> ginvs, List<DeviceArray> failures) {
+    rngd.refreshInversesAll(gs, epsRels, epsAbs, ginvs, failures);
   }
 
   @Override

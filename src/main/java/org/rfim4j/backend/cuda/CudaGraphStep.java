@@ -98,6 +98,7 @@ final class CudaGraphStep implements ReplayableStep {
     if (runs == 1 || eager || (exec == null && backend.graphsOff() != null)) {
       eager = eager || runs > 1;
       step.run();  // warm-up (workspaces reach their size, tables are uploaded), or graphs are off
+      rt.joinSide();
       if (runs > 1) {
         recordShape(before, rec.snapshot(), false, before, rec.snapshot());
       }
@@ -114,6 +115,7 @@ final class CudaGraphStep implements ReplayableStep {
       rec.beginReplay(signatures);
       try {
         step.run();
+        rt.joinSide();
         rec.end();
       } catch (RuntimeException | Error e) {
         rec.abort();
@@ -139,7 +141,7 @@ final class CudaGraphStep implements ReplayableStep {
     long toDev = runTo[7] - runFrom[7];
     long toHost = runTo[8] - runFrom[8];
     backend.recordShape(new StepShape(kind, graph, d[0], d[1], d[2], d[3], d[4], syncs, toDev, toHost,
-        graph ? graphNodes : -1, graph ? sideNodes : 0));
+        graph ? graphNodes : -1, graph ? sideNodes : 0, d[9]));
   }
 
   /**
@@ -154,10 +156,12 @@ final class CudaGraphStep implements ReplayableStep {
       rec.abort();
       fallBack("cuStreamBeginCapture failed: " + e.getMessage());
       step.run();  // nothing of the step has run yet
+      rt.joinSide();
       return false;
     }
     try {
       step.run();
+      rt.joinSide();  // a capture ends with every forked stream joined back
     } catch (RuntimeException | Error e) {
       rec.abort();
       destroy(endCaptureQuietly(e), null);

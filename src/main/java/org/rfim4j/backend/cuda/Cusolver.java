@@ -18,11 +18,16 @@ final class Cusolver implements AutoCloseable {
   private boolean closed;
 
   Cusolver(CudaRuntime rt) {
+    this(rt, rt.cudaStream);
+  }
+
+  /** A handle on {@code stream} (the side stream's). */
+  Cusolver(CudaRuntime rt, jcuda.runtime.cudaStream_t stream) {
     this.rec = rt.rec;
     JCusolver.setExceptionsEnabled(true);
     JCusolverDn.cusolverDnCreate(handle);
     try {
-      JCusolverDn.cusolverDnSetStream(handle, rt.cudaStream);
+      JCusolverDn.cusolverDnSetStream(handle, stream);
     } catch (RuntimeException | Error e) {
       try {
         JCusolverDn.cusolverDnDestroy(handle);

@@ -1,6 +1,6 @@
 package org.rfim4j.backend.cuda;
 
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
 
 import java.nio.ByteBuffer;
 import java.util.HashMap;
@@ -9,9 +9,9 @@ import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * Small constant device tables (per-layer descriptors of the multi-layer RNGD launches), cached by their bytes:
- * a table is uploaded (a host synchronisation) the first time its contents are seen, which a step's eager warm-up
- * run does, so the captured and replayed runs find it and issue no copy. Keyed by content (device addresses
+ * Small constant device tables (per-layer descriptors of the multi-layer RNGD launches, batched pointer tables),
+ * cached by their bytes: a table is uploaded (one async copy, no host synchronisation) the first time its contents
+ * are seen, which a step's eager warm-up run does, so the captured and replayed runs find it and issue no copy. Keyed by content (device addresses
  * included), a table stays valid whatever happened to the arrays it names; at most {@link #LIMIT} are kept.
  */
 final class DescriptorTables implements AutoCloseable {
@@ -31,14 +31,29 @@ final class DescriptorTables implements AutoCloseable {
       if (tables.size() >= LIMIT) {
         close();
       }
+      rt.rec.requireEager("uploading a descriptor table");
       b = new DeviceBuffer("descriptor table", rt);
       CUdeviceptr p = b.ensure(content.length);
-      rt.hostSync("descriptor table upload");
+      // An async copy from pageable memory on the stream that will use the table: the driver stages the bytes
+      // before it returns, the stream orders the copy before the launch, and the host does not wait.
+      rt.rec.copies++;
       rt.rec.noteTransfer(true, content.length);
-      cuMemcpyHtoD(p, Pointer.to(content), content.length);
+      cuMemcpyHtoDAsync(p, Pointer.to(content.clone()), content.length, rt.current());
       tables.put(ByteBuffer.wrap(content.clone()), b);
     }
     return b.ensure(content.length);
+  }
+
+  /**
+   * The device copy of {@code content} like {@link #table}, or null when it is not cached yet and the backend is
+   * capturing or replaying a step (no upload is possible then; the caller writes it with a kernel instead).
+   */
+  synchronized CUdeviceptr cached(byte[] content) {
+    DeviceBuffer b = tables.get(ByteBuffer.wrap(content));
+    if (b != null) {
+      return b.ensure(content.length);
+    }
+    return rt.rec.mode == StepRecorder.Mode.EAGER ? table(content) : null;
   }
 
   /** The device address a pointer stands for (its base plus byte offset), as a kernel sees it. */

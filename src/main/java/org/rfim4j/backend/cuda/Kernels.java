@@ -50,6 +50,7 @@ final class Kernels {
   final CUfunction scaledHtildeAct;
   final CUfunction scaledHtildeMulti;
   final CUfunction preconditionMulti;
+  final CUfunction copyOkUpper;
 
   /** Number of blocks of {@link #dotPartial} (size of its partial-sum workspace). */
   static final int DOT_BLOCKS = 256;
@@ -88,6 +89,7 @@ final class Kernels {
     scaledHtildeAct = rt.function("rfim_scaled_htilde_act");
     scaledHtildeMulti = rt.function("rfim_scaled_htilde_multi");
     preconditionMulti = rt.function("rfim_precondition_multi");
+    copyOkUpper = rt.function("rfim_copy_ok_upper");
   }
 
   /** Grid size for a grid-stride kernel over {@code n} work items. */
@@ -137,6 +139,7 @@ final class Kernels {
       }
     }
     Pointer params = Pointer.to(ps);
-    rt.rec.issue(() -> cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, rt.stream, params, null));
+    jcuda.driver.CUstream s = rt.current();
+    rt.rec.issue(() -> cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, s, params, null));
   }
 }

@@ -47,6 +47,8 @@ final class StepRecorder {
   static final int COPY = 2;
   static final int BATCHED = 3;
   static final int SOLVER = 4;
+  /** A fork to or join from the side stream (an event record and a stream wait: graph edges, not work). */
+  static final int EVENT = 5;
 
   long kernels;
   /** cuBLAS and cuSOLVER calls: {@link #gemms} + {@link #batchedGemms} + {@link #solverCalls}. */
@@ -57,6 +59,10 @@ final class StepRecorder {
   long copies;
   long hostSyncs;
   long graphLaunches;
+  /** Forks and joins of the side stream (each one event record and one stream wait). */
+  long events;
+  /** Whether operations go to the side stream now (see CudaRuntime#forkSide). */
+  boolean onSide;
   /** Bytes copied host to device and device to host (synchronous and asynchronous copies). */
   long bytesToDevice;
   long bytesToHost;
@@ -166,7 +172,11 @@ final class StepRecorder {
         libraryCalls++;
         solverCalls++;
       }
+      case EVENT -> events++;
       default -> copies++;
+    }
+    if (onSide && kind != EVENT && mode == Mode.CAPTURE) {
+      sideOps++;
     }
     if (mode == Mode.EAGER) {
       return true;
@@ -233,10 +243,10 @@ final class StepRecorder {
     }
   }
 
-  /** The counters as {kernels, gemms, batched, solver, copies, hostSyncs, graphLaunches, toDevice, toHost}. */
+  /** The counters as {kernels, gemms, batched, solver, copies, hostSyncs, graphLaunches, toDevice, toHost, events}. */
   long[] snapshot() {
     return new long[] {kernels, gemms, batchedGemms, solverCalls, copies, hostSyncs, graphLaunches, bytesToDevice,
-        bytesToHost};
+        bytesToHost, events};
   }
 
   /** Throws when a host-synchronising operation is attempted inside a captured step. */
