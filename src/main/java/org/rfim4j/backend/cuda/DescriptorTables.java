@@ -11,11 +11,12 @@ import jcuda.driver.CUdeviceptr;
 /**
  * Small constant device tables (per-layer descriptors of the multi-layer RNGD launches, batched pointer tables),
  * cached by their bytes: a table is uploaded (one async copy, no host synchronisation) the first time its contents
- * are seen, which a step's eager warm-up run does, so the captured and replayed runs find it and issue no copy. Keyed by content (device addresses
- * included), a table stays valid whatever happened to the arrays it names; at most {@link #LIMIT} are kept.
+ * are seen, which a step's eager warm-up run does, so the captured and replayed runs find it and issue no copy.
+ * Keyed by content (device addresses included), a table stays valid whatever happened to the arrays it names.
+ * Tables are never evicted before the backend closes: a captured graph keeps reading the table it was captured
+ * with (they are a few dozen bytes per model and per stack shape).
  */
 final class DescriptorTables implements AutoCloseable {
-  static final int LIMIT = 64;
   private final CudaRuntime rt;
   private final Map<ByteBuffer, DeviceBuffer> tables = new HashMap<>();
 
@@ -28,9 +29,6 @@ final class DescriptorTables implements AutoCloseable {
     ByteBuffer key = ByteBuffer.wrap(content);
     DeviceBuffer b = tables.get(key);
     if (b == null) {
-      if (tables.size() >= LIMIT) {
-        close();
-      }
       rt.rec.requireEager("uploading a descriptor table");
       b = new DeviceBuffer("descriptor table", rt);
       CUdeviceptr p = b.ensure(content.length);
