@@ -92,6 +92,44 @@ extern "C" __global__ void rfim_sym_damp(const float* g, int count, int d, const
 }
 
 /**
+ * rfim_sym_damp for one d x d matrix over the whole grid (the single-matrix refresh, e.g. a 785 x 785 input-layer
+ * metric, would otherwise run on one block): every block computes the trace itself (d loads, the same block
+ * reduction as rfim_sym_damp, so the same shift), then its grid-stride share of a = (g + g^T) / 2 + shift I.
+ * Each block writes flags[blockIdx.x] = 1 when the shift or one of its entries is not finite, else 0 (no
+ * initialisation needed); rfim_inverse_status ORs them into the status. blockDim.x a multiple of 32, <= 1024.
+ */
+extern "C" __global__ void rfim_sym_damp_wide(const float* g, int d, const float* epsRel, float epsAbs, float* a,
+                                              int* flags) {
+  __shared__ float warpSums[32];
+  __shared__ float shift;
+  float t = 0.0f;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) {
+    t += g[(long long)i * d + i];
+  }
+  float trace = rfim_block_sum(t, warpSums);
+  if (threadIdx.x == 0) {
+    shift = epsRel[0] * trace + epsAbs;
+  }
+  __syncthreads();
+  float sh = shift;
+  int bad = !isfinite(sh);
+  RFIM_GRID_STRIDE(e, (long long)d * d) {
+    int r = (int)(e / d);
+    int c = (int)(e - (long long)r * d);
+    float v = 0.5f * (g[e] + g[(long long)c * d + r]);
+    if (r == c) {
+      v += sh;
+    }
+    bad |= !isfinite(v);
+    a[e] = v;
+  }
+  bad = __syncthreads_or(bad);
+  if (threadIdx.x == 0) {
+    flags[blockIdx.x] = bad;
+  }
+}
+
+/**
  * The device pointer tables of a batched cuSOLVER/cuBLAS call over two stacks of `count` equal slices:
  * pa[q] = a + q * stride and pb[q] = b + q * stride (stride in floats). Written on the device, so building
  * them needs no upload (and no host synchronisation) and can be part of a captured graph.
@@ -114,9 +152,11 @@ extern "C" __global__ void rfim_pointer_tables(float* a, float* b, long long str
  * index of the first bad diagonal entry. For a failed slice, epsRel[q] (when epsRel != null) doubles, or
  * becomes 1e-8 when it is not > 0, and failures[0] (when failures != null) grows by 1 (exact up to 2^24); with
  * perCounter > 0, failures[q / perCounter] instead (one counter per layer of a stack of same-shape layers).
+ * With nFlags > 0 (count 1, after rfim_sym_damp_wide) the entry status is the OR of flags[0, nFlags).
  */
 extern "C" __global__ void rfim_inverse_status(const float* factor, const int* info, int count, int d, int* status,
-                                               float* epsRel, float* failures, int perCounter) {
+                                               float* epsRel, float* failures, int perCounter, const int* flags,
+                                               int nFlags) {
   __shared__ int firstBad;
   long long dd = (long long)d * d;
   for (int q = blockIdx.x; q < count; q += gridDim.x) {  // block-uniform loop
@@ -133,7 +173,15 @@ extern "C" __global__ void rfim_inverse_status(const float* factor, const int* i
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-      int s = status[q];
+      int s;
+      if (nFlags > 0) {  // a single matrix damped by rfim_sym_damp_wide: its blocks' flags
+        s = 0;
+        for (int b = 0; b < nFlags; ++b) {
+          s |= flags[b];
+        }
+      } else {
+        s = status[q];
+      }
       if (s == 0) {
         s = info[q];
       }

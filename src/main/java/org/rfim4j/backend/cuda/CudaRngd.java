@@ -599,15 +599,20 @@ final class CudaRngd implements AutoCloseable {
     Cusolver solver = w.solver;
     Cublas blas = w.blas;
     CUdeviceptr a = w.a.ensure(m * dd * Sizeof.FLOAT);
-    CUdeviceptr st = w.info.ensure((2L * m + 1) * Sizeof.INT);
+    // [m statuses | m factorisation infos | potri's info | the wide damping kernel's per-block flags]
+    CUdeviceptr st = w.info.ensure((2L * m + 1 + k.maxBlocks()) * Sizeof.INT);
     CUdeviceptr info = st.withByteOffset((long) m * Sizeof.INT);
     int grid = Math.min(m, 4096);
     if (single) {
-      k.launchGrid(k.symDamp, 1, Kernels.BLOCK, g, 1, d, eps, nEps, (float) epsAbs, a, null, st);
+      // the whole grid damps the one matrix (each block also sums the trace); flags after potri's info
+      int blocks = k.gridFor(dd);
+      CUdeviceptr flags = st.withByteOffset((2L * m + 1) * Sizeof.INT);
+      k.launchGrid(k.symDampWide, blocks, Kernels.BLOCK, g, d, eps, (float) epsAbs, a, flags);
       int lwork = workSize(w, d, a);
       CUdeviceptr work = w.work.ensure((long) lwork * Sizeof.FLOAT);
       solver.potrf(d, a, work, lwork, info);
-      k.launchGrid(k.inverseStatus, 1, Kernels.BLOCK, a, info, 1, d, st, epsUpdate, failures, perCounter);
+      k.launchGrid(k.inverseStatus, 1, Kernels.BLOCK, a, info, 1, d, st, epsUpdate, failures, perCounter, flags,
+          blocks);
       // Unconditionally: a failed factor gives an inverse that the guarded copy skips.
       solver.potri(d, a, work, lwork, info.withByteOffset(Sizeof.INT));
       // potri wrote the column-major lower = row-major upper triangle: mirrored while copied
@@ -632,7 +637,8 @@ final class CudaRngd implements AutoCloseable {
       }
       CUdeviceptr bPtrs = aPtrs.withByteOffset((long) m * Sizeof.POINTER);
       solver.potrfBatched(d, aPtrs, info, m);
-      k.launchGrid(k.inverseStatus, grid, Kernels.BLOCK, a, info, m, d, st, epsUpdate, failures, perCounter);
+      k.launchGrid(k.inverseStatus, grid, Kernels.BLOCK, a, info, m, d, st, epsUpdate, failures, perCounter, null,
+          0);
       blas.trsmLowerBatched(false, d, aPtrs, bPtrs, m);  // B = L^{-1}
       blas.trsmLowerBatched(true, d, aPtrs, bPtrs, m);   // B = L^{-T} L^{-1} = (L L^T)^{-1}
       k.launchN(k.copyOkSlices, m * dd, bws, st, m, d, gi);

@@ -51,6 +51,7 @@ final class Kernels {
   final CUfunction scaledHtildeMulti;
   final CUfunction preconditionMulti;
   final CUfunction copyOkUpper;
+  final CUfunction symDampWide;
 
   /** Number of blocks of {@link #dotPartial} (size of its partial-sum workspace). */
   static final int DOT_BLOCKS = 256;
@@ -90,6 +91,7 @@ final class Kernels {
     scaledHtildeMulti = rt.function("rfim_scaled_htilde_multi");
     preconditionMulti = rt.function("rfim_precondition_multi");
     copyOkUpper = rt.function("rfim_copy_ok_upper");
+    symDampWide = rt.function("rfim_sym_damp_wide");
   }
 
   /** Grid size for a grid-stride kernel over {@code n} work items. */
