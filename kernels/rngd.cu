@@ -92,6 +92,44 @@ extern "C" __global__ void rfim_sym_damp(const float* g, int count, int d, const
 }
 
 /**
+ * rfim_sym_damp for one d x d matrix over the whole grid (the single-matrix refresh, e.g. a 785 x 785 input-layer
+ * metric, would otherwise run on one block): every block computes the trace itself (d loads, the same block
+ * reduction as rfim_sym_damp, so the same shift), then its grid-stride share of a = (g + g^T) / 2 + shift I.
+ * Each block writes flags[blockIdx.x] = 1 when the shift or one of its entries is not finite, else 0 (no
+ * initialisation needed); rfim_inverse_status ORs them into the status. blockDim.x a multiple of 32, <= 1024.
+ */
+extern "C" __global__ void rfim_sym_damp_wide(const float* g, int d, const float* epsRel, float epsAbs, float* a,
+                                              int* flags) {
+  __shared__ float warpSums[32];
+  __shared__ float shift;
+  float t = 0.0f;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) {
+    t += g[(long long)i * d + i];
+  }
+  float trace = rfim_block_sum(t, warpSums);
+  if (threadIdx.x == 0) {
+    shift = epsRel[0] * trace + epsAbs;
+  }
+  __syncthreads();
+  float sh = shift;
+  int bad = !isfinite(sh);
+  RFIM_GRID_STRIDE(e, (long long)d * d) {
+    int r = (int)(e / d);
+    int c = (int)(e - (long long)r * d);
+    float v = 0.5f * (g[e] + g[(long long)c * d + r]);
+    if (r == c) {
+      v += sh;
+    }
+    bad |= !isfinite(v);
+    a[e] = v;
+  }
+  bad = __syncthreads_or(bad);
+  if (threadIdx.x == 0) {
+    flags[blockIdx.x] = bad;
+  }
+}
+
+/**
  * The device pointer tables of a batched cuSOLVER/cuBLAS call over two stacks of `count` equal slices:
  * pa[q] = a + q * stride and pb[q] = b + q * stride (stride in floats). Written on the device, so building
  * them needs no upload (and no host synchronisation) and can be part of a captured graph.
@@ -112,10 +150,13 @@ extern "C" __global__ void rfim_pointer_tables(float* a, float* b, long long str
  * slice may be used (status 0, info 0 and every diagonal entry of the factor finite and > 0), else the
  * first reason: 1 (non-finite input), info[q] (failing pivot, or a negative argument error) or the 1-based
  * index of the first bad diagonal entry. For a failed slice, epsRel[q] (when epsRel != null) doubles, or
- * becomes 1e-8 when it is not > 0, and failures[0] (when failures != null) grows by 1 (exact up to 2^24).
+ * becomes 1e-8 when it is not > 0, and failures[0] (when failures != null) grows by 1 (exact up to 2^24); with
+ * perCounter > 0, failures[q / perCounter] instead (one counter per layer of a stack of same-shape layers).
+ * With nFlags > 0 (count 1, after rfim_sym_damp_wide) the entry status is the OR of flags[0, nFlags).
  */
 extern "C" __global__ void rfim_inverse_status(const float* factor, const int* info, int count, int d, int* status,
-                                               float* epsRel, float* failures) {
+                                               float* epsRel, float* failures, int perCounter, const int* flags,
+                                               int nFlags) {
   __shared__ int firstBad;
   long long dd = (long long)d * d;
   for (int q = blockIdx.x; q < count; q += gridDim.x) {  // block-uniform loop
@@ -132,7 +173,15 @@ extern "C" __global__ void rfim_inverse_status(const float* factor, const int* i
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-      int s = status[q];
+      int s;
+      if (nFlags > 0) {  // a single matrix damped by rfim_sym_damp_wide: its blocks' flags
+        s = 0;
+        for (int b = 0; b < nFlags; ++b) {
+          s |= flags[b];
+        }
+      } else {
+        s = status[q];
+      }
       if (s == 0) {
         s = info[q];
       }
@@ -146,7 +195,7 @@ extern "C" __global__ void rfim_inverse_status(const float* factor, const int* i
           epsRel[q] = e > 0.0f ? 2.0f * e : 1e-8f;
         }
         if (failures != 0) {
-          atomicAdd(failures, 1.0f);
+          atomicAdd(failures + (perCounter > 0 ? q / perCounter : 0), 1.0f);
         }
       }
     }
@@ -198,5 +247,133 @@ extern "C" __global__ void rfim_scaled_htilde_act(const float* h, const float* a
     float hv = j < n ? h[k * n + j] : 1.0f;
     float nu = rfim_act_nu(kind, iota, alpha, omega, a[k * aStride + i0 + q]);
     s[e] = rfim_sqrt_weight(nu) * hv;
+  }
+}
+
+/**
+ * One layer of rfim_scaled_htilde_multi (64 bytes; the backend's CudaRngd writes these tables). mode 0: shared
+ * metric (scale 1), 1: coefficients nu (b x m) given in coeff, 2: coeff holds pre-activations (b x m) and the scale
+ * is sqrt(nu_f(a)) of activation `act` (iota, alpha as rfim_act_nu, omega the variance factor).
+ */
+struct RfimGramDesc {
+  const float* h;
+  const float* coeff;
+  long long wsOffset;
+  int b;
+  int n;
+  int m;
+  int mode;
+  int act;
+  float iota;
+  float alpha;
+  float omega;
+  long long reserved;
+};
+
+/**
+ * The weighted-Gram workspaces of several layers in one launch: layer l (desc[l], wsOffset ascending) writes
+ * its m (1 for a shared metric) scaled copies of H~ at ws + wsOffset exactly as rfim_scaled_htilde (mode 0, 1)
+ * or rfim_scaled_htilde_act (mode 2) would for neurons [0, m). total = the last layer's wsOffset + its size.
+ */
+extern "C" __global__ void rfim_scaled_htilde_multi(const RfimGramDesc* desc, int count, long long total,
+                                                    float* ws) {
+  RFIM_GRID_STRIDE(e, total) {
+    int l = 0;
+    while (l + 1 < count && desc[l + 1].wsOffset <= e) {
+      l++;
+    }
+    const RfimGramDesc* g = desc + l;
+    int n = g->n;
+    int d = n + 1;
+    long long local = e - g->wsOffset;
+    long long q = local / ((long long)g->b * d);
+    long long r = local - q * g->b * d;
+    long long k = r / d;
+    long long j = r - k * d;
+    float hv = j < n ? g->h[k * n + j] : 1.0f;
+    float w = 1.0f;
+    if (g->mode == 1) {
+      w = rfim_sqrt_weight(g->coeff[k * g->m + q]);
+    } else if (g->mode == 2) {
+      w = rfim_sqrt_weight(rfim_act_nu(g->act, g->iota, g->alpha, g->omega, g->coeff[k * g->m + q]));
+    }
+    ws[e] = w * hv;
+  }
+}
+
+/**
+ * One layer of rfim_precondition_multi (64 bytes): out[:, i] = alpha ginv_i grad[:, i] + beta out[:, i] for the
+ * d x m gradient, with ginv_i = ginv + i * ginvStride (ginvStride 0: one shared d x d inverse for every column).
+ * firstColumn: the layer's first column in the launch's numbering (ascending).
+ */
+struct RfimPrecDesc {
+  const float* ginv;
+  const float* grad;
+  float* out;
+  long long ginvStride;
+  int d;
+  int m;
+  int firstColumn;
+  int reserved0;
+  long long reserved1;
+  long long reserved2;
+};
+
+/** Largest d of rfim_precondition_multi (its gradient column lives in shared memory). */
+#define RFIM_PREC_MAX_D 256
+
+/**
+ * Per-neuron (and small shared) preconditioning of several layers in one launch, as the batched
+ * matrix-vector product it is: one block per gradient column (block-stride over `columns`), which it reads
+ * into shared memory before writing, so out may be grad itself. Sums in index order, like the GEMM it replaces.
+ * beta == 0 ignores out's prior contents. d <= RFIM_PREC_MAX_D.
+ */
+extern "C" __global__ void rfim_precondition_multi(const RfimPrecDesc* desc, int count, int columns, float alpha,
+                                                   float beta) {
+  __shared__ float col[RFIM_PREC_MAX_D];
+  for (int c = blockIdx.x; c < columns; c += gridDim.x) {  // block-uniform loop
+    int l = 0;
+    while (l + 1 < count && desc[l + 1].firstColumn <= c) {
+      l++;
+    }
+    const RfimPrecDesc* p = desc + l;
+    int i = c - p->firstColumn;
+    int d = p->d;
+    int m = p->m;
+    for (int r = threadIdx.x; r < d; r += blockDim.x) {
+      col[r] = p->grad[(long long)r * m + i];
+    }
+    __syncthreads();
+    const float* gi = p->ginv + p->ginvStride * i;
+    for (int r = threadIdx.x; r < d; r += blockDim.x) {
+      const float* row = gi + (long long)r * d;
+      float s = 0.0f;
+      for (int k = 0; k < d; ++k) {
+        s += row[k] * col[k];
+      }
+      float o = alpha * s;
+      if (beta != 0.0f) {
+        o += beta * p->out[(long long)r * m + i];
+      }
+      p->out[(long long)r * m + i] = o;
+    }
+    __syncthreads();  // col is reused by this block's next column
+  }
+}
+
+/**
+ * The single-matrix refresh's last step: ginv[r][c] = w[min(r, c)][max(r, c)] when status[0] == 0, where w holds
+ * potri's result in its row-major upper triangle (the mirror and the guarded copy in one launch, the same values as
+ * rfim_mirror_upper_to_lower then rfim_copy_ok_slices); a failed matrix leaves ginv untouched.
+ */
+extern "C" __global__ void rfim_copy_ok_upper(const float* w, const int* status, int d, float* ginv) {
+  if (status[0] != 0) {
+    return;
+  }
+  long long dd = (long long)d * d;
+  RFIM_GRID_STRIDE(e, dd) {
+    int r = (int)(e / d);
+    int c = (int)(e - (long long)r * d);
+    ginv[e] = r <= c ? w[e] : w[(long long)c * d + r];
   }
 }

@@ -104,6 +104,8 @@ enum : CUresult {
     CUDA_ERROR_NOT_SUPPORTED = 801,
     CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900,
     CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901,
+    CUDA_ERROR_STREAM_CAPTURE_UNMATCHED = 903,
+    CUDA_ERROR_STREAM_CAPTURE_UNJOINED = 904,
     CUDA_ERROR_STREAM_CAPTURE_IMPLICIT = 906,
     CUDA_ERROR_UNKNOWN = 999,
 };
@@ -176,8 +178,14 @@ struct SimModule {
     std::map<std::string, std::vector<int>> entries;  // .entry name -> .param sizes in bytes
     std::map<std::string, std::unique_ptr<SimFunc>> funcs;
 };
+struct SimGraph;
+struct SimStream;
 struct SimEvent {
     std::chrono::steady_clock::time_point t{};
+    // Recorded inside a capture: the graph, the stream that recorded it and whether that stream had issued
+    // nothing since (a wait on it then joins that stream back to the capture's origin).
+    SimGraph* capture_graph = nullptr;
+    SimStream* capture_stream = nullptr;
     bool recorded = false;
     bool timing = true;  // false: created with CU_EVENT_DISABLE_TIMING (cuEventElapsedTime refuses it)
 };
@@ -206,6 +214,7 @@ struct SimNode {
 };
 struct SimGraph {
     std::vector<SimNode> nodes;
+    SimStream* origin = nullptr;  // the stream whose cuStreamBeginCapture made this graph
     std::shared_ptr<GraphMem> mem = std::make_shared<GraphMem>();
     bool doomed = false;  // CUDASIM_FAIL_CAPTURE=instantiate
 };
@@ -220,6 +229,10 @@ struct SimStream {
     bool invalidated = false;
     bool fail_capture = false;     // this capture fails (CUDASIM_FAIL_CAPTURE)
     std::thread::id capture_thread;
+    // Cross-stream capture: a stream that waited on an event recorded in another stream's capture joins that
+    // capture (origin: the stream that began it); joined: its last work has been waited on by the capture.
+    SimStream* origin = nullptr;
+    bool joined = true;
     std::deque<SimNode> pending;   // CUDASIM_STRICT_STREAMS: work not yet run (guarded by g_q_m)
 };
 
@@ -521,6 +534,16 @@ CUresult capture_ok(const char* fn, CUstream s) {
     if (!s->invalidated) return CUDA_SUCCESS;
     trace("%s: the capture of stream %p is already invalidated", fn, (void*)s);
     return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+}
+// Records an operation of stream s into the capture gr; work of a forked stream leaves it unjoined until the
+// capture waits on an event it records afterwards.
+void append_locked(SimGraph* gr, CUstream s, SimNode&& nd) {  // g_cap_m held
+    if (s && s->origin) s->joined = false;
+    gr->nodes.push_back(std::move(nd));
+}
+void append(SimGraph* gr, CUstream s, SimNode&& nd) {
+    std::lock_guard<std::mutex> g(g_cap_m);
+    append_locked(gr, s, std::move(nd));
 }
 CUresult stream_op_check(const char* fn, CUstream s) {  // an async op on s, outside capture of s
     if (s) return CUDA_SUCCESS;
@@ -952,7 +975,7 @@ CUresult copy_op(const char* fn, void* dst, const void* src, size_t n, bool dst_
             nd.dst = dst;
             nd.src = src;
             nd.n = n;
-            gr->nodes.push_back(std::move(nd));
+            append(gr, s, std::move(nd));
             trace("%s captured", fn);
             return CUDA_SUCCESS;
         }
@@ -1005,7 +1028,7 @@ CUresult set_op(const char* fn, CUdeviceptr d, T v, size_t count, bool async, CU
             nd.n = count;
             nd.value = unsigned(v);
             if (gr)
-                gr->nodes.push_back(std::move(nd));
+                append(gr, s, std::move(nd));
             else
                 enqueue(s, std::move(nd));
             return CUDA_SUCCESS;
@@ -1074,8 +1097,10 @@ API CUresult cuStreamDestroy_v2(CUstream s) {
     {
         std::lock_guard<std::mutex> g(g_cap_m);
         g_capturing.erase(s);
-        if (s->capture) g_live_graphs--;
-        delete s->capture;
+        if (s->capture && !s->origin) {  // a stream that only joined another's capture does not own its graph
+            g_live_graphs--;
+            delete s->capture;
+        }
     }
     delete s;
     g_live_streams--;
@@ -1116,7 +1141,9 @@ API CUresult cuStreamBeginCapture_v2(CUstream s, int mode) {
     INJECT("cuStreamBeginCapture");
     std::lock_guard<std::mutex> g(g_cap_m);
     if (s->capture) return CUDA_ERROR_ILLEGAL_STATE;
+    if (s->origin) return CUDA_ERROR_ILLEGAL_STATE;
     s->capture = new SimGraph();
+    s->capture->origin = s;
     g_live_graphs++;
     s->capture_mode = mode;
     s->invalidated = false;
@@ -1132,9 +1159,33 @@ API CUresult cuStreamEndCapture(CUstream s, CUgraph* out) {
     if (!s || !out) return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard<std::mutex> g(g_cap_m);
     if (!s->capture) return CUDA_ERROR_ILLEGAL_STATE;
+    if (s->origin) return CUDA_ERROR_STREAM_CAPTURE_UNMATCHED;  // only the stream that began it ends a capture
     SimGraph* gr = s->capture;
     s->capture = nullptr;
     g_capturing.erase(s);
+    bool unjoined = false;
+    for (auto it = g_capturing.begin(); it != g_capturing.end();) {  // release the streams that joined
+        SimStream* j = *it;
+        if (j->capture == gr) {
+            unjoined |= !j->joined;
+            if (j->invalidated) s->invalidated = true;  // work refused on a joined stream breaks the whole capture
+            j->invalidated = false;
+            j->capture = nullptr;
+            j->origin = nullptr;
+            j->joined = true;
+            it = g_capturing.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (unjoined) {
+        complain("cuStreamEndCapture: a stream that joined the capture was not joined back (its last work was not"
+                 " waited on): capture invalidated");
+        delete gr;
+        g_live_graphs--;
+        *out = nullptr;
+        return CUDA_ERROR_STREAM_CAPTURE_UNJOINED;
+    }
     if (s->fail_capture && g_fail_capture == 2) {
         complain("cuStreamEndCapture: capture refused (CUDASIM_FAIL_CAPTURE=end)");
         s->invalidated = true;
@@ -1164,8 +1215,45 @@ API CUresult cuStreamIsCapturing(CUstream s, int* status) {
     *status = s->capture ? (s->invalidated ? 2 : 1) : 0;
     return CUDA_SUCCESS;
 }
-API CUresult cuStreamWaitEvent(CUstream, CUevent e, unsigned) {
+// Cross-stream capture, as the real driver: waiting on an event recorded in a capture makes the waiting stream
+// join that capture (its later work becomes part of the graph, in issue order: the replay is linear) and a wait of
+// the capture on an event a joined stream recorded after its last work joins that stream back. The origin's
+// cuStreamEndCapture fails with CUDA_ERROR_STREAM_CAPTURE_UNJOINED when a joined stream has work not waited on.
+API CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned) {
     REQUIRE_CTX();
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    {
+        std::lock_guard<std::mutex> g(g_cap_m);
+        SimGraph* gr = e->capture_graph;
+        SimStream* origin = nullptr;  // found among the capturing streams: gr may be gone already
+        for (SimStream* c : g_capturing)
+            if (gr && c->capture == gr && !c->origin) origin = c;
+        if (origin) {  // e was recorded in a capture still going on
+            if (!s) return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
+            if (s->capture == nullptr) {
+                if (s->origin) return CUDA_ERROR_ILLEGAL_STATE;
+                s->capture = gr;
+                s->capture_mode = origin->capture_mode;
+                s->invalidated = false;
+                s->fail_capture = origin->fail_capture;
+                s->capture_thread = std::this_thread::get_id();
+                s->origin = origin;
+                s->joined = true;
+                g_capturing.insert(s);
+                trace("cuStreamWaitEvent: stream %p joins the capture of %p", (void*)s, (void*)origin);
+                return CUDA_SUCCESS;
+            }
+            if (s->capture != gr) return CUDA_ERROR_STREAM_CAPTURE_UNMATCHED;
+            SimStream* from = e->capture_stream;
+            if (from && from->origin && from->capture == gr) from->joined = true;
+            return CUDA_SUCCESS;
+        }
+        if (s && s->capture) {
+            s->invalidated = true;  // a capture cannot wait on work outside it (not simulated)
+            complain("cuStreamWaitEvent: a capturing stream waits on an event recorded outside its capture");
+            return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+        }
+    }
     return flush_event(e);  // one stream at a time here: the waited-for work simply runs first
 }
 // flags: CU_EVENT_BLOCKING_SYNC 1, CU_EVENT_DISABLE_TIMING 2, CU_EVENT_INTERPROCESS 4
@@ -1194,8 +1282,16 @@ API CUresult cuEventRecord(CUevent e, CUstream s) {
         SimNode nd;
         nd.kind = SimNode::EVENT;
         nd.ev = e;
-        gr->nodes.push_back(std::move(nd));
+        gr->nodes.push_back(std::move(nd));  // orders nothing in a linear replay; a GPU graph makes it an edge
+        std::lock_guard<std::mutex> g(g_cap_m);
+        e->capture_graph = gr;
+        e->capture_stream = s;
         return CUDA_SUCCESS;
+    }
+    {
+        std::lock_guard<std::mutex> g(g_cap_m);
+        e->capture_graph = nullptr;
+        e->capture_stream = nullptr;
     }
     if (queued(s)) {
         SimNode nd;
@@ -1396,7 +1492,7 @@ API CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
             nd.args.emplace_back(b, b + f->psizes[i]);
         }
         if (gr)
-            gr->nodes.push_back(std::move(nd));
+            append(gr, stream, std::move(nd));
         else
             enqueue(stream, std::move(nd));
         trace("cuLaunchKernel(%s) %s", f->name.c_str(), gr ? "captured" : "queued");
@@ -1488,7 +1584,7 @@ API int cudasim_stream_work(CUstream s, void (*fn)(void*), void (*del)(void*), v
         }
         if (s->invalidated) return -1;
         nd.host_ctx = std::shared_ptr<void>(ctx, del ? del : [](void*) {});
-        gr->nodes.push_back(std::move(nd));
+        append_locked(gr, s, std::move(nd));
         trace("library call captured as a host node");
         return 1;
     }
@@ -1560,7 +1656,8 @@ API CUresult cuGetErrorName(CUresult e, const char** s) {
         N(500, "CUDA_ERROR_NOT_FOUND") N(600, "CUDA_ERROR_NOT_READY") N(700, "CUDA_ERROR_ILLEGAL_ADDRESS")
         N(710, "CUDA_ERROR_ASSERT") N(719, "CUDA_ERROR_LAUNCH_FAILED") N(801, "CUDA_ERROR_NOT_SUPPORTED")
         N(900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED") N(901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED")
-        N(906, "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT") N(999, "CUDA_ERROR_UNKNOWN")
+        N(903, "CUDA_ERROR_STREAM_CAPTURE_UNMATCHED")
+        N(904, "CUDA_ERROR_STREAM_CAPTURE_UNJOINED") N(906, "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT") N(999, "CUDA_ERROR_UNKNOWN")
 #undef N
         default: *s = nullptr; return CUDA_ERROR_INVALID_VALUE;
     }

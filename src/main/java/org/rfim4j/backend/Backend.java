@@ -209,6 +209,14 @@ public interface Backend extends AutoCloseable {
   }
 
   /**
+   * The shape of every step kind {@link #captureStep} has run so far, by kind (node counts by kind, host
+   * synchronisations, bytes moved): empty for backends that do not count (the CPU ones).
+   */
+  default java.util.Map<String, StepShape> stepShapes() {
+    return java.util.Map.of();
+  }
+
+  /**
    * RNGD per-neuron metric update from pre-activations: {@code nuCoefficients(act, a, omega, nu)} followed
    * by {@code perNeuronMetricUpdate(h, nu, lambda, g)}. A GPU backend fuses the coefficients into the Gram
    * workspace kernel (nu is then scratch and not written).
@@ -236,6 +244,60 @@ public interface Backend extends AutoCloseable {
    * {@code g} is m x (n+1) x (n+1), {@code nu} is B x m.
    */
   void perNeuronMetricUpdate(DeviceArray h, DeviceArray nu, double lambda, DeviceArray g);
+
+  /**
+   * The metric updates of several layers in one call, the same as running each in order
+   * ({@link MetricUpdate#runOn}). A GPU backend builds every layer's Gram workspace in one launch and updates
+   * metrics that are adjacent slices of one stack (layers of the same shape allocated together) with one batched
+   * GEMM.
+   */
+  default void metricUpdates(List<MetricUpdate> updates, double lambda) {
+    for (MetricUpdate u : updates) {
+      u.runOn(this, lambda);
+    }
+  }
+
+  /**
+   * RNGD preconditioning of several layers in one call: for each i, {@code outs[i] = alpha ginvs[i] grads[i] +
+   * beta outs[i]}, with a D x D {@code ginvs[i]} (a shared metric: {@link #gemm}) or an m x D x D stack (per
+   * neuron: {@link #perNeuronPrecondition}); the same as those calls in order. {@code beta == 0} ignores the
+   * prior contents of out; out may be its grad itself. A GPU backend runs the small layers as one batched
+   * matrix-vector launch.
+   */
+  default void preconditionLayers(List<DeviceArray> ginvs, List<DeviceArray> grads, double alpha, double beta,
+      List<DeviceArray> outs) {
+    if (ginvs == null || grads == null || outs == null || ginvs.size() != grads.size()
+        || ginvs.size() != outs.size()) {
+      throw new IllegalArgumentException("preconditionLayers needs one of ginvs, grads and outs per layer, got "
+          + (ginvs == null ? "null" : ginvs.size()) + ", " + (grads == null ? "null" : grads.size()) + " and "
+          + (outs == null ? "null" : outs.size()));
+    }
+    for (int i = 0; i < ginvs.size(); i++) {
+      int[] s = ginvs.get(i).shape();
+      int d = grads.get(i).rows();
+      int m = grads.get(i).cols();
+      boolean ok = s.length == 3 ? s[0] == m && s[1] == d && s[2] == d : s.length == 2 && s[0] == d && s[1] == d;
+      if (!ok) {
+        throw new IllegalArgumentException("ginvs[" + i + "] " + java.util.Arrays.toString(s) + " must be " + d
+            + " x " + d + " (shared) or " + m + " x " + d + " x " + d + " (per neuron) for grads[" + i + "] "
+            + java.util.Arrays.toString(grads.get(i).shape()));
+      }
+    }
+    for (int i = 0; i < ginvs.size(); i++) {
+      DeviceArray gi = ginvs.get(i);
+      if (gi.shape().length == 3) {
+        perNeuronPrecondition(gi, grads.get(i), alpha, beta, outs.get(i));
+      } else if (grads.get(i) == outs.get(i)) {
+        // gemm's C must not overlap B: through a copy
+        try (DeviceArray tmp = allocate(grads.get(i).shape())) {
+          copy(grads.get(i), tmp);
+          gemm(false, false, alpha, gi, tmp, beta, outs.get(i));
+        }
+      } else {
+        gemm(false, false, alpha, gi, grads.get(i), beta, outs.get(i));
+      }
+    }
+  }
 
   /** Adds {@code value} to the diagonal of every matrix of a stack (or of one square matrix). */
   void addDiagonal(DeviceArray g, double value);
@@ -281,6 +343,24 @@ public interface Backend extends AutoCloseable {
       double[] f = download(failures);
       f[0] += failed;
       upload(failures, f);
+    }
+  }
+
+  /**
+   * {@link #refreshInverses} of several metrics at once, the same as calling it for each i in order with
+   * {@code (gs[i], epsRels[i], epsAbs, ginvs[i], failures[i])}. A GPU backend inverts stacks that are adjacent slices
+   * of one allocation (layers of one shape allocated together, with their damping vectors and one-element failure
+   * counters adjacent too) as one batch.
+   */
+  default void refreshInversesAll(List<DeviceArray> gs, List<DeviceArray> epsRels, double epsAbs,
+      List<DeviceArray> ginvs, List<DeviceArray> failures) {
+    if (gs == null || epsRels == null || ginvs == null || failures == null || epsRels.size() != gs.size()
+        || ginvs.size() != gs.size() || failures.size() != gs.size()) {
+      throw new IllegalArgumentException("refreshInversesAll needs one of gs, epsRels, ginvs and failures per"
+          + " layer");
+    }
+    for (int i = 0; i < gs.size(); i++) {
+      refreshInverses(gs.get(i), epsRels.get(i), epsAbs, ginvs.get(i), failures.get(i));
     }
   }
 

@@ -76,6 +76,11 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--out", description = "directory for race.json, race.md and <optimizer>/curve.csv")
   Path out;
 
+  @Option(names = "--shape", description = "instead of the race: the shape of each optimizer's captured step on a GPU"
+      + " backend (graph nodes by kind, host synchronisations, bytes) and the modelled epoch (docs/gpu-cost-model.md);"
+      + " synthetic data of the dataset's shape (784 features, 10 classes), no data files needed")
+  boolean shape;
+
   /** Called with --out after each write of the results (tests look at the files then). */
   java.util.function.Consumer<Path> afterWrite = p -> { };
 
@@ -85,6 +90,15 @@ public final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter stdout = spec.commandLine().getOut();
+    if (shape) {
+      run.check();
+      List<OptimizerSpec> specs = TrainCommand.specs(optimizers, lr, run);
+      MlpConfig modelConfig = run.modelConfig(784, 10, seed);
+      try (Backend backend = run.openBackend()) {
+        return StepShapeReport.run(backend, modelConfig, run.batch,
+            run.trainSize == null ? 50_000 : run.trainSize, specs, seed, stdout);
+      }
+    }
     if (!(target > 0 && target < 1)) {
       throw new IllegalArgumentException("--target must be a validation accuracy in (0, 1), got " + target);
     }

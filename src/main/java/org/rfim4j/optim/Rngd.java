@@ -34,6 +34,8 @@ public final class Rngd implements Optimizer {
   private final RngdPreconditioner preconditioner;
   private final List<? extends Trainable.Dense> dense;
   private final List<MetricKind> kinds = new ArrayList<>();
+  /** The dense layers' ids, in order. */
+  private final List<String> ids = new ArrayList<>();
   private final List<DeviceArray> bnValues = new ArrayList<>();
   private final List<DeviceArray> bnGrads = new ArrayList<>();
 
@@ -48,6 +50,7 @@ public final class Rngd implements Optimizer {
       MetricKind kind = config.kindOf(l, dense.size());
       kinds.add(kind);
       String id = id(layer);
+      ids.add(id);
       specs.add(kind == MetricKind.SHARED ? LayerSpec.shared(id, layer.fanIn(), layer.fanOut())
           : LayerSpec.perNeuron(id, layer.fanIn(), layer.fanOut(),
               layer.activation() == null ? Nu.identity() : Nu.of(layer.activation())));
@@ -108,17 +111,26 @@ public final class Rngd implements Optimizer {
     preconditioner.endStep();
   }
 
+  /** Every layer's metric update in one preconditioner call (one backend call: fused on a GPU). */
   private void observeAll() {
+    List<DeviceArray> inputs = new ArrayList<>(dense.size());
+    List<DeviceArray> pre = new ArrayList<>(dense.size());
     for (Trainable.Dense layer : dense) {
-      preconditioner.observe(id(layer), layer.lastInput(), layer.lastPreActivation());
+      inputs.add(layer.lastInput());
+      pre.add(layer.lastPreActivation());
     }
+    preconditioner.observeAll(ids, inputs, pre);
   }
 
   private void applyStep() {
     double lr = config.learningRate();
+    List<DeviceArray> grads = new ArrayList<>(dense.size());
+    List<DeviceArray> weights = new ArrayList<>(dense.size());
     for (Trainable.Dense layer : dense) {
-      preconditioner.precondition(id(layer), layer.weightGradient(), -lr, 1.0, layer.weightValues());
+      grads.add(layer.weightGradient());
+      weights.add(layer.weightValues());
     }
+    preconditioner.preconditionAll(ids, grads, -lr, 1.0, weights);
     if (!bnValues.isEmpty()) {
       backend.sgdUpdateAll(bnValues, bnGrads, null, lr, 0);  // one launch on a GPU
     }

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.MetricUpdate;
 import org.rfim4j.io.StateFile;
 import org.rfim4j.io.StateFile.ArrayEntry;
 import org.rfim4j.optim.MetricKind;
@@ -72,6 +73,8 @@ public final class RngdPreconditioner implements AutoCloseable {
   private final int maxBatch;
   private final Map<String, Layer> layers = new LinkedHashMap<>();
   private final List<LayerSpec> specs;
+  /** Metric and inverse stacks shared by per-neuron layers of one shape (the layers hold views). */
+  private final List<DeviceArray> stacks = new ArrayList<>();
   private long t;
   private long restoredFailures;
   private boolean closed;
@@ -156,8 +159,39 @@ public final class RngdPreconditioner implements AutoCloseable {
     this.maxBatch = maxBatch;
     this.specs = List.copyOf(layers);
     try {
+      // Per-neuron layers of one shape share one stack for their metrics, one for their inverses, one damping vector
+      // and one failure-counter vector (each layer holds views), so that a GPU backend updates and inverts them with
+      // one batched call each (metricUpdates, refreshInversesAll).
+      Map<String, List<LayerSpec>> groups = new LinkedHashMap<>();
       for (LayerSpec s : specs) {
-        this.layers.put(s.id(), allocate(s));
+        if (s.kind() == MetricKind.PER_NEURON) {
+          groups.computeIfAbsent(s.fanIn() + "x" + s.fanOut(), k -> new ArrayList<>()).add(s);
+        }
+      }
+      Map<String, DeviceArray[]> views = new java.util.HashMap<>();
+      for (List<LayerSpec> group : groups.values()) {
+        if (group.size() < 2) {
+          continue;
+        }
+        LayerSpec first = group.get(0);
+        int m = first.fanOut();
+        int d = first.dim();
+        DeviceArray g = backend.allocate(group.size() * m, d, d);
+        stacks.add(g);
+        DeviceArray ginv = backend.allocate(group.size() * m, d, d);
+        stacks.add(ginv);
+        DeviceArray eps = backend.allocate(group.size() * m);
+        stacks.add(eps);
+        DeviceArray failures = backend.allocate(group.size());
+        stacks.add(failures);
+        for (int j = 0; j < group.size(); j++) {
+          views.put(group.get(j).id(), new DeviceArray[] {backend.rows(g, j * m, (j + 1) * m),
+              backend.rows(ginv, j * m, (j + 1) * m), backend.rows(eps, j * m, (j + 1) * m),
+              backend.rows(failures, j, j + 1)});
+        }
+      }
+      for (LayerSpec s : specs) {
+        this.layers.put(s.id(), allocate(s, views.get(s.id())));
       }
     } catch (RuntimeException | Error e) {
       close();
@@ -165,15 +199,19 @@ public final class RngdPreconditioner implements AutoCloseable {
     }
   }
 
-  private Layer allocate(LayerSpec s) {
+  /**
+   * The layer's state; {@code stackViews} (null: allocate its own) are its metric, inverse, damping vector and
+   * failure counter as views of its group's arrays.
+   */
+  private Layer allocate(LayerSpec s, DeviceArray[] stackViews) {
     int d = s.dim();
     List<DeviceArray> made = new ArrayList<>();
     try {
-      DeviceArray g = keep(made, s.kind() == MetricKind.SHARED ? backend.allocate(d, d)
-          : backend.allocate(s.fanOut(), d, d));
-      DeviceArray ginv = keep(made, backend.allocate(g.shape()));
-      DeviceArray eps = keep(made, backend.allocate(s.matrices()));
-      DeviceArray failures = keep(made, backend.allocate(1));
+      DeviceArray g = stackViews != null ? stackViews[0] : keep(made, s.kind() == MetricKind.SHARED
+          ? backend.allocate(d, d) : backend.allocate(s.fanOut(), d, d));
+      DeviceArray ginv = stackViews != null ? stackViews[1] : keep(made, backend.allocate(g.shape()));
+      DeviceArray eps = stackViews != null ? stackViews[2] : keep(made, backend.allocate(s.matrices()));
+      DeviceArray failures = stackViews != null ? stackViews[3] : keep(made, backend.allocate(1));
       DeviceArray nu = s.kind() == MetricKind.PER_NEURON ? keep(made, backend.allocate(maxBatch, s.fanOut()))
           : null;
       backend.addDiagonal(g, 1.0);
@@ -267,6 +305,97 @@ public final class RngdPreconditioner implements AutoCloseable {
     checkGradient(l, "grad", grad);
     checkGradient(l, "out", out);
     apply(l, grad, alpha, beta, out);
+  }
+
+  /**
+   * {@link #observe} of several layers at once, in order: {@code inputs.get(i)} and {@code preActivations.get(i)}
+   * (an element may be null for a shared layer) for layer {@code ids.get(i)}. Every check is made before any
+   * state changes; the metric updates then go to the backend as one {@link Backend#metricUpdates} call (a GPU
+   * backend issues one workspace launch and one batched GEMM per run of same-shape layers), then any due refresh.
+   */
+  public void observeAll(List<String> ids, List<DeviceArray> inputs, List<DeviceArray> preActivations) {
+    checkOpen();
+    if (ids == null || inputs == null || preActivations == null || inputs.size() != ids.size()
+        || preActivations.size() != ids.size()) {
+      throw new IllegalArgumentException("observeAll needs one input and one pre-activation array (or null) per"
+          + " layer id");
+    }
+    List<Layer> ls = new ArrayList<>();
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (int i = 0; i < ids.size(); i++) {
+      if (!seen.add(ids.get(i))) {
+        throw new IllegalArgumentException("observeAll: layer '" + ids.get(i) + "' is listed twice");
+      }
+      Layer l = beginObserve(ids.get(i), false);
+      int b = checkInput(l, inputs.get(i));
+      DeviceArray pre = preActivations.get(i);
+      if (pre != null || l.spec.kind() == MetricKind.PER_NEURON) {
+        checkBatchMatrix(l, "preActivations", pre, b, l.spec.fanOut());
+      }
+      ls.add(l);
+    }
+    List<MetricUpdate> ups = new ArrayList<>();
+    for (int i = 0; i < ls.size(); i++) {
+      ups.add(updateOf(ls.get(i), inputs.get(i), preActivations.get(i)));
+    }
+    backend.metricUpdates(ups, config.lambda());
+    for (Layer l : ls) {
+      markUpdated(l);
+    }
+    if (refreshDue()) {  // one backend call: same-shape layers are inverted as one batch on a GPU
+      List<DeviceArray> targets = new ArrayList<>();
+      List<DeviceArray> eps = new ArrayList<>();
+      List<DeviceArray> inverses = new ArrayList<>();
+      List<DeviceArray> counters = new ArrayList<>();
+      for (Layer l : ls) {
+        targets.add(refreshTarget(l));
+        eps.add(l.epsRel);
+        inverses.add(l.ginv);
+        counters.add(l.failures);
+      }
+      backend.refreshInversesAll(targets, eps, refreshEpsAbs(), inverses, counters);
+    }
+  }
+
+  /**
+   * {@link #precondition(String, DeviceArray, double, double, DeviceArray)} of several layers at once, in order:
+   * {@code outs.get(i) = alpha G^-1 grads.get(i) + beta outs.get(i)} for layer {@code ids.get(i)}, as one
+   * {@link Backend#preconditionLayers} call (a GPU backend runs the small layers as one batched matrix-vector
+   * launch). Every check is made before any work is issued.
+   */
+  public void preconditionAll(List<String> ids, List<DeviceArray> grads, double alpha, double beta,
+      List<DeviceArray> outs) {
+    checkOpen();
+    if (ids == null || grads == null || outs == null || grads.size() != ids.size() || outs.size() != ids.size()) {
+      throw new IllegalArgumentException("preconditionAll needs one gradient and one output array per layer id");
+    }
+    List<Layer> ls = new ArrayList<>();
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (int i = 0; i < ids.size(); i++) {
+      if (!seen.add(ids.get(i))) {
+        throw new IllegalArgumentException("preconditionAll: layer '" + ids.get(i) + "' is listed twice");
+      }
+      Layer l = beginPrecondition(ids.get(i));
+      checkGradient(l, "grad", grads.get(i));
+      checkGradient(l, "out", outs.get(i));
+      ls.add(l);
+    }
+    List<DeviceArray> ginvs = new ArrayList<>();
+    List<DeviceArray> srcs = new ArrayList<>();
+    for (int i = 0; i < ls.size(); i++) {
+      Layer l = ls.get(i);
+      DeviceArray src = grads.get(i);
+      if (l.spec.kind() == MetricKind.SHARED && src == outs.get(i)) {  // gemm's C must not overlap B
+        src = gradientStage(l)[0];
+        backend.copy(grads.get(i), src);
+      }
+      ginvs.add(l.ginv);
+      srcs.add(src);
+    }
+    backend.preconditionLayers(ginvs, srcs, alpha, beta, outs);
+    for (Layer l : ls) {
+      l.preconditioned = true;
+    }
   }
 
   /**
@@ -397,45 +526,67 @@ public final class RngdPreconditioner implements AutoCloseable {
   // ------------------------------------------------------------------ the work
 
   private void update(Layer l, DeviceArray input, DeviceArray second) {
+    updateOf(l, input, second).runOn(backend, config.lambda());
+    afterUpdate(l);
+  }
+
+  /**
+   * The backend metric update of layer l for this input and pre-activations (or supplied nu); a softmax layer's
+   * coefficients are computed here first.
+   */
+  private MetricUpdate updateOf(Layer l, DeviceArray input, DeviceArray second) {
     LayerSpec s = l.spec;
     if (s.kind() == MetricKind.SHARED) {
-      backend.sharedMetricUpdate(input, config.lambda(), l.g);
-    } else {
-      DeviceArray nu = backend.rows(l.nu, 0, input.rows());
-      switch (s.nu().source()) {
-        case ACTIVATION:
-          // nu_f + weighted Gram update (fused into one workspace kernel on a GPU)
-          backend.perNeuronMetricUpdateFromPreActivations(input, s.nu().activation(), second,
-              s.nu().omegaOr(config.omega()), config.lambda(), nu, l.g);
-          break;
-        case SOFTMAX:
-          backend.softmaxNuCoefficients(second, nu);
-          backend.perNeuronMetricUpdate(input, nu, config.lambda(), l.g);
-          break;
-        default:
-          backend.perNeuronMetricUpdate(input, second, config.lambda(), l.g);
-      }
+      return MetricUpdate.shared(input, l.g);
     }
+    DeviceArray nu = backend.rows(l.nu, 0, input.rows());
+    switch (s.nu().source()) {
+      case ACTIVATION:
+        // nu_f + weighted Gram update (fused into one workspace kernel on a GPU)
+        return MetricUpdate.fromPreActivations(input, s.nu().activation(), second, s.nu().omegaOr(config.omega()),
+            nu, l.g);
+      case SOFTMAX:
+        backend.softmaxNuCoefficients(second, nu);
+        return MetricUpdate.perNeuron(input, nu, l.g);
+      default:
+        return MetricUpdate.perNeuron(input, second, l.g);
+    }
+  }
+
+  /** After layer l's metric update: the paper's additive damping, the observed mark, a due refresh. */
+  private void afterUpdate(Layer l) {
+    markUpdated(l);
+    if (refreshDue()) {
+      backend.refreshInverses(refreshTarget(l), l.epsRel, refreshEpsAbs(), l.ginv, l.failures);
+    }
+  }
+
+  /** The paper's additive damping and the observed mark, after layer l's metric update. */
+  private void markUpdated(Layer l) {
     if (config.damping() == RngdConfig.Damping.PAPER && config.epsAdd() > 0) {
       backend.addDiagonal(l.g, config.epsAdd());
     }
     l.observed = true;
-    if (refreshDue()) {
-      double epsAbs = config.damping() == RngdConfig.Damping.CANONICAL ? config.epsAbs() : 0.0;
-      DeviceArray target = l.g;
-      double c = identityWeight();
-      if (c > 0) {
-        // bias-corrected start (docs/rngd.md): invert (G - c I) / (1 - c), c = (1 - lambda)^(t + 1)
-        if (l.corrected == null) {
-          l.corrected = backend.allocate(l.g.shape());
-        }
-        backend.copy(l.g, l.corrected);
-        backend.addDiagonal(l.corrected, -c);
-        backend.scale(1 / (1 - c), l.corrected);
-        target = l.corrected;
-      }
-      backend.refreshInverses(target, l.epsRel, epsAbs, l.ginv, l.failures);
+  }
+
+  private double refreshEpsAbs() {
+    return config.damping() == RngdConfig.Damping.CANONICAL ? config.epsAbs() : 0.0;
+  }
+
+  /** The matrix a refresh inverts: G, or with the bias correction (G - c I) / (1 - c), computed here. */
+  private DeviceArray refreshTarget(Layer l) {
+    double c = identityWeight();
+    if (c <= 0) {
+      return l.g;
     }
+    // bias-corrected start (docs/rngd.md): invert (G - c I) / (1 - c), c = (1 - lambda)^(t + 1)
+    if (l.corrected == null) {
+      l.corrected = backend.allocate(l.g.shape());
+    }
+    backend.copy(l.g, l.corrected);
+    backend.addDiagonal(l.corrected, -c);
+    backend.scale(1 / (1 - c), l.corrected);
+    return l.corrected;
   }
 
   /**
@@ -750,6 +901,7 @@ public final class RngdPreconditioner implements AutoCloseable {
         l.owned().forEach(DeviceArray::close);
       }
     }
+    stacks.forEach(DeviceArray::close);
   }
 
   /** Views of host data as rows of doubles, for the host entry points. */

@@ -1381,6 +1381,201 @@ public abstract class BackendContractTest {
     assertRejects(() -> backend.perNeuronPrecondition(g2, grad, 1, 0, out2), "out", "[5, 3]");
   }
 
+  /** Per-neuron metric reference: slice i of g0 (m x d x d) updated with weights w[k] = coefficient(k, i). */
+  private static double[] perNeuronRef(double[] g0, double[] h, int b, int n, int m, double lambda,
+      double[][] weights) {
+    int d = n + 1;
+    double[] e = new double[m * d * d];
+    for (int i = 0; i < m; i++) {
+      double[] gi = Arrays.copyOfRange(g0, i * d * d, (i + 1) * d * d);
+      System.arraycopy(metricRef(gi, h, b, n, weights[i], lambda), 0, e, i * d * d, d * d);
+    }
+    return e;
+  }
+
+  private double[] spdStack(Random r, int m, int d) {
+    double[] g = new double[m * d * d];
+    for (int i = 0; i < m; i++) {
+      System.arraycopy(randSpd(r, d), 0, g, i * d * d, d * d);
+    }
+    return g;
+  }
+
+  @Test
+  void metricUpdatesOfSeveralLayersMatchTheirReferences() {
+    Random r = new Random(41);
+    int b = 7;
+    double lambda = 0.3;
+    double omega = 1.5;
+    Activation act = Activation.TANH;
+    // layer 0: shared 6 -> (d 7); layers 1, 2: per-neuron 5 -> 4 from pre-activations, slices of one stack;
+    // layer 3: per-neuron 5 -> 4 with given nu, its own array; layer 4: shared 3 -> (d 4)
+    double[] h0 = rand(r, b * 6);
+    double[] h1 = rand(r, b * 5);
+    double[] h2 = rand(r, b * 5);
+    double[] h3 = rand(r, b * 5);
+    double[] h4 = rand(r, b * 3);
+    double[] a1 = rand(r, b * 4);
+    double[] a2 = rand(r, b * 4);
+    double[] nu3 = randPositive(r, b * 4);
+    double[] g0 = randSpd(r, 7);
+    double[] gStack = spdStack(r, 8, 6);
+    double[] g3 = spdStack(r, 4, 6);
+    double[] g4 = randSpd(r, 4);
+    DeviceArray dh0 = up(h0, b, 6);
+    DeviceArray dh1 = up(h1, b, 5);
+    DeviceArray dh2 = up(h2, b, 5);
+    DeviceArray dh3 = up(h3, b, 5);
+    DeviceArray dh4 = up(h4, b, 3);
+    DeviceArray da1 = up(a1, b, 4);
+    DeviceArray da2 = up(a2, b, 4);
+    DeviceArray dnu3 = up(nu3, b, 4);
+    DeviceArray scratch1 = alloc(b, 4);
+    DeviceArray scratch2 = alloc(b, 4);
+    DeviceArray dg0 = up(g0, 7, 7);
+    DeviceArray stack = up(gStack, 8, 6, 6);
+    DeviceArray dg3 = up(g3, 4, 6, 6);
+    DeviceArray dg4 = up(g4, 4, 4);
+    backend.metricUpdates(List.of(MetricUpdate.shared(dh0, dg0),
+        MetricUpdate.fromPreActivations(dh1, act, da1, omega, scratch1, backend.rows(stack, 0, 4)),
+        MetricUpdate.fromPreActivations(dh2, act, da2, omega, scratch2, backend.rows(stack, 4, 8)),
+        MetricUpdate.perNeuron(dh3, dnu3, dg3), MetricUpdate.shared(dh4, dg4)), lambda);
+    double[] ones = new double[b];
+    Arrays.fill(ones, 1);
+    // inputs as the backend holds them (float32 on a GPU)
+    double[] hv1 = dl(dh1);
+    double[] hv2 = dl(dh2);
+    double[][] w1 = new double[4][b];
+    double[][] w2 = new double[4][b];
+    double[][] w3 = new double[4][b];
+    double[] av1 = dl(da1);
+    double[] av2 = dl(da2);
+    double[] nv3 = dl(dnu3);
+    for (int i = 0; i < 4; i++) {
+      for (int k = 0; k < b; k++) {
+        w1[i][k] = ActivationMath.nu(act, av1[k * 4 + i], omega);
+        w2[i][k] = ActivationMath.nu(act, av2[k * 4 + i], omega);
+        w3[i][k] = nv3[k * 4 + i];
+      }
+    }
+    double[] gs = dl(up(gStack, 8, 6, 6));
+    double[] e12 = new double[8 * 36];
+    System.arraycopy(perNeuronRef(Arrays.copyOfRange(gs, 0, 4 * 36), hv1, b, 5, 4, lambda, w1), 0, e12, 0,
+        4 * 36);
+    System.arraycopy(perNeuronRef(Arrays.copyOfRange(gs, 4 * 36, 8 * 36), hv2, b, 5, 4, lambda, w2), 0, e12,
+        4 * 36, 4 * 36);
+    assertClose("shared layer 0", metricRef(dl(up(g0, 7, 7)), dl(dh0), b, 6, ones, lambda), dl(dg0), 1);
+    assertClose("per-neuron layers 1, 2 (one stack)", e12, dl(stack), 1);
+    assertClose("per-neuron layer 3 (given nu)", perNeuronRef(dl(up(g3, 4, 6, 6)), dl(dh3), b, 5, 4, lambda,
+        w3), dl(dg3), 1);
+    assertClose("shared layer 4", metricRef(dl(up(g4, 4, 4)), dl(dh4), b, 3, ones, lambda), dl(dg4), 1);
+    backend.metricUpdates(List.of(), lambda);  // nothing to do
+    assertRejects(() -> backend.metricUpdates(List.of(MetricUpdate.shared(dh0, dg4)), lambda), "g", "[4, 4]");
+    assertRejects(() -> backend.metricUpdates(List.of(MetricUpdate.perNeuron(dh1, dnu3, dg0)), lambda), "g",
+        "[7, 7]");
+  }
+
+  @Test
+  void refreshInversesAllMatchesRefreshingEachLayer() {
+    Random r = new Random(43);
+    int m = 3;
+    int d = 5;
+    // two layers of one shape as views of one stack (metric, inverse, damping, failure counter), a NaN slice in
+    // the second; then a single shared matrix with its own arrays
+    double[] stack = spdStack(r, 2 * m, d);
+    Arrays.fill(stack, 4 * d * d + 7, 4 * d * d + 8, Double.NaN);
+    double[] single = randSpd(r, 4);
+    double[] oldInv = rand(r, 2 * m * d * d);
+    double[] eps0 = {1e-3, 0, 2e-3, 1e-3, 5e-4, 0};
+    DeviceArray g = up(stack, 2 * m, d, d);
+    DeviceArray gi = up(oldInv, 2 * m, d, d);
+    DeviceArray eps = up(eps0, 2 * m);
+    DeviceArray fails = alloc(2);
+    DeviceArray s = up(single, 4, 4);
+    DeviceArray si = alloc(4, 4);
+    DeviceArray se = up(new double[] {1e-4}, 1);
+    DeviceArray sf = alloc(1);
+    backend.refreshInversesAll(List.of(backend.rows(g, 0, m), backend.rows(g, m, 2 * m), s),
+        List.of(backend.rows(eps, 0, m), backend.rows(eps, m, 2 * m), se), 1e-6,
+        List.of(backend.rows(gi, 0, m), backend.rows(gi, m, 2 * m), si),
+        List.of(backend.rows(fails, 0, 1), backend.rows(fails, 1, 2), sf));
+    double[] inv = dl(gi);
+    double[] epsAfter = dl(eps);
+    double[] failsAfter = dl(fails);
+    double[] sInv = dl(si);
+    // the reference: each layer on its own arrays
+    for (int layer = 0; layer < 2; layer++) {
+      int from = layer * m * d * d;
+      DeviceArray lg = up(Arrays.copyOfRange(stack, from, from + m * d * d), m, d, d);
+      DeviceArray lgi = up(Arrays.copyOfRange(oldInv, from, from + m * d * d), m, d, d);
+      DeviceArray le = up(Arrays.copyOfRange(eps0, layer * m, layer * m + m), m);
+      DeviceArray lf = alloc(1);
+      backend.refreshInverses(lg, le, 1e-6, lgi, lf);
+      assertClose("layer " + layer + " inverses", dl(lgi), Arrays.copyOfRange(inv, from, from + m * d * d), 1);
+      assertArrayEquals(dl(le), Arrays.copyOfRange(epsAfter, layer * m, layer * m + m), "layer " + layer
+          + " damping");
+      assertEquals(dl(lf)[0], failsAfter[layer], "layer " + layer + " failures");
+    }
+    assertEquals(0, failsAfter[0], "the first layer has no failed slice");
+    assertEquals(1, failsAfter[1], "the NaN slice of the second layer failed");
+    DeviceArray rg = up(single, 4, 4);
+    DeviceArray ri = alloc(4, 4);
+    DeviceArray re = up(new double[] {1e-4}, 1);
+    DeviceArray rf = alloc(1);
+    backend.refreshInverses(rg, re, 1e-6, ri, rf);
+    assertClose("single matrix inverse", dl(ri), sInv, 1);
+    assertEquals(0, dl(sf)[0]);
+    assertRejects(() -> backend.refreshInversesAll(List.of(g), List.of(), 0, List.of(gi), List.of(fails)),
+        "epsRels");
+  }
+
+  @Test
+  void preconditionLayersMatchesEachLayersProduct() {
+    Random r = new Random(42);
+    // {d, m, per-neuron (1) or shared (0), in place (1)}; d 300 > the GPU's batched-kernel limit of 256
+    int[][] layers = {{7, 3, 0, 0}, {6, 4, 1, 1}, {6, 4, 1, 0}, {5, 2, 0, 1}, {300, 2, 0, 0}, {260, 2, 1, 1}};
+    List<DeviceArray> ginvs = new ArrayList<>();
+    List<DeviceArray> grads = new ArrayList<>();
+    List<DeviceArray> outs = new ArrayList<>();
+    List<double[]> expected = new ArrayList<>();
+    double alpha = -0.6;
+    double beta = 0.5;
+    for (int[] l : layers) {
+      int d = l[0];
+      int m = l[1];
+      boolean perNeuron = l[2] == 1;
+      boolean inPlace = l[3] == 1;
+      DeviceArray gi = perNeuron ? up(rand(r, m * d * d), m, d, d) : up(rand(r, d * d), d, d);
+      DeviceArray gr = up(rand(r, d * m), d, m);
+      DeviceArray o = inPlace ? gr : up(rand(r, d * m), d, m);
+      double[] giv = dl(gi);
+      double[] grv = dl(gr);
+      double[] ov = dl(o);
+      double[] e = new double[d * m];
+      for (int i = 0; i < m; i++) {
+        int base = perNeuron ? i * d * d : 0;
+        for (int a = 0; a < d; a++) {
+          double sum = 0;
+          for (int p = 0; p < d; p++) {
+            sum += giv[base + a * d + p] * grv[p * m + i];
+          }
+          e[a * m + i] = alpha * sum + beta * ov[a * m + i];
+        }
+      }
+      ginvs.add(gi);
+      grads.add(gr);
+      outs.add(o);
+      expected.add(e);
+    }
+    backend.preconditionLayers(ginvs, grads, alpha, beta, outs);
+    for (int i = 0; i < layers.length; i++) {
+      assertClose("layer " + i + " " + Arrays.toString(layers[i]), expected.get(i), dl(outs.get(i)), layers[i][0]);
+    }
+    assertRejects(() -> backend.preconditionLayers(List.of(ginvs.get(0)), List.of(grads.get(1)), 1, 0,
+        List.of(outs.get(1))), "ginvs[0]", "[7, 7]");
+    assertRejects(() -> backend.preconditionLayers(ginvs, grads, 1, 0, List.of()), "outs");
+  }
+
   @Test
   void perNeuronPreconditionBetaZeroIgnoresNaN() {
     Random r = new Random(25);

@@ -130,4 +130,66 @@ class SimStreamsTest {
         free(d1, d2);
         cuStreamDestroy(s);
     }
+
+    /**
+     * Cross-stream capture as the backend's RNGD refresh uses it (and as the driver does it): a second stream that
+     * waits on an event recorded in a capture joins it; its work is part of the graph once the capture waits on an
+     * event it records after that work; a capture ended with a joined stream's work not waited on fails with
+     * CUDA_ERROR_STREAM_CAPTURE_UNJOINED.
+     */
+    @Test
+    void aForkedStreamJoinsTheCaptureAndMustBeJoinedBack() {
+        int n = 300;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = i;
+        CUdeviceptr a = upload(x), b = upload(x);
+        CUstream main = new CUstream(), side = new CUstream();
+        cuStreamCreate(main, 0);
+        cuStreamCreate(side, 0);
+        CUevent fork = new CUevent(), join = new CUevent();
+        cuEventCreate(fork, CUevent_flags.CU_EVENT_DISABLE_TIMING);
+        cuEventCreate(join, CUevent_flags.CU_EVENT_DISABLE_TIMING);
+        cuStreamBeginCapture(main, 1);
+        scaleOn(main, a, 2f, n);
+        cuEventRecord(fork, main);
+        cuStreamWaitEvent(side, fork, 0);
+        scaleOn(side, b, 3f, n);      // on the side stream, inside the capture
+        scaleOn(main, a, 5f, n);      // concurrently on the main stream
+        cuEventRecord(join, side);
+        cuStreamWaitEvent(main, join, 0);
+        scaleOn(main, b, 0.5f, n);    // after the join: sees the side stream's work
+        jcuda.driver.CUgraph g = new jcuda.driver.CUgraph();
+        cuStreamEndCapture(main, g);
+        jcuda.driver.CUgraphExec e = new jcuda.driver.CUgraphExec();
+        cuGraphInstantiate(e, g, 0);
+        cuGraphLaunch(e, main);
+        cuStreamSynchronize(main);
+        float[] ga = download(a, n), gb = download(b, n);
+        for (int i = 0; i < n; i++) {
+            assertEquals(10f * i, ga[i], "a[" + i + "]");
+            assertEquals(1.5f * i, gb[i], "b[" + i + "]");
+        }
+        cuGraphExecDestroy(e);
+        cuGraphDestroy(g);
+        // the side stream left its capture with the end of the capture: it works on its own again
+        scaleOn(side, b, 2f, n);
+        cuStreamSynchronize(side);
+        assertEquals(3f, download(b, n)[1]);
+        if (CudaSimSupport.simulated()) {  // what a GPU leaves behind a failed capture is not modelled
+            // a fork whose last work the capture never waits on
+            cuStreamBeginCapture(main, 1);
+            cuEventRecord(fork, main);
+            cuStreamWaitEvent(side, fork, 0);
+            scaleOn(side, b, 3f, n);
+            jcuda.driver.CUgraph bad = new jcuda.driver.CUgraph();
+            assertEquals("CUDA_ERROR_STREAM_CAPTURE_UNJOINED", error(() -> cuStreamEndCapture(main, bad)));
+            scaleOn(side, b, 1f, n);  // released: plain work again
+            cuStreamSynchronize(side);
+        }
+        cuEventDestroy(fork);
+        cuEventDestroy(join);
+        cuStreamDestroy(side);
+        cuStreamDestroy(main);
+        free(a, b);
+    }
 }

@@ -29,12 +29,17 @@ final class Cublas implements AutoCloseable {
   private boolean closed;
 
   Cublas(CudaRuntime rt) {
+    this(rt, rt.cudaStream);
+  }
+
+  /** A handle on {@code stream} (the side stream's), with its own workspace. */
+  Cublas(CudaRuntime rt, jcuda.runtime.cudaStream_t stream) {
     this.rec = rt.rec;
     JCublas2.setExceptionsEnabled(true);
     JCublas2.cublasCreate(handle);
     DeviceBuffer ws = new DeviceBuffer("cublas-workspace", rt);
     try {
-      JCublas2.cublasSetStream(handle, rt.cudaStream);  // resets any workspace: set ours after it
+      JCublas2.cublasSetStream(handle, stream);  // resets any workspace: set ours after it
       long bytes = workspaceBytes(rt.computeMajor);
       JCublas2.cublasSetWorkspace(handle, ws.ensure(bytes), bytes);
       JCublas2.cublasSetPointerMode(handle, cublasPointerMode.CUBLAS_POINTER_MODE_HOST);
@@ -78,7 +83,7 @@ final class Cublas implements AutoCloseable {
    */
   void gemmRowMajor(boolean transA, boolean transB, int m, int n, int k, double alpha, Pointer a, int lda,
       Pointer b, int ldb, double beta, Pointer c, int ldc) {
-    if (!rec.op(1, "sgemm", transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) {
+    if (!rec.op(StepRecorder.GEMM, "sgemm", transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) {
       return;
     }
     Pointer al = f(alpha);
@@ -90,7 +95,7 @@ final class Cublas implements AutoCloseable {
   void gemmStridedBatchedColMajor(boolean transA, boolean transB, int m, int n, int k, double alpha, Pointer a,
       int lda, long strideA, Pointer b, int ldb, long strideB, double beta, Pointer c, int ldc, long strideC,
       int batch) {
-    if (!rec.op(1, "sgemmStridedBatched", transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta,
+    if (!rec.op(StepRecorder.BATCHED, "sgemmStridedBatched", transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta,
         c, ldc, strideC, batch)) {
       return;
     }
@@ -105,7 +110,7 @@ final class Cublas implements AutoCloseable {
    * pointers): B_q = op(L_q)^{-1} B_q, left side, non-unit diagonal, n x n right-hand sides.
    */
   void trsmLowerBatched(boolean transpose, int n, Pointer aArray, Pointer bArray, int batch) {
-    if (!rec.op(1, "strsmBatched", transpose, n, aArray, bArray, batch)) {
+    if (!rec.op(StepRecorder.BATCHED, "strsmBatched", transpose, n, aArray, bArray, batch)) {
       return;
     }
     Pointer one = f(1.0);

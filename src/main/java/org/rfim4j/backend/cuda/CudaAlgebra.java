@@ -79,6 +79,7 @@ final class CudaAlgebra implements AutoCloseable {
     k.launchGrid(k.dotPartial, blocks, Kernels.BLOCK, X.size(), X.ptr(), Y.ptr(), ws);
     float[] part = new float[blocks];
     rt.hostSync("dot");
+    rt.rec.noteTransfer(false, (long) blocks * Sizeof.FLOAT);
     cuMemcpyDtoH(Pointer.to(part), ws, (long) blocks * Sizeof.FLOAT);
     double s = 0;
     for (float v : part) {

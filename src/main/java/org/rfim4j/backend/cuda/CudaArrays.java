@@ -123,6 +123,7 @@ final class CudaArrays {
     backend.enter();
     // Pageable host memory: a synchronous copy on the legacy stream, which our blocking stream orders with.
     rt.hostSync("upload");
+    rt.rec.noteTransfer(true, (long) src.length * Sizeof.FLOAT);
     cuMemcpyHtoD(d.ptr(), Pointer.to(src), (long) src.length * Sizeof.FLOAT);
   }
 
@@ -139,6 +140,7 @@ final class CudaArrays {
     backend.enter();
     float[] f = new float[(int) s.size()];
     rt.hostSync("download");
+    rt.rec.noteTransfer(false, (long) f.length * Sizeof.FLOAT);
     cuMemcpyDtoH(Pointer.to(f), s.ptr(), (long) f.length * Sizeof.FLOAT);
     return f;
   }

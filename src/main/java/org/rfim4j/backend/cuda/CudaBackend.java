@@ -25,7 +25,9 @@ import jcuda.driver.CUgraphExec;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.MetricUpdate;
 import org.rfim4j.backend.ReplayableStep;
+import org.rfim4j.backend.StepShape;
 import org.rfim4j.backend.Tf32Capable;
 
 /**
@@ -147,6 +149,7 @@ public final class CudaBackend implements Backend, Tf32Capable {
       CUdeviceptr pc = new CUdeviceptr();
       cuMemAlloc(pc, 4 * Float.BYTES);
       c = pc;
+      rt.rec.noteTransfer(true, 4 * Float.BYTES);
       cuMemcpyHtoD(a, Pointer.to(new float[] {1, 2, 3, 4}), 4 * Float.BYTES);
       cuStreamBeginCapture(rt.stream, CudaGraphStep.CAPTURE_MODE);
       capturing = true;
@@ -164,6 +167,7 @@ public final class CudaBackend implements Backend, Tf32Capable {
       cuGraphLaunch(e, rt.stream);
       cuStreamSynchronize(rt.stream);
       float[] got = new float[4];
+      rt.rec.noteTransfer(false, 4 * Float.BYTES);
       cuMemcpyDtoH(Pointer.to(got), c, 4 * Float.BYTES);
       if (!Arrays.equals(got, new float[] {3.5f, 5f, 7.5f, 11f})) {
         failure = "the captured GEMM + kernel computed " + Arrays.toString(got) + " instead of [3.5, 5.0, 7.5, 11.0]";
@@ -278,6 +282,12 @@ public final class CudaBackend implements Backend, Tf32Capable {
   }
 
   void enter() {
+    enterKeepingSide();
+    rt.joinSide();  // work on the side stream (an RNGD refresh) is waited for before anything else
+  }
+
+  /** {@link #enter} for operations that may overlap the side stream's work (they touch none of its arrays). */
+  void enterKeepingSide() {
     if (closed) {
       throw new IllegalStateException("CUDA backend is closed");
     }
@@ -309,10 +319,28 @@ public final class CudaBackend implements Backend, Tf32Capable {
     Map<String, Long> m = new LinkedHashMap<>();
     m.put("kernels", r.kernels);
     m.put("library", r.libraryCalls);
+    m.put("gemms", r.gemms);
+    m.put("batched", r.batchedGemms);
+    m.put("solver", r.solverCalls);
     m.put("copies", r.copies);
     m.put("syncs", r.hostSyncs);
     m.put("graphs", r.graphLaunches);
+    m.put("events", r.events);
+    m.put("toDevice", r.bytesToDevice);
+    m.put("toHost", r.bytesToHost);
     return m;
+  }
+
+  private final Map<String, StepShape> shapes = new LinkedHashMap<>();
+
+  /** Called by a captured step after each run: the latest shape of its kind. */
+  synchronized void recordShape(StepShape s) {
+    shapes.put(s.kind(), s);
+  }
+
+  @Override
+  public synchronized Map<String, StepShape> stepShapes() {
+    return Map.copyOf(shapes);
   }
 
   /** Zeroes {@link #counts()}. */
@@ -320,9 +348,15 @@ public final class CudaBackend implements Backend, Tf32Capable {
     StepRecorder r = rt.rec;
     r.kernels = 0;
     r.libraryCalls = 0;
+    r.gemms = 0;
+    r.batchedGemms = 0;
+    r.solverCalls = 0;
+    r.bytesToDevice = 0;
+    r.bytesToHost = 0;
     r.copies = 0;
     r.hostSyncs = 0;
     r.graphLaunches = 0;
+    r.events = 0;
   }
 
   /**
@@ -551,6 +585,23 @@ public final class CudaBackend implements Backend, Tf32Capable {
   public void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv,
       DeviceArray failures) {
     rngd.refreshInverses(g, epsRel, epsAbs, ginv, failures);
+  }
+
+  @Override
+  public void refreshInversesAll(List<DeviceArray> gs, List<DeviceArray> epsRels, double epsAbs,
+      List<DeviceArray> ginvs, List<DeviceArray> failures) {
+    rngd.refreshInversesAll(gs, epsRels, epsAbs, ginvs, failures);
+  }
+
+  @Override
+  public void metricUpdates(List<MetricUpdate> updates, double lambda) {
+    rngd.metricUpdates(updates, lambda);
+  }
+
+  @Override
+  public void preconditionLayers(List<DeviceArray> ginvs, List<DeviceArray> grads, double alpha, double beta,
+      List<DeviceArray> outs) {
+    rngd.preconditionLayers(ginvs, grads, alpha, beta, outs);
   }
 
   @Override

@@ -6,6 +6,7 @@ import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphGetNodes;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
 import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuMemAllocHost;
@@ -26,6 +27,7 @@ import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
 import org.rfim4j.backend.ReplayableStep;
+import org.rfim4j.backend.StepShape;
 
 /**
  * One captured training step (docs/cuda.md, Speed): run 1 eager (warm-up), run 2 captured into a CUDA graph
@@ -59,6 +61,13 @@ final class CudaGraphStep implements ReplayableStep {
   private CUgraph graph;
   private CUgraphExec exec;
   private List<Object[]> signatures;
+  /** Recorder counters before and after the capture: the graph's operations by kind. */
+  private long[] compositionBefore;
+  private long[] composition;
+  /** Nodes of the captured graph as the driver reports them (cuGraphGetNodes). */
+  private long graphNodes = -1;
+  /** Operations of the capture issued on the side stream. */
+  private long sideNodes;
   private final Pointer[] pinned = new Pointer[RING];
   private final ByteBuffer[] pinnedBuf = new ByteBuffer[RING];
   private final CUevent[] events = new CUevent[RING];
@@ -85,26 +94,54 @@ final class CudaGraphStep implements ReplayableStep {
       throw new IllegalStateException("captured steps cannot nest");
     }
     runs++;
+    long[] before = rec.snapshot();
     if (runs == 1 || eager || (exec == null && backend.graphsOff() != null)) {
       eager = eager || runs > 1;
       step.run();  // warm-up (workspaces reach their size, tables are uploaded), or graphs are off
+      rt.joinSide();
+      if (runs > 1) {
+        recordShape(before, rec.snapshot(), false, before, rec.snapshot());
+      }
       return;
     }
     if (exec == null) {
       if (!capture(rec)) {
+        recordShape(before, rec.snapshot(), false, before, rec.snapshot());
         return;  // fell back: the step was completed eagerly
       }
+      composition = rec.snapshot();
+      compositionBefore = before;
     } else {
       rec.beginReplay(signatures);
       try {
         step.run();
+        rt.joinSide();
         rec.end();
       } catch (RuntimeException | Error e) {
         rec.abort();
         throw e;
       }
     }
+    long[] launchFrom = rec.snapshot();
     launch(rec);
+    recordShape(compositionBefore, composition, true, launchFrom, rec.snapshot());
+  }
+
+  /**
+   * Records this kind's shape with the backend: the operations between {@code opsFrom} and {@code opsTo} (the
+   * capture, or an eager run) and the host costs (synchronisations, bytes) between {@code runFrom} and
+   * {@code runTo}.
+   */
+  private void recordShape(long[] opsFrom, long[] opsTo, boolean graph, long[] runFrom, long[] runTo) {
+    long[] d = new long[opsTo.length];
+    for (int i = 0; i < d.length; i++) {
+      d[i] = opsTo[i] - opsFrom[i];
+    }
+    long syncs = (graph ? runTo[5] - runFrom[5] : d[5]);
+    long toDev = runTo[7] - runFrom[7];
+    long toHost = runTo[8] - runFrom[8];
+    backend.recordShape(new StepShape(kind, graph, d[0], d[1], d[2], d[3], d[4], syncs, toDev, toHost,
+        graph ? graphNodes : -1, graph ? sideNodes : 0, d[9]));
   }
 
   /**
@@ -119,10 +156,12 @@ final class CudaGraphStep implements ReplayableStep {
       rec.abort();
       fallBack("cuStreamBeginCapture failed: " + e.getMessage());
       step.run();  // nothing of the step has run yet
+      rt.joinSide();
       return false;
     }
     try {
       step.run();
+      rt.joinSide();  // a capture ends with every forked stream joined back
     } catch (RuntimeException | Error e) {
       rec.abort();
       destroy(endCaptureQuietly(e), null);
@@ -169,6 +208,10 @@ final class CudaGraphStep implements ReplayableStep {
     signatures = sigs;
     graph = g;
     exec = e;
+    long[] n = {0};
+    cuGraphGetNodes(g, null, n);
+    graphNodes = n[0];
+    sideNodes = rec.sideOps;
     return true;
   }
 
@@ -231,6 +274,7 @@ final class CudaGraphStep implements ReplayableStep {
     cuEventRecord(events[r], rt.stream);
     used[r] = true;
     rec.copies++;
+    rec.noteTransfer(true, bytes);
   }
 
   private void launch(StepRecorder rec) {

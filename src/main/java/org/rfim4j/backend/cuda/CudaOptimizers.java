@@ -123,6 +123,7 @@ final class CudaOptimizers implements AutoCloseable {
     try {
       rt.hostSync("multi-tensor table upload");
       CUdeviceptr p = b.ensure(bytes);
+      rt.rec.noteTransfer(true, starts.length * (long) Sizeof.LONG);
       cuMemcpyHtoD(p, Pointer.to(starts), starts.length * (long) Sizeof.LONG);
       long at = starts.length * (long) Sizeof.LONG;
       for (List<DeviceArray> l : lists) {
@@ -132,6 +133,7 @@ final class CudaOptimizers implements AutoCloseable {
           ptrs[i] = a.ptr();
           roots.add(a.root());
         }
+        rt.rec.noteTransfer(true, (long) count * Sizeof.POINTER);
         cuMemcpyHtoD(p.withByteOffset(at), Pointer.to(ptrs), (long) count * Sizeof.POINTER);
         at += (long) count * Sizeof.POINTER;
       }

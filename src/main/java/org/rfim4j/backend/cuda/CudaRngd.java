@@ -5,12 +5,15 @@ import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static org.rfim4j.backend.cuda.Checks.matrix;
 import static org.rfim4j.backend.cuda.Checks.shape;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import jcuda.Pointer;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.MetricUpdate;
 
 /**
  * The RNGD operations of {@link CudaBackend} (MATH.md section 8) with their owned, grow-only workspaces:
@@ -40,11 +43,41 @@ final class CudaRngd implements AutoCloseable {
   private final DeviceBuffer invInfo;
   private final DeviceBuffer invPtrs;
   private final DeviceBuffer invWork;
+  /** Descriptor tables of the multi-layer launches. */
+  private final DescriptorTables tables;
   /** Damping factors on the device per metric, by its storage (equal views share one); see {@link #epsFor}. */
   private final java.util.Map<CudaArray.Storage, EpsCache> epsCache = new java.util.HashMap<>();
-  /** The D whose solver work size is in workFloats (-1: none yet). */
-  private int workD = -1;
-  private int workFloats;
+  /** The main stream's inversion workspaces and handles. */
+  private final Inv mainInv;
+  /** The side stream's (the refresh of large single metrics, see {@link #refreshInversesAll}); null until used. */
+  private Inv sideInv;
+  /** Why the side stream is not used (its creation failed), or null. */
+  private String sideUnavailable;
+
+  /** The workspaces and library handles of inversions on one stream. */
+  private static final class Inv {
+    final DeviceBuffer a;
+    final DeviceBuffer b;
+    final DeviceBuffer info;
+    final DeviceBuffer ptrs;
+    final DeviceBuffer work;
+    final Cublas blas;
+    final Cusolver solver;
+    /** The D whose solver work size is in workFloats (-1: none yet). */
+    int workD = -1;
+    int workFloats;
+
+    Inv(DeviceBuffer a, DeviceBuffer b, DeviceBuffer info, DeviceBuffer ptrs, DeviceBuffer work, Cublas blas,
+        Cusolver solver) {
+      this.a = a;
+      this.b = b;
+      this.info = info;
+      this.ptrs = ptrs;
+      this.work = work;
+      this.blas = blas;
+      this.solver = solver;
+    }
+  }
 
   CudaRngd(CudaBackend backend, CudaArrays arrays, CudaRuntime rt, Kernels k, Cublas blas, Cusolver solver) {
     this.backend = backend;
@@ -59,6 +92,8 @@ final class CudaRngd implements AutoCloseable {
     this.invInfo = new DeviceBuffer("inverse-info", rt);
     this.invPtrs = new DeviceBuffer("inverse-pointers", rt);
     this.invWork = new DeviceBuffer("solver-work", rt);
+    this.mainInv = new Inv(invA, invB, invInfo, invPtrs, invWork, blas, solver);
+    this.tables = new DescriptorTables(rt);
   }
 
   void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g) {
@@ -141,6 +176,238 @@ final class CudaRngd implements AutoCloseable {
     }
   }
 
+  /** Largest D that {@link #preconditionLayers} runs in its batched matrix-vector kernel (RFIM_PREC_MAX_D). */
+  static final int PREC_MAX_D = 256;
+  private static final int DESC_BYTES = 64;
+
+  /**
+   * {@link org.rfim4j.backend.Backend#metricUpdates}: every layer's Gram workspace in one launch
+   * ({@code rfim_scaled_htilde_multi}, through a cached descriptor table), then one strided-batched GEMM per run of
+   * per-neuron layers whose metrics are adjacent slices of one stack with equal B and D, one per other layer. When
+   * the workspaces together exceed {@link #maxGramWorkspaceFloats}, each layer runs on its own (chunked).
+   */
+  void metricUpdates(List<MetricUpdate> ups, double lambda) {
+    if (ups == null) {
+      throw new IllegalArgumentException("updates must not be null");
+    }
+    int count = ups.size();
+    CudaArray[] hs = new CudaArray[count];
+    CudaArray[] gs = new CudaArray[count];
+    CudaArray[] cs = new CudaArray[count];
+    int[] ms = new int[count];
+    long[] off = new long[count];
+    long total = 0;
+    for (int i = 0; i < count; i++) {
+      MetricUpdate u = ups.get(i);
+      String at = "updates[" + i + "]";
+      if (u == null) {
+        throw new IllegalArgumentException(at + " is null");
+      }
+      CudaArray H = arrays.arr(at + ".h", u.h());
+      CudaArray G = arrays.arr(at + ".g", u.g());
+      int b = H.rows();
+      int d = H.cols() + 1;
+      int[] gsh = G.shape();
+      if (u.isShared()) {
+        if (!(gsh.length == 2 && gsh[0] == d && gsh[1] == d)) {
+          throw new IllegalArgumentException(at + ".g must be a " + d + " x " + d + " matrix for h " + shape(H)
+              + " but is " + shape(G));
+        }
+        ms[i] = 1;
+      } else {
+        if (!(gsh.length == 3 && gsh[1] == d && gsh[2] == d)) {
+          throw new IllegalArgumentException(at + ".g must be m x " + d + " x " + d + " for h " + shape(H)
+              + " but is " + shape(G));
+        }
+        ms[i] = gsh[0];
+        CudaArray C = arrays.arr(at + (u.act() == null ? ".nu" : ".a"), u.coefficients());
+        if (!(C.rows() == b && C.cols() == ms[i])) {
+          throw new IllegalArgumentException(at + (u.act() == null ? ".nu " : ".a ") + shape(C) + " must be " + b
+              + " x " + ms[i] + " (B x m for h " + shape(H) + " and g " + shape(G) + ")");
+        }
+        if (u.act() != null) {
+          if (u.omega() <= 0) {
+            throw new IllegalArgumentException(at + ": omega must be > 0, got " + u.omega());
+          }
+          arrays.arr(at + ".nu", u.nu());
+        }
+        cs[i] = C;
+      }
+      hs[i] = H;
+      gs[i] = G;
+      off[i] = total;
+      total += (long) ms[i] * b * d;
+    }
+    if (count == 0) {
+      return;
+    }
+    if (total > maxGramWorkspaceFloats) {
+      for (MetricUpdate u : ups) {
+        u.runOn(backend, lambda);
+      }
+      return;
+    }
+    backend.enter();
+    java.nio.ByteBuffer t = java.nio.ByteBuffer.allocate(count * DESC_BYTES).order(java.nio.ByteOrder.nativeOrder());
+    for (int i = 0; i < count; i++) {
+      MetricUpdate u = ups.get(i);
+      int base = i * DESC_BYTES;
+      t.putLong(base, DescriptorTables.address(hs[i].ptr()));
+      t.putLong(base + 8, cs[i] == null ? 0 : DescriptorTables.address(cs[i].ptr()));
+      t.putLong(base + 16, off[i]);
+      t.putInt(base + 24, hs[i].rows());
+      t.putInt(base + 28, hs[i].cols());
+      t.putInt(base + 32, ms[i]);
+      t.putInt(base + 36, u.isShared() ? 0 : u.act() == null ? 1 : 2);
+      if (u.act() != null) {
+        t.putInt(base + 40, CudaLayers.actCode(u.act()));
+        t.putFloat(base + 44, (float) u.act().negativeSlope());
+        t.putFloat(base + 48, (float) u.act().alpha());
+        t.putFloat(base + 52, (float) u.omega());
+      }
+    }
+    CUdeviceptr table = tables.table(t.array());
+    CUdeviceptr ws = gramWs.ensure(total * Sizeof.FLOAT);
+    k.launchN(k.scaledHtildeMulti, total, table, count, total, ws);
+    for (int i = 0; i < count;) {
+      int b = hs[i].rows();
+      int d = hs[i].cols() + 1;
+      int batch = ms[i];
+      int j = i + 1;
+      if (cs[i] != null) {
+        while (j < count && cs[j] != null && hs[j].rows() == b && hs[j].cols() + 1 == d && adjacent(gs[j - 1], gs[j])) {
+          batch += ms[j];
+          j++;
+        }
+      }
+      long per = (long) b * d;
+      CUdeviceptr w = ws.withByteOffset(off[i] * Sizeof.FLOAT);
+      // Column-major, S_q (row-major b x d) is X_q = S_q^T (d x b, ld d): X_q X_q^T = S_q^T S_q.
+      blas.gemmStridedBatchedColMajor(false, true, d, d, b, lambda / b, w, d, per, w, d, per, 1 - lambda,
+          gs[i].ptr(), d, (long) d * d, batch);
+      i = j;
+    }
+  }
+
+  /**
+   * Whether the side stream can take work: its workspaces and handles exist, or are made now (outside a capture;
+   * a step's eager warm-up run makes them). A failure to make them is remembered and the work stays on the main
+   * stream.
+   */
+  private boolean sideReady() {
+    if (sideInv != null) {
+      return true;
+    }
+    if (sideUnavailable != null || rt.rec.mode != StepRecorder.Mode.EAGER) {
+      return false;
+    }
+    Cublas b = null;
+    try {
+      jcuda.runtime.cudaStream_t s = rt.sideStream();
+      b = new Cublas(rt, s);
+      Cusolver v = new Cusolver(rt, s);
+      sideInv = new Inv(new DeviceBuffer("side-inverse-factor", rt), new DeviceBuffer("side-inverse-result", rt),
+          new DeviceBuffer("side-inverse-info", rt), new DeviceBuffer("side-inverse-pointers", rt),
+          new DeviceBuffer("side-solver-work", rt), b, v);
+      return true;
+    } catch (RuntimeException e) {
+      if (b != null) {
+        b.close();
+      }
+      sideUnavailable = String.valueOf(e.getMessage());
+      return false;
+    }
+  }
+
+  /** Whether {@code b}'s elements follow {@code a}'s directly in one allocation. */
+  private static boolean adjacent(CudaArray a, CudaArray b) {
+    return a.root() == b.root() && a.offset() + a.size() == b.offset();
+  }
+
+  /**
+   * {@link org.rfim4j.backend.Backend#preconditionLayers}: the layers with D <= {@link #PREC_MAX_D} in one
+   * {@code rfim_precondition_multi} launch (one block per gradient column, through a cached descriptor table),
+   * larger ones with a GEMM (shared) or {@link #perNeuronPrecondition}.
+   */
+  void preconditionLayers(List<DeviceArray> ginvs, List<DeviceArray> grads, double alpha, double beta,
+      List<DeviceArray> outs) {
+    if (ginvs == null || grads == null || outs == null || ginvs.size() != grads.size()
+        || ginvs.size() != outs.size()) {
+      throw new IllegalArgumentException("preconditionLayers needs one of ginvs, grads and outs per layer, got "
+          + (ginvs == null ? "null" : ginvs.size()) + ", " + (grads == null ? "null" : grads.size()) + " and "
+          + (outs == null ? "null" : outs.size()));
+    }
+    int count = ginvs.size();
+    CudaArray[] gi = new CudaArray[count];
+    CudaArray[] gr = new CudaArray[count];
+    CudaArray[] o = new CudaArray[count];
+    List<Integer> small = new ArrayList<>();
+    int columns = 0;
+    for (int i = 0; i < count; i++) {
+      gi[i] = arrays.arr("ginvs[" + i + "]", ginvs.get(i));
+      gr[i] = arrays.arr("grads[" + i + "]", grads.get(i));
+      o[i] = arrays.arr("outs[" + i + "]", outs.get(i));
+      int d = gr[i].rows();
+      int m = gr[i].cols();
+      int[] s = gi[i].shape();
+      boolean ok = s.length == 3 ? s[0] == m && s[1] == d && s[2] == d : s.length == 2 && s[0] == d && s[1] == d;
+      if (!ok) {
+        throw new IllegalArgumentException("ginvs[" + i + "] " + shape(gi[i]) + " must be " + d + " x " + d
+            + " (shared) or " + m + " x " + d + " x " + d + " (per neuron) for grads[" + i + "] " + shape(gr[i]));
+      }
+      matrix("outs[" + i + "]", o[i], d, m);
+      if (d <= PREC_MAX_D) {
+        small.add(i);
+        columns += m;
+      }
+    }
+    backend.enterKeepingSide();  // the small layers' inverses are never refreshed on the side stream
+    if (!small.isEmpty()) {
+      java.nio.ByteBuffer t = java.nio.ByteBuffer.allocate(small.size() * DESC_BYTES)
+          .order(java.nio.ByteOrder.nativeOrder());
+      int first = 0;
+      for (int q = 0; q < small.size(); q++) {
+        int i = small.get(q);
+        int d = gr[i].rows();
+        int m = gr[i].cols();
+        CUdeviceptr src = gr[i].ptr();
+        if (gr[i].overlaps(o[i]) && !(gr[i].offset() == o[i].offset() && gr[i].size() == o[i].size())) {
+          throw new IllegalArgumentException("outs[" + i + "] overlaps grads[" + i + "] without being it");
+        }
+        int base = q * DESC_BYTES;
+        t.putLong(base, DescriptorTables.address(gi[i].ptr()));
+        t.putLong(base + 8, DescriptorTables.address(src));
+        t.putLong(base + 16, DescriptorTables.address(o[i].ptr()));
+        t.putLong(base + 24, gi[i].shape().length == 3 ? (long) d * d : 0);
+        t.putInt(base + 32, d);
+        t.putInt(base + 36, m);
+        t.putInt(base + 40, first);
+        first += m;
+      }
+      CUdeviceptr table = tables.table(t.array());
+      k.launchGrid(k.preconditionMulti, Math.min(columns, k.maxBlocks()), 128, table, small.size(), columns,
+          (float) alpha, (float) beta);
+    }
+    rt.joinSide();  // the large layers' inverses may come from the side stream
+    for (int i = 0; i < count; i++) {
+      if (gr[i].rows() <= PREC_MAX_D) {
+        continue;
+      }
+      if (gi[i].shape().length == 3) {
+        perNeuronPrecondition(gi[i], gr[i], alpha, beta, o[i]);
+      } else {
+        CUdeviceptr g = gr[i].ptr();
+        if (gr[i].overlaps(o[i])) {  // gemm's C must not overlap B: read from a copy
+          g = gramWs.ensure(gr[i].size() * Sizeof.FLOAT);
+          rt.copyAsync(g, gr[i].ptr(), gr[i].size() * Sizeof.FLOAT);
+        }
+        int d = gr[i].rows();
+        int m = gr[i].cols();
+        blas.gemmRowMajor(false, false, d, m, d, alpha, gi[i].ptr(), d, g, m, beta, o[i].ptr(), m);
+      }
+    }
+  }
+
   void addDiagonal(DeviceArray g, double value) {
     CudaArray G = arrays.arr("g", g);
     backend.enter();
@@ -210,6 +477,91 @@ final class CudaRngd implements AutoCloseable {
     }
   }
 
+  /**
+   * {@link org.rfim4j.backend.Backend#refreshInversesAll}: consecutive stacks whose metrics, inverses, damping
+   * vectors and (one-element) failure counters are adjacent slices of one allocation each, with equal m and D (the
+   * layers of one shape the preconditioner allocates together), are inverted as one batch with one failure counter
+   * per layer; every other item as {@link #refreshInverses}.
+   */
+  void refreshInversesAll(List<DeviceArray> gs, List<DeviceArray> epsRels, double epsAbs, List<DeviceArray> ginvs,
+      List<DeviceArray> failures) {
+    if (gs == null || epsRels == null || ginvs == null || failures == null || epsRels.size() != gs.size()
+        || ginvs.size() != gs.size() || failures.size() != gs.size()) {
+      throw new IllegalArgumentException("refreshInversesAll needs one of gs, epsRels, ginvs and failures per"
+          + " layer");
+    }
+    int count = gs.size();
+    CudaArray[] g = new CudaArray[count];
+    CudaArray[] gi = new CudaArray[count];
+    CudaArray[] e = new CudaArray[count];
+    CudaArray[] f = new CudaArray[count];
+    for (int i = 0; i < count; i++) {
+      g[i] = arrays.arr("gs[" + i + "]", gs.get(i));
+      gi[i] = arrays.arr("ginvs[" + i + "]", ginvs.get(i));
+      e[i] = arrays.arr("epsRels[" + i + "]", epsRels.get(i));
+      f[i] = arrays.arr("failures[" + i + "]", failures.get(i));
+      int m = stackOf(g[i], gi[i]);
+      if (e[i].size() != m) {
+        throw new IllegalArgumentException("epsRels[" + i + "] must have " + m + " elements (one per matrix of gs["
+            + i + "] " + shape(g[i]) + ") but has shape " + shape(e[i]));
+      }
+      if (f[i].size() < 1) {
+        throw new IllegalArgumentException("failures[" + i + "] must have at least one element but has shape "
+            + shape(f[i]));
+      }
+    }
+    backend.enter();
+    // Large single metrics (the shared input layer's 785 x 785) are inverted on the side stream, concurrently
+    // with the rest of the refresh and the small layers' preconditioning; the main stream waits for them only
+    // before the next operation that is not allowed to overlap (CudaBackend#enter, CudaRngd#preconditionLayers).
+    boolean[] onSide = new boolean[count];
+    boolean anySide = false;
+    for (int i = 0; i < count; i++) {
+      onSide[i] = g[i].shape().length == 2 && g[i].cols() > PREC_MAX_D && e[i].size() > 0;
+      anySide |= onSide[i];
+    }
+    if (anySide && sideReady()) {
+      rt.forkSide();
+      try {
+        for (int i = 0; i < count; i++) {
+          if (onSide[i]) {
+            invert(sideInv, g[i].ptr(), true, g[i].cols(), gi[i].ptr(), 1, e[i].ptr(), 1, epsAbs, e[i].ptr(),
+                f[i].ptr(), 0);
+          }
+        }
+      } finally {
+        rt.endSide();
+      }
+    } else {
+      java.util.Arrays.fill(onSide, false);
+    }
+    for (int i = 0; i < count;) {
+      if (onSide[i]) {
+        i++;
+        continue;
+      }
+      int j = i + 1;
+      if (g[i].shape().length == 3 && f[i].size() == 1) {
+        while (j < count && g[j].shape().length == 3 && f[j].size() == 1
+            && java.util.Arrays.equals(g[j].shape(), g[i].shape()) && adjacent(g[j - 1], g[j])
+            && adjacent(gi[j - 1], gi[j]) && adjacent(e[j - 1], e[j]) && adjacent(f[j - 1], f[j])) {
+          j++;
+        }
+      }
+      if (j == i + 1) {
+        if (e[i].size() > 0) {
+          invert(g[i], gi[i], (int) e[i].size(), e[i].ptr(), (int) e[i].size(), epsAbs, e[i].ptr(), f[i].ptr());
+        }
+      } else {
+        int m = g[i].shape()[0];
+        int total = m * (j - i);
+        invert(mainInv, g[i].ptr(), false, g[i].cols(), gi[i].ptr(), total, e[i].ptr(), total, epsAbs, e[i].ptr(),
+            f[i].ptr(), m);
+      }
+      i = j;
+    }
+  }
+
   /** The number of matrices of g (a stack m x D x D, or one D x D) after checking that ginv has its shape. */
   private static int stackOf(CudaArray g, CudaArray ginv) {
     int m = Checks.stack("g", g);
@@ -232,45 +584,75 @@ final class CudaRngd implements AutoCloseable {
    */
   private CUdeviceptr invert(CudaArray G, CudaArray GI, int m, CUdeviceptr eps, int nEps, double epsAbs,
       CUdeviceptr epsUpdate, CUdeviceptr failures) {
-    int d = G.cols();
+    return invert(mainInv, G.ptr(), G.shape().length == 2, G.cols(), GI.ptr(), m, eps, nEps, epsAbs, epsUpdate,
+        failures, 0);
+  }
+
+  /**
+   * {@link #invert(CudaArray, CudaArray, int, CUdeviceptr, int, double, CUdeviceptr, CUdeviceptr)} on raw
+   * pointers: g and ginv hold m d x d slices ({@code single}: one 2-D matrix); with {@code perCounter > 0} a
+   * failure of slice q counts in {@code failures[q / perCounter]}.
+   */
+  private CUdeviceptr invert(Inv w, CUdeviceptr g, boolean single, int d, CUdeviceptr gi, int m, CUdeviceptr eps,
+      int nEps, double epsAbs, CUdeviceptr epsUpdate, CUdeviceptr failures, int perCounter) {
     long dd = (long) d * d;
-    CUdeviceptr a = invA.ensure(m * dd * Sizeof.FLOAT);
-    CUdeviceptr st = invInfo.ensure((2L * m + 1) * Sizeof.INT);
+    Cusolver solver = w.solver;
+    Cublas blas = w.blas;
+    CUdeviceptr a = w.a.ensure(m * dd * Sizeof.FLOAT);
+    // [m statuses | m factorisation infos | potri's info | the wide damping kernel's per-block flags]
+    CUdeviceptr st = w.info.ensure((2L * m + 1 + k.maxBlocks()) * Sizeof.INT);
     CUdeviceptr info = st.withByteOffset((long) m * Sizeof.INT);
     int grid = Math.min(m, 4096);
-    if (G.shape().length == 2) {
-      k.launchGrid(k.symDamp, 1, Kernels.BLOCK, G.ptr(), 1, d, eps, nEps, (float) epsAbs, a, null, st);
-      int lwork = workSize(d, a);
-      CUdeviceptr work = invWork.ensure((long) lwork * Sizeof.FLOAT);
+    if (single) {
+      // the whole grid damps the one matrix (each block also sums the trace); flags after potri's info
+      int blocks = k.gridFor(dd);
+      CUdeviceptr flags = st.withByteOffset((2L * m + 1) * Sizeof.INT);
+      k.launchGrid(k.symDampWide, blocks, Kernels.BLOCK, g, d, eps, (float) epsAbs, a, flags);
+      int lwork = workSize(w, d, a);
+      CUdeviceptr work = w.work.ensure((long) lwork * Sizeof.FLOAT);
       solver.potrf(d, a, work, lwork, info);
-      k.launchGrid(k.inverseStatus, 1, Kernels.BLOCK, a, info, 1, d, st, epsUpdate, failures);
+      k.launchGrid(k.inverseStatus, 1, Kernels.BLOCK, a, info, 1, d, st, epsUpdate, failures, perCounter, flags,
+          blocks);
       // Unconditionally: a failed factor gives an inverse that the guarded copy skips.
       solver.potri(d, a, work, lwork, info.withByteOffset(Sizeof.INT));
-      // potri wrote the column-major lower = row-major upper triangle.
-      k.launchN(k.mirrorUpperToLower, dd, a, 1, d);
-      k.launchN(k.copyOkSlices, dd, a, st, 1, d, GI.ptr());
+      // potri wrote the column-major lower = row-major upper triangle: mirrored while copied
+      k.launchN(k.copyOkUpper, dd, a, st, d, gi);
     } else {
-      CUdeviceptr bws = invB.ensure(m * dd * Sizeof.FLOAT);
-      CUdeviceptr aPtrs = invPtrs.ensure(2L * m * Sizeof.POINTER);
+      CUdeviceptr bws = w.b.ensure(m * dd * Sizeof.FLOAT);
+      k.launchGrid(k.symDamp, grid, Kernels.BLOCK, g, m, d, eps, nEps, (float) epsAbs, a, bws, st);
+      // The pointer tables of the batched calls are constant for given workspaces: uploaded once (cached), or
+      // written by a kernel when a captured step first needs them.
+      java.nio.ByteBuffer t = java.nio.ByteBuffer.allocate(2 * m * Sizeof.POINTER)
+          .order(java.nio.ByteOrder.nativeOrder());
+      long aAt = DescriptorTables.address(a);
+      long bAt = DescriptorTables.address(bws);
+      for (int q = 0; q < m; q++) {
+        t.putLong(q * 8, aAt + q * dd * Sizeof.FLOAT);
+        t.putLong((m + q) * 8, bAt + q * dd * Sizeof.FLOAT);
+      }
+      CUdeviceptr aPtrs = tables.cached(t.array());
+      if (aPtrs == null) {
+        aPtrs = w.ptrs.ensure(2L * m * Sizeof.POINTER);
+        k.launchN(k.pointerTables, m, a, bws, dd, m, aPtrs, aPtrs.withByteOffset((long) m * Sizeof.POINTER));
+      }
       CUdeviceptr bPtrs = aPtrs.withByteOffset((long) m * Sizeof.POINTER);
-      k.launchGrid(k.symDamp, grid, Kernels.BLOCK, G.ptr(), m, d, eps, nEps, (float) epsAbs, a, bws, st);
-      k.launchN(k.pointerTables, m, a, bws, dd, m, aPtrs, bPtrs);
       solver.potrfBatched(d, aPtrs, info, m);
-      k.launchGrid(k.inverseStatus, grid, Kernels.BLOCK, a, info, m, d, st, epsUpdate, failures);
+      k.launchGrid(k.inverseStatus, grid, Kernels.BLOCK, a, info, m, d, st, epsUpdate, failures, perCounter, null,
+          0);
       blas.trsmLowerBatched(false, d, aPtrs, bPtrs, m);  // B = L^{-1}
       blas.trsmLowerBatched(true, d, aPtrs, bPtrs, m);   // B = L^{-T} L^{-1} = (L L^T)^{-1}
-      k.launchN(k.copyOkSlices, m * dd, bws, st, m, d, GI.ptr());
+      k.launchN(k.copyOkSlices, m * dd, bws, st, m, d, gi);
     }
     return st;
   }
 
   /** Work size (floats) of potrf and potri for one D x D matrix, queried once per D (host-only calls). */
-  private int workSize(int d, CUdeviceptr a) {
-    if (d != workD) {
-      workFloats = Math.max(solver.potrfBufferSize(d, a), solver.potriBufferSize(d, a));
-      workD = d;
+  private static int workSize(Inv w, int d, CUdeviceptr a) {
+    if (d != w.workD) {
+      w.workFloats = Math.max(w.solver.potrfBufferSize(d, a), w.solver.potriBufferSize(d, a));
+      w.workD = d;
     }
-    return workFloats;
+    return w.workFloats;
   }
 
   /**
@@ -282,6 +664,7 @@ final class CudaRngd implements AutoCloseable {
     if (c.values == null || !Arrays.equals(c.values, eps)) {
       CUdeviceptr p = c.buf.ensure((long) eps.length * Sizeof.FLOAT);
       rt.hostSync("batchedInverse (damping upload)");
+      rt.rec.noteTransfer(true, (long) eps.length * Sizeof.FLOAT);
       cuMemcpyHtoD(p, Pointer.to(eps), (long) eps.length * Sizeof.FLOAT);
       c.values = eps.clone();
     }
@@ -315,6 +698,7 @@ final class CudaRngd implements AutoCloseable {
   private int[] downloadInts(CUdeviceptr p, int n) {
     int[] out = new int[n];
     rt.hostSync("batchedInverse (status readback)");
+    rt.rec.noteTransfer(false, (long) n * Sizeof.INT);
     cuMemcpyDtoH(Pointer.to(out), p, (long) n * Sizeof.INT);
     return out;
   }
@@ -357,7 +741,16 @@ final class CudaRngd implements AutoCloseable {
     for (DeviceBuffer b : new DeviceBuffer[] {gramWs, invA, invB, invInfo, invPtrs, invWork}) {
       b.close();
     }
+    if (sideInv != null) {
+      for (DeviceBuffer b : new DeviceBuffer[] {sideInv.a, sideInv.b, sideInv.info, sideInv.ptrs, sideInv.work}) {
+        b.close();
+      }
+      sideInv.solver.close();
+      sideInv.blas.close();
+      sideInv = null;
+    }
     epsCache.values().forEach(c -> c.buf.close());
     epsCache.clear();
+    tables.close();
   }
 }

@@ -16,6 +16,10 @@ import static jcuda.driver.JCudaDriver.cuModuleUnload;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,6 +36,8 @@ import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUjit_option;
@@ -121,6 +127,95 @@ final class CudaRuntime implements AutoCloseable {
     this.cudaStream = new cudaStream_t(stream);
   }
 
+  /** The side stream (the RNGD refresh of large metrics) and its fork and join events; created on first use. */
+  private CUstream side;
+  private cudaStream_t sideCuda;
+  private CUevent forkEvent;
+  private CUevent joinEvent;
+  /** Where operations go now: {@link #stream}, or {@link #side} between {@link #forkSide} and {@link #endSide}. */
+  private CUstream current;
+  /** The side stream has work the main stream has not waited for yet ({@link #joinSide}). */
+  private boolean sidePending;
+
+  /** The stream operations go to now: the backend's stream, or the side stream while a fork is open. */
+  CUstream current() {
+    return current == null ? stream : current;
+  }
+
+  /** Whether the side stream exists. */
+  boolean hasSide() {
+    return side != null;
+  }
+
+  /** The side stream as the libraries take it (creates it: call outside captures only). */
+  cudaStream_t sideStream() {
+    if (side == null) {
+      rec.requireEager("creating the side stream");
+      CUstream s = new CUstream();
+      cuStreamCreate(s, 0);
+      CUevent f = new CUevent();
+      CUevent j = new CUevent();
+      try {
+        cuEventCreate(f, CUevent_flags.CU_EVENT_DISABLE_TIMING);
+        cuEventCreate(j, CUevent_flags.CU_EVENT_DISABLE_TIMING);
+      } catch (RuntimeException | Error e) {
+        cuStreamDestroy(s);
+        throw e;
+      }
+      side = s;
+      sideCuda = new cudaStream_t(s);
+      forkEvent = f;
+      joinEvent = j;
+    }
+    return sideCuda;
+  }
+
+  /**
+   * Later operations go to the side stream, ordered after everything issued on the main stream so far (an event
+   * record and a stream wait; inside a capture the side stream joins it), until {@link #endSide}.
+   */
+  void forkSide() {
+    if (side == null || current() != stream) {
+      throw new IllegalStateException("forkSide: no side stream, or already forked");
+    }
+    joinSide();
+    if (rec.op(StepRecorder.EVENT, "fork")) {
+      CUstream m = stream;
+      CUstream s = side;
+      CUevent e = forkEvent;
+      rec.issue(() -> {
+        cuEventRecord(e, m);
+        cuStreamWaitEvent(s, e, 0);
+      });
+    }
+    current = side;
+    rec.onSide = true;
+  }
+
+  /** Back to the main stream, which does not wait for the side stream's work until {@link #joinSide}. */
+  void endSide() {
+    current = stream;
+    rec.onSide = false;
+    sidePending = true;
+  }
+
+  /** The main stream waits for the side stream's work (if it has any the main stream has not waited for). */
+  void joinSide() {
+    if (!sidePending) {
+      return;
+    }
+    sidePending = false;
+    if (rec.op(StepRecorder.EVENT, "join")) {
+      CUstream m = stream;
+      CUstream s = side;
+      CUevent e = joinEvent;
+      rec.issue(() -> {
+        cuEventRecord(e, s);
+        cuStreamWaitEvent(m, e, 0);
+      });
+    }
+  }
+
   /** Makes the primary context current on the calling thread (cheap; called by every backend op). */
   void makeCurrent() {
     cuCtxSetCurrent(context);
@@ -129,6 +224,7 @@ final class CudaRuntime implements AutoCloseable {
   void synchronize() {
     makeCurrent();
     rec.requireEager("synchronize");
+    joinSide();
     rec.noteSync();
     cuStreamSynchronize(stream);
     freeRetired();
@@ -137,6 +233,7 @@ final class CudaRuntime implements AutoCloseable {
   /** A host synchronisation (counted; refused inside a captured step). */
   void hostSync(String what) {
     rec.requireEager(what);
+    joinSide();
     rec.noteSync();
     cuStreamSynchronize(stream);
     freeRetired();
@@ -154,8 +251,9 @@ final class CudaRuntime implements AutoCloseable {
     }
     retired.add(p);
     retiredBytes += bytes;
-    if (retiredBytes > RETIRED_LIMIT_BYTES && rec.mode == StepRecorder.Mode.EAGER) {
+    if (retiredBytes > RETIRED_LIMIT_BYTES && rec.mode == StepRecorder.Mode.EAGER && current() == stream) {
       makeCurrent();
+      joinSide();
       rec.noteSync();
       cuStreamSynchronize(stream);
       freeRetired();
@@ -192,7 +290,8 @@ final class CudaRuntime implements AutoCloseable {
   /** Device-to-device async copy on the stream (counted; capturable). */
   void copyAsync(jcuda.driver.CUdeviceptr dst, jcuda.driver.CUdeviceptr src, long bytes) {
     if (rec.op(2, "copy", dst, src, bytes)) {
-      rec.issue(() -> jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(dst, src, bytes, stream));
+      CUstream s = current();
+      rec.issue(() -> jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(dst, src, bytes, s));
     }
   }
 
@@ -329,6 +428,13 @@ final class CudaRuntime implements AutoCloseable {
     }
     makeCurrent();
     try {
+      if (side != null) {
+        cuStreamSynchronize(side);
+        cuEventDestroy(forkEvent);
+        cuEventDestroy(joinEvent);
+        cuStreamDestroy(side);
+        side = null;
+      }
       cuStreamSynchronize(stream);
       freeRetired();
       for (CUmodule m : modules) {

@@ -18,11 +18,16 @@ final class Cusolver implements AutoCloseable {
   private boolean closed;
 
   Cusolver(CudaRuntime rt) {
+    this(rt, rt.cudaStream);
+  }
+
+  /** A handle on {@code stream} (the side stream's). */
+  Cusolver(CudaRuntime rt, jcuda.runtime.cudaStream_t stream) {
     this.rec = rt.rec;
     JCusolver.setExceptionsEnabled(true);
     JCusolverDn.cusolverDnCreate(handle);
     try {
-      JCusolverDn.cusolverDnSetStream(handle, rt.cudaStream);
+      JCusolverDn.cusolverDnSetStream(handle, stream);
     } catch (RuntimeException | Error e) {
       try {
         JCusolverDn.cusolverDnDestroy(handle);
@@ -51,7 +56,7 @@ final class Cusolver implements AutoCloseable {
 
   /** In-place Cholesky A = L L^T (lower); status into the device int {@code info}. */
   void potrf(int n, Pointer a, Pointer work, int lwork, Pointer info) {
-    if (!rec.op(1, "potrf", n, a, work, lwork, info)) {
+    if (!rec.op(StepRecorder.SOLVER, "potrf", n, a, work, lwork, info)) {
       return;
     }
     rec.issue(() -> JCusolverDn.cusolverDnSpotrf(handle, LOWER, n, a, n, work, lwork, info));
@@ -59,7 +64,7 @@ final class Cusolver implements AutoCloseable {
 
   /** In-place inverse from the lower Cholesky factor; only the lower (column-major) triangle is written. */
   void potri(int n, Pointer a, Pointer work, int lwork, Pointer info) {
-    if (!rec.op(1, "potri", n, a, work, lwork, info)) {
+    if (!rec.op(StepRecorder.SOLVER, "potri", n, a, work, lwork, info)) {
       return;
     }
     rec.issue(() -> JCusolverDn.cusolverDnSpotri(handle, LOWER, n, a, n, work, lwork, info));
@@ -67,7 +72,7 @@ final class Cusolver implements AutoCloseable {
 
   /** Batched in-place Cholesky of the matrices whose device pointers are in {@code aArray}. */
   void potrfBatched(int n, Pointer aArray, Pointer infoArray, int batch) {
-    if (!rec.op(1, "potrfBatched", n, aArray, infoArray, batch)) {
+    if (!rec.op(StepRecorder.SOLVER, "potrfBatched", n, aArray, infoArray, batch)) {
       return;
     }
     rec.issue(() -> JCusolverDn.cusolverDnSpotrfBatched(handle, LOWER, n, aArray, n, infoArray, batch));

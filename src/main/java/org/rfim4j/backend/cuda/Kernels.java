@@ -48,6 +48,10 @@ final class Kernels {
   final CUfunction adamMulti;
   final CUfunction gatherBatch;
   final CUfunction scaledHtildeAct;
+  final CUfunction scaledHtildeMulti;
+  final CUfunction preconditionMulti;
+  final CUfunction copyOkUpper;
+  final CUfunction symDampWide;
 
   /** Number of blocks of {@link #dotPartial} (size of its partial-sum workspace). */
   static final int DOT_BLOCKS = 256;
@@ -84,9 +88,17 @@ final class Kernels {
     adamMulti = rt.function("rfim_adam_multi");
     gatherBatch = rt.function("rfim_gather_batch");
     scaledHtildeAct = rt.function("rfim_scaled_htilde_act");
+    scaledHtildeMulti = rt.function("rfim_scaled_htilde_multi");
+    preconditionMulti = rt.function("rfim_precondition_multi");
+    copyOkUpper = rt.function("rfim_copy_ok_upper");
+    symDampWide = rt.function("rfim_sym_damp_wide");
   }
 
   /** Grid size for a grid-stride kernel over {@code n} work items. */
+  int maxBlocks() {
+    return maxBlocks;
+  }
+
   int gridFor(long n) {
     long blocks = (n + BLOCK - 1) / BLOCK;
     return (int) Math.max(1, Math.min(blocks, maxBlocks));
@@ -129,6 +141,7 @@ final class Kernels {
       }
     }
     Pointer params = Pointer.to(ps);
-    rt.rec.issue(() -> cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, rt.stream, params, null));
+    jcuda.driver.CUstream s = rt.current();
+    rt.rec.issue(() -> cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, s, params, null));
   }
 }

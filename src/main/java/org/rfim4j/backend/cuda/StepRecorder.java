@@ -41,15 +41,39 @@ final class StepRecorder {
   /** Capture mode: the first CUDA error an operation raised inside the capture (the capture is then broken). */
   private CudaException captureFailure;
 
+  /** Operation kinds of {@link #op}: a kernel, a (non-batched) GEMM, a copy, a batched BLAS call, a solver call. */
+  static final int KERNEL = 0;
+  static final int GEMM = 1;
+  static final int COPY = 2;
+  static final int BATCHED = 3;
+  static final int SOLVER = 4;
+  /** A fork to or join from the side stream (an event record and a stream wait: graph edges, not work). */
+  static final int EVENT = 5;
+
   long kernels;
+  /** cuBLAS and cuSOLVER calls: {@link #gemms} + {@link #batchedGemms} + {@link #solverCalls}. */
   long libraryCalls;
+  long gemms;
+  long batchedGemms;
+  long solverCalls;
   long copies;
   long hostSyncs;
   long graphLaunches;
+  /** Forks and joins of the side stream (each one event record and one stream wait). */
+  long events;
+  /** Whether operations go to the side stream now (see CudaRuntime#forkSide). */
+  boolean onSide;
+  /** Bytes copied host to device and device to host (synchronous and asynchronous copies). */
+  long bytesToDevice;
+  long bytesToHost;
+
+  /** Operations of the current capture issued on the side stream (see CudaRuntime#side). */
+  long sideOps;
 
   /** Starts recording the signatures of a capture. */
   void beginCapture() {
     mode = Mode.CAPTURE;
+    sideOps = 0;
     signatures = new ArrayList<>();
     calls = new ArrayList<>();
     captureFailure = null;
@@ -135,9 +159,24 @@ final class StepRecorder {
       return checkReplay(signature);
     }
     switch (kind) {
-      case 0 -> kernels++;
-      case 1 -> libraryCalls++;
+      case KERNEL -> kernels++;
+      case GEMM -> {
+        libraryCalls++;
+        gemms++;
+      }
+      case BATCHED -> {
+        libraryCalls++;
+        batchedGemms++;
+      }
+      case SOLVER -> {
+        libraryCalls++;
+        solverCalls++;
+      }
+      case EVENT -> events++;
       default -> copies++;
+    }
+    if (onSide && kind != EVENT && mode == Mode.CAPTURE) {
+      sideOps++;
     }
     if (mode == Mode.EAGER) {
       return true;
@@ -193,6 +232,21 @@ final class StepRecorder {
 
   void noteSync() {
     hostSyncs++;
+  }
+
+  /** Counts a host-to-device (toDevice) or device-to-host copy of {@code bytes}. */
+  void noteTransfer(boolean toDevice, long bytes) {
+    if (toDevice) {
+      bytesToDevice += bytes;
+    } else {
+      bytesToHost += bytes;
+    }
+  }
+
+  /** The counters as {kernels, gemms, batched, solver, copies, hostSyncs, graphLaunches, toDevice, toHost, events}. */
+  long[] snapshot() {
+    return new long[] {kernels, gemms, batchedGemms, solverCalls, copies, hostSyncs, graphLaunches, bytesToDevice,
+        bytesToHost, events};
   }
 
   /** Throws when a host-synchronising operation is attempted inside a captured step. */

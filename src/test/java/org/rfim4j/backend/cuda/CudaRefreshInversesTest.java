@@ -458,7 +458,7 @@ class CudaRefreshInversesTest extends GpuBackendTest {
       be.upload(fails, new double[] {5});
       Kernels k = be.kernels;
       k.launchGrid(k.inverseStatus, 3, Kernels.BLOCK, cu(fac).ptr(), cu(inf).ptr(), count, d, cu(st).ptr(),
-          cu(e).ptr(), cu(fails).ptr());
+          cu(e).ptr(), cu(fails).ptr(), 0, null, 0);
       assertArrayEquals(expected, ints(be.download(st)), "statuses");
       double[] got = be.download(e);
       for (int q = 0; q < count; q++) {
@@ -466,7 +466,7 @@ class CudaRefreshInversesTest extends GpuBackendTest {
       }
       assertEquals(5 + 6, be.download(fails)[0], 0.0, "failures");
       be.upload(st, intBits(pre));
-      k.launchGrid(k.inverseStatus, 2, 64, cu(fac).ptr(), cu(inf).ptr(), count, d, cu(st).ptr(), null, null);
+      k.launchGrid(k.inverseStatus, 2, 64, cu(fac).ptr(), cu(inf).ptr(), count, d, cu(st).ptr(), null, null, 0, null, 0);
       assertArrayEquals(expected, ints(be.download(st)), "statuses without the A11 updates");
       assertArrayEquals(got, be.download(e), 0.0, "epsRel untouched");
       assertEquals(11, be.download(fails)[0], 0.0, "failures untouched");
