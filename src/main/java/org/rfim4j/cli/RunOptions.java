@@ -67,6 +67,10 @@ public final class RunOptions {
   @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
   String device;
 
+  @Option(names = "--precision", description = "CPU engine precision: 32 (float32) or 64 (float64, the reference);"
+      + " default 64 on the CPU (see README, Precision on the CPU); the GPU computes in 32 only")
+  Integer precision;
+
   @Option(names = "--train-size", description = "use only the first N training examples (quick runs; default: all 50,000)")
   Integer trainSize;
 
@@ -100,9 +104,11 @@ public final class RunOptions {
     MemoryEstimate e = MemoryEstimate.of(model, spec, tc.batchSize(), tc.evalBatch(), trainN,
         org.rfim4j.data.Datasets.VALIDATION_SIZE);
     e.require(backend, checkpoints);
-    // The data on the heap while it is loaded, plus the run when it lives on the heap too (CPU backend).
-    long onHeap = shape.loadBytes() + (org.rfim4j.backend.BackendSelector.deviceFreeBytes(backend) < 0
-        && backend.precisionBits() == 64 ? (long) (e.elements() * 8) : 0);
+    // The data on the heap while it is loaded, plus the run when it lives on the heap too (CPU engines:
+    // 8 bytes an element in float64, 4 in float32).
+    boolean heapRun = org.rfim4j.backend.BackendSelector.deviceFreeBytes(backend) < 0
+        && (backend.precisionBits() == 64 || backend.name().startsWith("cpu"));
+    long onHeap = shape.loadBytes() + (heapRun ? (long) (e.elements() * (backend.precisionBits() / 8)) : 0);
     org.rfim4j.io.Memory.requireHeap(onHeap, "loading " + dataset + " (" + shape + ") and training ("
         + e.describe(backend.precisionBits()) + ")");
   }
@@ -126,7 +132,8 @@ public final class RunOptions {
 
   /** Opens the device's backend (TF32 on when --tf32 and the backend is {@link org.rfim4j.backend.Tf32Capable}), wrapped in a profiler when --profile is given. */
   org.rfim4j.backend.Backend openBackend() {
-    org.rfim4j.backend.Backend b = org.rfim4j.backend.BackendSelector.open(device, msg -> System.err.println("note: " + msg));
+    org.rfim4j.backend.Backend b = org.rfim4j.backend.BackendSelector.open(device, precision,
+        msg -> System.err.println("note: " + msg));
     if (tf32) {
       if (b instanceof org.rfim4j.backend.Tf32Capable) {
         ((org.rfim4j.backend.Tf32Capable) b).setTf32(true);
@@ -224,6 +231,13 @@ public final class RunOptions {
       throw new IllegalArgumentException("--device must be auto, cpu or cuda, got '" + device + "'");
     }
     cudaGraphsOn();
+    if (precision != null && precision != 32 && precision != 64) {
+      throw new IllegalArgumentException("--precision must be 32 or 64, got " + precision);
+    }
+    if (precision != null && precision == 64 && List.of("cuda", "gpu").contains(device.trim().toLowerCase(Locale.ROOT))) {
+      throw new IllegalArgumentException("--precision 64 runs on the CPU only (the CUDA backend computes in float32):"
+          + " use --device cpu, or --precision 32");
+    }
     if (!org.rfim4j.data.Datasets.NAMES.contains(dataset.strip().toLowerCase(Locale.ROOT))) {
       throw new IllegalArgumentException("--dataset must be one of " + org.rfim4j.data.Datasets.NAMES + ", got '"
           + dataset + "'");
