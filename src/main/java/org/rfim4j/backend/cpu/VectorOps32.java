@@ -3,30 +3,41 @@ package org.rfim4j.backend.cpu;
 import java.util.Arrays;
 
 /**
- * The vector and row operations of the {@link CpuBackend32}: axpy and scale in float (one rounding per
- * element: {@code alpha} is rounded to float once, the product and sum are evaluated in double and rounded
- * once), dot and column sums accumulated in double, row gather. Arguments are checked by the facade.
+ * The vector and row operations of the {@link CpuBackend32}: axpy and scale in float arithmetic, dot and
+ * column sums accumulated in double, row gather. Arguments are checked by the facade.
  */
 final class VectorOps32 {
 
   private VectorOps32() {}
 
-  /** y += alpha x (same size), each element evaluated in double and rounded once. */
+  /**
+   * y += alpha x (same size) in float: {@code alpha} rounded to float once, then one fused multiply-add
+   * per element (one rounding). A float loop, which C2 compiles to SIMD code; the same loop evaluated in
+   * double and rounded measured ten times slower (JDK 17 does not vectorise the conversions).
+   */
   static void axpy(double alpha, CpuArray32 X, CpuArray32 Y) {
+    float a = (float) alpha;
     float[] xd = X.data;
     float[] yd = Y.data;
     int xo = X.offset;
     int yo = Y.offset;
+    if (xo == yo) {
+      for (int i = xo, e = xo + X.size; i < e; i++) {
+        yd[i] = Math.fma(a, xd[i], yd[i]);
+      }
+      return;
+    }
     for (int i = 0; i < X.size; i++) {
-      yd[yo + i] = (float) (yd[yo + i] + alpha * xd[xo + i]);
+      yd[yo + i] = Math.fma(a, xd[xo + i], yd[yo + i]);
     }
   }
 
-  /** x *= alpha (in double, rounded once). */
+  /** x *= alpha in float ({@code alpha} rounded to float once, one rounding per element). */
   static void scale(double alpha, CpuArray32 X) {
+    float a = (float) alpha;
     float[] xd = X.data;
     for (int i = X.offset, e = X.offset + X.size; i < e; i++) {
-      xd[i] = (float) (alpha * xd[i]);
+      xd[i] *= a;
     }
   }
 
