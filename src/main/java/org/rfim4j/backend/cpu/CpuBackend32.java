@@ -91,7 +91,7 @@ public final class CpuBackend32 implements Backend {
     this.gemmKernels = new GemmKernels32(gemmPath, parallel, scratch, splitBlas);
     this.metricUpdates = new MetricUpdates32(gemmKernels, parallel, scratch, splitBlas);
     this.inverse = new CholeskyInverse32(nativeLapack, parallel, scratch, splitBlas.splits());
-    this.preconditioner = new Preconditioner32(parallel, scratch);
+    this.preconditioner = new Preconditioner32(parallel, scratch, nativeBlas);
   }
 
   /**
@@ -610,7 +610,7 @@ public final class CpuBackend32 implements Backend {
     CpuArray32 A = arr(a, "nuCoefficients", "a");
     CpuArray32 N = arr(nu, "nuCoefficients", "nu");
     sameShape("nuCoefficients", "a", A, "nu", N);
-    LayerOps32.nuCoefficients(act, A, omega, N);
+    LayerOps32.nuCoefficients(act, A, omega, N, scratch.doubles(A.size));
   }
 
   @Override

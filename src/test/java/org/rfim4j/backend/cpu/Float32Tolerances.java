@@ -28,7 +28,11 @@ package org.rfim4j.backend.cpu;
  *       and of adding beta C.
  *   <li><b>Metric updates</b> ((B + 2) u, B the test's largest batch): the Gram entry sums B float
  *       products of entries in [-1, 1] (each rounded once: (B + 1) u sum |terms| <= (B + 1) u B), scaled
- *       by lambda / B <= 1 / B, then one rounding of the moving average.
+ *       by lambda / B <= 1 / B; the float moving average fma(add, M, keep G) adds two roundings and those
+ *       of keep and add (each relative u), about 3u |G| + u lambda |M| / B: within (B + 2) u for B >= 2.
+ *   <li><b>Per-neuron preconditioning</b> ((d + 2) u, d = 81): with a native BLAS each column is one
+ *       float {@code sgemv}, a dot product of d terms per entry: the GEMM bound with k = d and the
+ *       contract's scale d.
  *   <li><b>Inverse</b> (u; the contract allows a residual |G Ginv - I| of 1e3 tol d): spotrf / spotri have
  *       a residual bounded by c d kappa(G) u (Higham, Thm 10.3 and 14.x); the test matrices
  *       (A A^T / d + 0.5 I, plus damping) have kappa(G) below 10, so c kappa <= 1e3 holds with a wide
@@ -59,6 +63,9 @@ final class Float32Tolerances {
         return (50 + 2) * U;  // B up to 50
       case "perNeuronMetricUpdate":
         return (50 + 2) * U;  // B up to 50
+      case "perNeuronPrecondition":
+      case "perNeuronPreconditionBetaZeroIgnoresNaN":
+        return (81 + 2) * U;  // d up to 81: a float sgemv row, as GEMM with k = d
       case "batchedInverseOfAStack":
       case "batchedInverseOfOneLargeMatrix":
       case "batchedInverseReportsFailuresAndLeavesThoseSlicesUntouched":
