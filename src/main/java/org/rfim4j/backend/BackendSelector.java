@@ -17,7 +17,7 @@ import org.rfim4j.backend.cpu.CpuBackend32;
  *
  * <p>Precision: the CPU has two engines, the float64 reference {@link CpuBackend} and the float32 {@link
  * CpuBackend32}; the CUDA backend computes in float32 only. {@code precision} 32 or 64 picks the CPU engine;
- * {@code null} means the CPU default {@link #DEFAULT_CPU_PRECISION} (and float32 on a GPU). 64 with {@code
+ * {@code null} means the CPU default ({@link #DEFAULT_CPU_PRECISION}, or the caller's) and float32 on a GPU. 64 with {@code
  * cuda} is an error; 64 with {@code auto} runs on the CPU (the only float64 engine), with a notice when a
  * GPU was usable.
  */
@@ -34,8 +34,9 @@ public final class BackendSelector {
   }
 
   /**
-   * The precision of the CPU engine when none is asked for: 64, the float64 reference engine (see the
-   * README's "Precision on the CPU" for the measurement behind this choice).
+   * The precision of the CPU engine when the Java API asks for none: 64, the float64 reference engine (the
+   * reference of the tests and the RFIM analysis). The CLI's training commands default to float32 instead
+   * ({@code RunOptions}; the README's "Precision on the CPU" gives the measurement behind that choice).
    */
   public static final int DEFAULT_CPU_PRECISION = 64;
 
@@ -65,10 +66,21 @@ public final class BackendSelector {
    * {@code notice}.
    */
   public static Backend open(String device, Integer precision, Consumer<String> notice) {
+    return open(device, precision, DEFAULT_CPU_PRECISION, notice);
+  }
+
+  /**
+   * As {@link #open(String, Integer, Consumer)}, with {@code cpuDefault} (32 or 64) the CPU engine's precision
+   * when {@code precision} is null (the CLI's training commands default to float32 on the CPU).
+   */
+  public static Backend open(String device, Integer precision, int cpuDefault, Consumer<String> notice) {
     if (precision != null && precision != 32 && precision != 64) {
       throw new IllegalArgumentException("precision must be 32 or 64, got " + precision);
     }
-    int cpuBits = precision == null ? DEFAULT_CPU_PRECISION : precision;
+    if (cpuDefault != 32 && cpuDefault != 64) {
+      throw new IllegalArgumentException("cpuDefault must be 32 or 64, got " + cpuDefault);
+    }
+    int cpuBits = precision == null ? cpuDefault : precision;
     String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
     switch (d) {
       case "cpu":

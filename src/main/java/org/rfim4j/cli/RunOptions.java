@@ -68,8 +68,14 @@ public final class RunOptions {
   String device;
 
   @Option(names = "--precision", description = "CPU engine precision: 32 (float32) or 64 (float64, the reference);"
-      + " default 64 on the CPU (see README, Precision on the CPU); the GPU computes in 32 only")
+      + " default 32 on the CPU (README, Precision on the CPU; a resume takes the checkpoint's); the GPU computes in 32 only")
   Integer precision;
+
+  /** The CPU engine's precision when --precision is not given: float32 (measured, README "Precision on the CPU"). */
+  static final int CPU_DEFAULT_PRECISION = 32;
+
+  /** The CPU default of this run: {@link #CPU_DEFAULT_PRECISION}, or 64 to resume a checkpoint that records none. */
+  int cpuDefaultPrecision = CPU_DEFAULT_PRECISION;
 
   @Option(names = "--train-size", description = "use only the first N training examples (quick runs; default: all 50,000)")
   Integer trainSize;
@@ -132,7 +138,7 @@ public final class RunOptions {
 
   /** Opens the device's backend (TF32 on when --tf32 and the backend is {@link org.rfim4j.backend.Tf32Capable}), wrapped in a profiler when --profile is given. */
   org.rfim4j.backend.Backend openBackend() {
-    org.rfim4j.backend.Backend b = org.rfim4j.backend.BackendSelector.open(device, precision,
+    org.rfim4j.backend.Backend b = org.rfim4j.backend.BackendSelector.open(device, precision, cpuDefaultPrecision,
         msg -> System.err.println("note: " + msg));
     if (tf32) {
       if (b instanceof org.rfim4j.backend.Tf32Capable) {

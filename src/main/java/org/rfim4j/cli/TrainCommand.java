@@ -71,6 +71,8 @@ public final class TrainCommand implements Callable<Integer> {
       }
       if (h.precisionBits() != null) {
         run.precision = h.precisionBits();  // the CPU engine of the checkpoint's precision
+      } else {
+        run.cpuDefaultPrecision = 64;  // written before precision was recorded: on the CPU that was float64
       }
       tc = TrainerConfig.of(run.epochs, h.batchSize(), h.shuffleSeed()).withCudaGraphs(run.cudaGraphsOn());
       if (run.epochs <= h.epochsCompleted()) {
