@@ -28,13 +28,16 @@ import org.rfim4j.backend.cpu.CpuBackend.GemmPath;
  * ParallelBlocks} and {@code SplitBlas} with it.
  *
  * <p>Numerics: {@link #upload(DeviceArray, double[])} rounds to float, {@link #download} widens. GEMM-shaped
- * work (gemm, the Gram products of the metric updates, the Cholesky factorisation and inverse) runs in
- * float32: netlib's {@code sgemm}, {@code ssyrk}, {@code spotrf} and {@code spotri} when a native BLAS and
- * LAPACK load (the default then), otherwise the Java GEMM kernel (float fused multiply-adds in 4 x 4
- * register tiles) and netlib's Java LAPACK. Element-wise operations are evaluated in double from their
- * float inputs and rounded once; reductions ({@link #dot}, column sums, the softmax normaliser and loss,
- * batch-norm statistics, traces, the per-neuron preconditioning's dot products) accumulate in double. See
- * {@code docs/cpu-performance.md} for the measured speed and {@code docs/rngd.md} for RNGD in float32.
+ * work (gemm, the Gram products of the metric updates, the Cholesky factorisation and inverse, the per-neuron
+ * preconditioning) runs in float32: netlib's {@code sgemm}, {@code ssyrk}, {@code sgemv}, {@code spotrf} and
+ * {@code spotri} when a native BLAS and LAPACK load (the default then), otherwise the Java GEMM kernel (float
+ * fused multiply-adds in 4 x 4 register tiles), Java dot products accumulated in double, and netlib's Java
+ * LAPACK. axpy, scale, the SGD and Adam updates and the metrics' moving averages run in float arithmetic
+ * (fused multiply-adds, scalar factors rounded to float once: loops that C2 vectorises). The layer operations
+ * are evaluated in double from their float inputs and rounded once, and the reductions ({@link #dot}, column
+ * sums, the softmax normaliser and loss, batch-norm statistics, traces and damping) accumulate in double. The
+ * contract tolerances derived from this are in the test class {@code Float32Tolerances}; speed in {@code
+ * docs/cpu-performance.md}, RNGD in float32 in {@code docs/rngd.md}.
  *
  * <p>One instance is meant to be used from one thread at a time. Results are deterministic for a given
  * thread count and BLAS: the split across threads never changes the order of a sum.
