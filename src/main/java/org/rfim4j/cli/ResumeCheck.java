@@ -54,6 +54,9 @@ final class ResumeCheck {
     same("--l2", run.l2, m.l2(), "l2");
     same("--init-std", run.initStd, m.initStd(), "init std");
     same("--bn-momentum", run.bnMomentum, m.bnMomentum(), "batch-norm momentum");
+    if (h.precisionBits() != null) {
+      same("--precision", run.precision, h.precisionBits(), "precision");
+    }
     if (h.data() != null) {
       same("--dataset", norm(run.dataset), h.data().dataset(), "dataset");
       same("--train-size", run.trainSize, h.data().trainSize(), "training subset");

@@ -67,6 +67,16 @@ public final class RunOptions {
   @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
   String device;
 
+  @Option(names = "--precision", description = "CPU engine precision: 32 (float32) or 64 (float64, the reference);"
+      + " default 32 on the CPU (README, Precision on the CPU; a resume takes the checkpoint's); the GPU computes in 32 only")
+  Integer precision;
+
+  /** The CPU engine's precision when --precision is not given: float32 (measured, README "Precision on the CPU"). */
+  static final int CPU_DEFAULT_PRECISION = 32;
+
+  /** The CPU default of this run: {@link #CPU_DEFAULT_PRECISION}, or 64 to resume a checkpoint that records none. */
+  int cpuDefaultPrecision = CPU_DEFAULT_PRECISION;
+
   @Option(names = "--train-size", description = "use only the first N training examples (quick runs; default: all 50,000)")
   Integer trainSize;
 
@@ -124,7 +134,8 @@ public final class RunOptions {
 
   /** Opens the device's backend (TF32 on when --tf32 and the backend is {@link org.rfim4j.backend.Tf32Capable}), wrapped in a profiler when --profile is given. */
   org.rfim4j.backend.Backend openBackend() {
-    org.rfim4j.backend.Backend b = org.rfim4j.backend.BackendSelector.open(device, msg -> System.err.println("note: " + msg));
+    org.rfim4j.backend.Backend b = org.rfim4j.backend.BackendSelector.open(device, precision, cpuDefaultPrecision,
+        msg -> System.err.println("note: " + msg));
     if (tf32) {
       if (b instanceof org.rfim4j.backend.Tf32Capable) {
         ((org.rfim4j.backend.Tf32Capable) b).setTf32(true);
@@ -222,6 +233,13 @@ public final class RunOptions {
       throw new IllegalArgumentException("--device must be auto, cpu or cuda, got '" + device + "'");
     }
     cudaGraphsOn();
+    if (precision != null && precision != 32 && precision != 64) {
+      throw new IllegalArgumentException("--precision must be 32 or 64, got " + precision);
+    }
+    if (precision != null && precision == 64 && List.of("cuda", "gpu").contains(device.trim().toLowerCase(Locale.ROOT))) {
+      throw new IllegalArgumentException("--precision 64 runs on the CPU only (the CUDA backend computes in float32):"
+          + " use --device cpu, or --precision 32");
+    }
     if (!org.rfim4j.data.Datasets.NAMES.contains(dataset.strip().toLowerCase(Locale.ROOT))) {
       throw new IllegalArgumentException("--dataset must be one of " + org.rfim4j.data.Datasets.NAMES + ", got '"
           + dataset + "'");

@@ -69,6 +69,11 @@ public final class TrainCommand implements Callable<Integer> {
         run.dataset = h.data().dataset();
         run.trainSize = h.data().trainSize();
       }
+      if (h.precisionBits() != null) {
+        run.precision = h.precisionBits();  // the CPU engine of the checkpoint's precision
+      } else {
+        run.cpuDefaultPrecision = 64;  // written before precision was recorded: on the CPU that was float64
+      }
       tc = TrainerConfig.of(run.epochs, h.batchSize(), h.shuffleSeed()).withCudaGraphs(run.cudaGraphsOn());
       if (run.epochs <= h.epochsCompleted()) {
         throw new IllegalArgumentException("--epochs " + run.epochs + " is not beyond the checkpoint's "

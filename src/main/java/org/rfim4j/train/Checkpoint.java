@@ -28,7 +28,8 @@ import org.rfim4j.optim.RngdConfig;
 
 /**
  * Checkpoint files: the model, the optimizer's full state and the trainer's position, so that
- * {@code train --resume} continues bit-identically on the CPU backend. Format version 1 (see
+ * {@code train --resume} continues bit-identically on either CPU engine (the header records the precision,
+ * and a resume at the other precision is refused). Format version 1 (see
  * docs/checkpoint.md):
  *
  * <pre>
@@ -62,16 +63,19 @@ public final class Checkpoint {
       "batchSize", "shuffleSeed", "optimizerScalars", "curve", "modelArrays", "optimizerArrays");
 
   /** Header fields that may be absent (files of earlier versions lack them); null when absent. */
-  static final List<String> OPTIONAL_FIELDS = List.of("data");
+  static final List<String> OPTIONAL_FIELDS = List.of("data", "precisionBits");
 
   /**
    * The JSON header.
    *
    * @param data what the run was trained on; null in files of earlier versions (optional field)
+   * @param precisionBits the element precision of the backend that wrote the file (64: the float64 CPU
+   *     engine; 32: the float32 CPU engine or a GPU); null in files of earlier versions (optional field)
    */
   public record Header(int version, MlpConfig model, OptimizerSpec optimizer, int epochsCompleted,
       double seconds, int batchSize, long shuffleSeed, Map<String, Double> optimizerScalars,
-      List<EpochResult> curve, List<ArrayEntry> modelArrays, List<ArrayEntry> optimizerArrays, Data data) {}
+      List<EpochResult> curve, List<ArrayEntry> modelArrays, List<ArrayEntry> optimizerArrays, Data data,
+      Integer precisionBits) {}
 
   /**
    * The data a run trains on, recorded so that a resume uses (and checks) the same.
@@ -101,6 +105,14 @@ public final class Checkpoint {
      * state; nothing is changed when it does not.
      */
     public void restoreInto(Mlp model, Optimizer optimizer, Path file) {
+      Integer bits = header.precisionBits();
+      int have = model.backend().precisionBits();
+      if (bits != null && bits != have) {
+        throw new IllegalArgumentException("checkpoint " + file + " was written in float" + bits + " (precision "
+            + bits + ") but the model's backend " + model.backend().name() + " computes in float" + have
+            + ": resume with the same precision (train --precision " + bits + "); a run does not change"
+            + " precision midway");
+      }
       Map<String, DeviceArray> ma = model.namedArrays();
       Map<String, DeviceArray> oa = optimizer.state();
       StateFile.checkEntries(ma, header.modelArrays(), "model", file, "checkpoint");
@@ -140,7 +152,8 @@ public final class Checkpoint {
     Map<String, DeviceArray> ma = model.namedArrays();
     Map<String, DeviceArray> oa = optimizer.state();
     Header h = new Header(VERSION, model.config(), spec, epochsCompleted, seconds, trainer.batchSize(),
-        trainer.shuffleSeed(), optimizer.scalars(), curve, StateFile.entries(ma), StateFile.entries(oa), data);
+        trainer.shuffleSeed(), optimizer.scalars(), curve, StateFile.entries(ma), StateFile.entries(oa), data,
+        backend.precisionBits());
     List<double[]> values = new ArrayList<>();
     for (Map<String, DeviceArray> group : List.of(ma, oa)) {
       for (DeviceArray a : group.values()) {
@@ -221,6 +234,9 @@ public final class Checkpoint {
     }
     if (!(h.seconds() >= 0)) {
       throw bad(file, "seconds is " + h.seconds() + ", must be >= 0");
+    }
+    if (h.precisionBits() != null && h.precisionBits() != 32 && h.precisionBits() != 64) {
+      throw bad(file, "precisionBits is " + h.precisionBits() + ", must be 32 or 64");
     }
     if (h.batchSize() < 1) {
       throw bad(file, "batchSize is " + h.batchSize() + ", must be >= 1");

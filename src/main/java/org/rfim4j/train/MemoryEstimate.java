@@ -258,7 +258,20 @@ public record MemoryEstimate(double model, double optimizer, double data, double
    */
   long backendBytes(Backend backend) {
     int bits = backend.precisionBits();
-    return saturate((elements() + workspace(bits)) * bits / 8 * 1.05);
+    return saturate((elements() + workspace(backend)) * bits / 8 * 1.05);
+  }
+
+  /**
+   * Whether the backend's arrays live on the JVM heap: the CPU engines (float64 and float32), whose
+   * {@link Backend#deviceFreeBytes} is -1.
+   */
+  static boolean onHeap(Backend backend) {
+    return BackendSelector.deviceFreeBytes(backend) < 0;
+  }
+
+  /** The backend's scratch in elements: the CPU engines' packed buffers on the heap, CUDA's otherwise. */
+  double workspace(Backend backend) {
+    return onHeap(backend) ? cpuWorkspace : gpuWorkspace;
   }
 
   /**
@@ -269,7 +282,7 @@ public record MemoryEstimate(double model, double optimizer, double data, double
     if (largestArray > MAX_ARRAY) {
       return String.format(Locale.ROOT, "the run needs an array of %.3g elements, more than the %d one backend"
           + " array may hold, and about %s in all (%s; smaller --hidden or --batch)", largestArray, MAX_ARRAY,
-          Memory.human(backendBytes(backend)), describe(backend.precisionBits()));
+          Memory.human(backendBytes(backend)), describe(backend));
     }
     int bits = backend.precisionBits();
     long onBackend = backendBytes(backend);
@@ -280,12 +293,12 @@ public record MemoryEstimate(double model, double optimizer, double data, double
     long deviceFree = BackendSelector.deviceFreeBytes(backend);
     if (deviceFree >= 0) {
       if (onBackend > deviceFree) {
-        return "not enough GPU memory: training needs about " + Memory.human(onBackend) + " (" + describe(bits)
+        return "not enough GPU memory: training needs about " + Memory.human(onBackend) + " (" + describe(backend)
             + "), " + backend.name() + " has " + Memory.human(deviceFree) + " free";
       }
-    } else if (bits == 64) { // the CPU backend: its arrays live on the JVM heap
+    } else { // a CPU engine (float64 or float32): its arrays live on the JVM heap
       return Memory.heapRefusal(saturate((double) onBackend + hostCopies + heapExtra), extra + "training ("
-          + describe(bits) + (checkpoints ? ", checkpoint copies " + Memory.human(hostCopies) : "") + ")");
+          + describe(backend) + (checkpoints ? ", checkpoint copies " + Memory.human(hostCopies) : "") + ")");
     }
     if (hostCopies + heapExtra > 0) {
       return Memory.heapRefusal(saturate((double) hostCopies + heapExtra), hostCopies > 0
@@ -296,7 +309,15 @@ public record MemoryEstimate(double model, double optimizer, double data, double
 
   /** "model 1.2 GiB, optimizer 3.4 GiB, data 600 MiB, RNGD workspace 1.1 GiB" at the backend's precision. */
   public String describe(int bits) {
-    double ws = workspace(bits);
+    return describe(bits, workspace(bits));
+  }
+
+  /** {@link #describe(int)} for a backend: its precision, and the CPU engines' scratch when it is one. */
+  public String describe(Backend backend) {
+    return describe(backend.precisionBits(), workspace(backend));
+  }
+
+  private String describe(int bits, double ws) {
     return "model " + Memory.human(saturate(model * bits / 8)) + ", optimizer "
         + Memory.human(saturate(optimizer * bits / 8)) + ", data " + Memory.human(saturate(data * bits / 8))
         + (ws > 0 ? ", RNGD workspace " + Memory.human(saturate(ws * bits / 8)) : "");

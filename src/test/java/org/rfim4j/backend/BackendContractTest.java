@@ -13,6 +13,7 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.function.Executable;
 
 /**
@@ -46,8 +47,19 @@ public abstract class BackendContractTest {
   private int liveAtStart;
   private final List<DeviceArray> owned = new ArrayList<>();
 
+  private String testName = "";
+
+  /**
+   * The name of the running test method: a lower-precision backend may state its {@link #tolerance()} per
+   * operation (each test exercises one operation) from its own rounding analysis.
+   */
+  protected final String currentTest() {
+    return testName;
+  }
+
   @BeforeEach
-  void createTheBackend() {
+  void createTheBackend(TestInfo info) {
+    testName = info.getTestMethod().map(java.lang.reflect.Method::getName).orElse("");
     backend = createBackend();
     liveAtStart = backend.liveArrays();
   }

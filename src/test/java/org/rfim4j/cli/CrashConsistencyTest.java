@@ -157,7 +157,7 @@ class CrashConsistencyTest {
       cmd.addAll(List.of("--resume", out.resolve(Runner.CHECKPOINT).toString()));
     } else {
       cmd.addAll(List.of("--train-size", "100", "--hidden", "16,16", "--batch", "20", "--optimizer", "rngd",
-          "--rngd-T", "3", "--seed", "7"));
+          "--rngd-T", "3", "--seed", "7", "--precision", "64"));  // the in-process reference is the float64 engine
     }
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile())
         .redirectOutput(ProcessBuilder.Redirect.DISCARD);

@@ -64,6 +64,7 @@ class OptionChecksTest {
       "--device|gpu7|--arch plain",
       "--cuda-graphs|maybe|--arch plain",
       "--train-size|0|--arch plain",
+      "--precision|16|--arch plain",
       "--lr|Infinity|--optimizer adam"})
   void invalidValuesAreRefusedEvenWhenUnused(String option, String value, String context) {
     List<String> a = train(context.split(" "));

@@ -1,16 +1,21 @@
 package org.rfim4j.train;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.cpu.CpuBackend;
+import org.rfim4j.backend.cpu.CpuBackend32;
+import org.rfim4j.io.Memory;
 import org.rfim4j.data.Dataset;
 import org.rfim4j.nn.Architecture;
 import org.rfim4j.nn.Mlp;
@@ -72,6 +77,28 @@ class MemoryEstimateTest {
       double actual = elements[0];
       assertTrue(e.elements() >= actual, label + ": estimate " + e.elements() + " < allocated " + actual);
       assertTrue(e.elements() <= 1.5 * actual, label + ": estimate " + e.elements() + " > 1.5 x allocated " + actual);
+    }
+  }
+
+  /**
+   * The float32 CPU engine keeps its arrays on the JVM heap like the float64 one, at 4 bytes an element with the
+   * same CPU scratch: a run too large for the heap is refused before anything is allocated, naming the heap.
+   */
+  @Test
+  void float32CpuEngineIsCheckedAgainstTheHeapAtHalfTheBytes() {
+    MlpConfig wide = new MlpConfig(784, new int[] {1000, 1000, 1000}, 10, Activation.RELU, Architecture.PLAIN,
+        1e-3, 0.1, 1, 0.9, 1e-3);
+    OptimizerSpec spec = OptimizerSpec.rngd(RngdConfig.defaults(0.03).withMetricKinds(MetricKind.PER_NEURON,
+        MetricKind.PER_NEURON, MetricKind.PER_NEURON, MetricKind.PER_NEURON));
+    MemoryEstimate e = MemoryEstimate.of(wide, spec, 50, 500, 1000, 100);
+    try (Backend b64 = new CpuBackend(); Backend b32 = new CpuBackend32()) {
+      // 2 x (1000 x 785^2 + 2 x 1000 x 1001^2 + 10 x 1001^2) elements: about 21 GB at 4 bytes, twice that at 8.
+      assertEquals(2.0 * e.backendBytes(b32), e.backendBytes(b64), 4.0);
+      assertTrue(e.backendBytes(b32) > 5.2e9 * 4, "float32 bytes " + e.backendBytes(b32));
+      assertTrue(e.backendBytes(b32) > Runtime.getRuntime().maxMemory(), "the test needs a heap below 24 GB");
+      Memory.NotEnoughMemoryException x = assertThrows(Memory.NotEnoughMemoryException.class,
+          () -> MemoryEstimate.require(wide, spec, 50, 500, 1000, 100, b32, false, 0, null));
+      assertTrue(x.getMessage().contains("training (") && x.getMessage().contains("RNGD workspace"), x.getMessage());
     }
   }
 }

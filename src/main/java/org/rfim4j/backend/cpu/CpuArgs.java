@@ -4,8 +4,8 @@ import java.util.Arrays;
 import org.rfim4j.backend.DeviceArray;
 
 /**
- * Argument checks of the {@link CpuBackend} facade: each throws an {@link IllegalArgumentException} whose
- * message names the operation, the argument and its shape.
+ * Argument checks of the {@link CpuBackend} and {@link CpuBackend32} facades: each throws an {@link
+ * IllegalArgumentException} whose message names the operation, the argument and its shape.
  */
 final class CpuArgs {
 
@@ -17,7 +17,19 @@ final class CpuArgs {
     if (!(a instanceof CpuArray) || ((CpuArray) a).owner != owner) {
       throw new IllegalArgumentException(op + ": " + name + " was not allocated by this CpuBackend");
     }
-    CpuArray c = (CpuArray) a;
+    return live((CpuArray) a, op, name);
+  }
+
+  /** {@code a} as a live {@link CpuArray32} allocated by {@code owner}. */
+  static CpuArray32 arr(CpuBackend32 owner, DeviceArray a, String op, String name) {
+    notNull(op, name, a);
+    if (!(a instanceof CpuArray32) || ((CpuArray32) a).owner != owner) {
+      throw new IllegalArgumentException(op + ": " + name + " was not allocated by this CpuBackend32");
+    }
+    return live((CpuArray32) a, op, name);
+  }
+
+  private static <T extends CpuArrayBase> T live(T c, String op, String name) {
     if (c.isClosed()) {
       throw new IllegalArgumentException(op + ": " + name + " " + Arrays.toString(c.shapeRef())
           + " has been closed");
@@ -32,34 +44,34 @@ final class CpuArgs {
     }
   }
 
-  static boolean overlaps(CpuArray x, CpuArray y) {
-    return x.data == y.data && x.offset < y.offset + y.size && y.offset < x.offset + x.size;
+  static boolean overlaps(CpuArrayBase x, CpuArrayBase y) {
+    return x.storage() == y.storage() && x.offset < y.offset + y.size && y.offset < x.offset + x.size;
   }
 
-  static String shp(CpuArray a) {
+  static String shp(CpuArrayBase a) {
     return Arrays.toString(a.shapeRef());
   }
 
-  static IllegalArgumentException bad(String op, String name, CpuArray a, String expected) {
+  static IllegalArgumentException bad(String op, String name, CpuArrayBase a, String expected) {
     return new IllegalArgumentException(
         op + ": " + name + " has shape " + shp(a) + " but " + expected);
   }
 
-  static void sameSize(String op, String nameA, CpuArray a, String nameB, CpuArray b) {
+  static void sameSize(String op, String nameA, CpuArrayBase a, String nameB, CpuArrayBase b) {
     if (a.size != b.size) {
       throw new IllegalArgumentException(op + ": " + nameB + " has shape " + shp(b) + " (size " + b.size
           + ") but must have the size of " + nameA + " " + shp(a) + " (size " + a.size + ")");
     }
   }
 
-  static void sameShape(String op, String nameA, CpuArray a, String nameB, CpuArray b) {
+  static void sameShape(String op, String nameA, CpuArrayBase a, String nameB, CpuArrayBase b) {
     if (a.rows() != b.rows() || a.cols() != b.cols()) {
       throw new IllegalArgumentException(op + ": " + nameB + " has shape " + shp(b) + " but must be "
           + a.rows() + " x " + a.cols() + " like " + nameA + " " + shp(a));
     }
   }
 
-  static void vectorOf(String op, String name, CpuArray a, int n, String what) {
+  static void vectorOf(String op, String name, CpuArrayBase a, int n, String what) {
     if (a.size != n) {
       throw new IllegalArgumentException(op + ": " + name + " has shape " + shp(a) + " but must have "
           + n + " elements (" + what + ")");
@@ -72,7 +84,7 @@ final class CpuArgs {
   }
 
   /** Number of matrices in a square stack of D x D matrices (m x D x D, or one D x D). */
-  static int stackCount(String op, String name, CpuArray a, int d) {
+  static int stackCount(String op, String name, CpuArrayBase a, int d) {
     int[] s = a.shapeRef();
     boolean ok;
     int m;

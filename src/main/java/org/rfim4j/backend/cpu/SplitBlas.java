@@ -109,4 +109,50 @@ final class SplitBlas {
       }
     });
   }
+
+  /** {@link #dgemm} in float32 ({@code sgemm}), split the same way. */
+  void sgemm(String ta, String tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
+      float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+    sgemm(BLAS.getInstance(), ta, tb, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+  }
+
+  /** {@link #sgemm} on the given BLAS implementation (the float32 engine's Java path passes netlib's Java one). */
+  void sgemm(BLAS blas, String ta, String tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
+      float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+    int parts = split && (long) m * n * k >= SPLIT_FLOPS ? Math.min(parallel.threads(), n / 8) : 1;
+    boolean bTrans = !tb.equals("N");
+    if (parts >= 2 && bTrans && (long) bOff + n + (long) k * ldb > b.length) {
+      parts = 1;
+    }
+    if (parts < 2) {
+      blas.sgemm(ta, tb, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+      return;
+    }
+    final int np = parts;
+    parallel.run(np, Long.MAX_VALUE, (part, slot) -> {
+      int from = (int) ((long) n * part / np);
+      int to = (int) ((long) n * (part + 1) / np);
+      int bo = bOff + (bTrans ? from : from * ldb);
+      blas.sgemm(ta, tb, m, to - from, k, alpha, a, aOff, lda, b, bo, ldb, beta, c, cOff + from * ldc, ldc);
+    });
+  }
+
+  /** {@link #dsyrkLower} in float32 ({@code ssyrk}, {@code sgemm}), split the same way. */
+  void ssyrkLower(int n, int k, float[] a, int aOff, int lda, float[] c, int cOff, int ldc) {
+    BLAS blas = BLAS.getInstance();
+    if (!split || (long) n * n * k / 2 < SPLIT_FLOPS || n < 32 || (long) aOff + n + (long) k * lda > a.length
+        || (long) cOff + n + (long) n * ldc > c.length) {
+      blas.ssyrk("L", "N", n, k, 1.0f, a, aOff, lda, 0.0f, c, cOff, ldc);
+      return;
+    }
+    int h = (int) Math.round(n * (1 - Math.sqrt(0.5)));
+    parallel.run(2, Long.MAX_VALUE, (part, slot) -> {
+      if (part == 0) {
+        blas.ssyrk("L", "N", h, k, 1.0f, a, aOff, lda, 0.0f, c, cOff, ldc);
+        blas.sgemm("N", "T", n - h, h, k, 1.0f, a, aOff + h, lda, a, aOff, lda, 0.0f, c, cOff + h, ldc);
+      } else {
+        blas.ssyrk("L", "N", n - h, k, 1.0f, a, aOff + h, lda, 0.0f, c, cOff + h * ldc + h, ldc);
+      }
+    });
+  }
 }

@@ -1,6 +1,11 @@
 /**
- * The float64 reference {@link org.rfim4j.backend.Backend}: {@link org.rfim4j.backend.cpu.CpuBackend}.
- * Arrays are {@code double[]} slices on the heap.
+ * The CPU {@link org.rfim4j.backend.Backend}s: the float64 reference {@link
+ * org.rfim4j.backend.cpu.CpuBackend} ({@code double[]} slices on the heap) and the float32 engine {@link
+ * org.rfim4j.backend.cpu.CpuBackend32} ({@code float[]} slices; its own classes carry the suffix 32 and mirror
+ * the float64 ones below, sharing {@code CpuArgs}, {@code ParallelBlocks} and {@code SplitBlas} through
+ * {@code CpuArrayBase}). Everything below describes the float64 engine; the float32 one takes the same paths
+ * with the S routines ({@code sgemm}, {@code ssyrk}, {@code sgemv}, {@code spotrf} + {@code spotri}), see its
+ * class comment and {@code docs/cpu-performance.md}.
  *
  * <h2>What runs where</h2>
  *

@@ -16,6 +16,7 @@ import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
 import org.rfim4j.backend.ReplayableStep;
 import org.rfim4j.backend.cpu.CpuBackend;
+import org.rfim4j.backend.cpu.CpuBackend32;
 
 /**
  * {@code refreshInverses} on the CUDA backend (MATH.md section 8, failure rule A11): the same results as the
@@ -32,15 +33,25 @@ import org.rfim4j.backend.cpu.CpuBackend;
  * INV_TOL = 2e-5 of max(1, max |cpu| over the slice) is about 20 times that bound and still far below what an
  * indexing or convention error gives (order 1e-2 or more). Damping factors are float32 copies of the CPU's
  * doubles (doubling is exact), so EPS_TOL = 1e-7 relative; failure counts and kept slices are exact.
+ *
+ * <p>Second reference: the float32 CPU engine ({@link CpuBackend32}), which holds its damping factors in
+ * float32 as the GPU does, so against it the damping factors must agree exactly (tolerance 0 instead of
+ * EPS_TOL), and which fails a Cholesky factorisation wherever float32 does: a metric that is singular only
+ * after rounding to float32 (the float64 reference inverts it) must fail on the GPU exactly as on the float32
+ * engine. Inverse values keep the float64 reference and INV_TOL: two float32 inverses computed in different
+ * orders differ by as much as either differs from the float64 one, so the float32 engine would not make
+ * that tolerance tighter.
  */
 class CudaRefreshInversesTest extends GpuBackendTest {
   static final double INV_TOL = 2e-5;
   static final double EPS_TOL = 1e-7;
   static CpuBackend cpu;
+  static CpuBackend32 cpu32;
 
   @BeforeAll
   static void openCpu() {
     cpu = new CpuBackend(1, CpuBackend.defaultGemmPath());
+    cpu32 = new CpuBackend32(1, CpuBackend.defaultGemmPath());
   }
 
   @AfterAll
@@ -48,6 +59,33 @@ class CudaRefreshInversesTest extends GpuBackendTest {
     if (cpu != null) {
       cpu.close();
       cpu = null;
+    }
+    if (cpu32 != null) {
+      cpu32.close();
+      cpu32 = null;
+    }
+  }
+
+  /**
+   * The GPU's runs against the float32 CPU engine's on the same inputs: the damping factors and failure
+   * counts exactly equal after every call, and a slice kept (not refreshed) on one is kept on the other.
+   */
+  static void sameAsFloat32Engine(int[] shape, double[] g, double[] eps, double epsAbs, double[] prev,
+      double failures, List<State> gpuRuns) {
+    List<State> f = run(cpu32, shape, g, eps, epsAbs, prev, failures, gpuRuns.size() - 1);
+    int m = eps.length;
+    int dd = shape[shape.length - 1] * shape[shape.length - 1];
+    for (int call = 1; call < f.size(); call++) {
+      String at = "call " + call + " vs the float32 engine: ";
+      assertArrayEquals(f.get(call).eps(), gpuRuns.get(call).eps(), 0.0, at + "epsRel");
+      assertEquals(f.get(call).failures(), gpuRuns.get(call).failures(), 0.0, at + "failures");
+      for (int i = 0; i < m; i++) {
+        boolean keptF = Arrays.equals(Arrays.copyOfRange(f.get(call - 1).ginv(), i * dd, (i + 1) * dd),
+            Arrays.copyOfRange(f.get(call).ginv(), i * dd, (i + 1) * dd));
+        boolean keptG = Arrays.equals(Arrays.copyOfRange(gpuRuns.get(call - 1).ginv(), i * dd, (i + 1) * dd),
+            Arrays.copyOfRange(gpuRuns.get(call).ginv(), i * dd, (i + 1) * dd));
+        assertEquals(keptF, keptG, at + "slice " + i + " kept");
+      }
     }
   }
 
@@ -200,6 +238,37 @@ class CudaRefreshInversesTest extends GpuBackendTest {
       {eps[0], eps[1], 1e-8, 2 * eps[3], 2 * eps[4], 2 * eps[5], 0},
       {eps[0], eps[1], 2e-8, 4 * eps[3], 4 * eps[4], 2 * eps[5], 0}};
     sameRuns(c, gg, m, d, failing, expectedEps, new double[] {7, 10});
+    sameAsFloat32Engine(shape, g, eps, 1e-6, prev, 3, gg);
+  }
+
+  /**
+   * A metric singular only in float32: 1 1^T + 1e-9 I (d = 4) is positive definite in float64, but 1 + 1e-9
+   * rounds to 1 in float32, so the stored matrix is exactly 1 1^T. With epsRel 0 and epsAbs 0 the float64
+   * reference inverts it; the GPU must fail twice (the damping 1e-8 and then 2e-8 times the trace 4 stays
+   * below half an ulp of 1, so the damped matrix is still exactly singular), keeping the previous inverse,
+   * exactly as the float32 CPU engine does.
+   */
+  @Test
+  void aMetricSingularOnlyInFloat32FailsAsOnTheFloat32Engine() {
+    int d = 4;
+    double[] g = new double[d * d];
+    Arrays.fill(g, 1.0);
+    for (int j = 0; j < d; j++) {
+      g[j * d + j] += 1e-9;
+    }
+    double[] prev = f32(rnd(new Random(14), d * d));
+    double[] eps = {0};
+    try (DeviceArray cg = cpu.allocate(d, d); DeviceArray cgi = cpu.allocate(d, d)) {
+      cpu.upload(cg, g);
+      assertArrayEquals(new int[] {0}, cpu.batchedInverse(cg, new double[] {0}, 0, cgi),
+          "float64 inverts 1 1^T + 1e-9 I");
+    }
+    List<State> gg = run(be, new int[] {d, d}, g, eps, 0, prev, 0, 2);
+    assertArrayEquals(new double[] {(float) 1e-8}, gg.get(1).eps(), 0.0, "first failure: 1e-8");
+    assertArrayEquals(new double[] {(float) 2e-8}, gg.get(2).eps(), 0.0, "second failure: doubled");
+    assertEquals(2, gg.get(2).failures(), 0.0, "two failures");
+    assertArrayEquals(prev, gg.get(2).ginv(), 0.0, "the previous inverse is kept");
+    sameAsFloat32Engine(new int[] {d, d}, g, eps, 0, prev, 0, gg);
   }
 
   /**
@@ -230,6 +299,7 @@ class CudaRefreshInversesTest extends GpuBackendTest {
       boolean fails = q > 0;
       double expected = !fails ? eps[0] : eps[0] > 0 ? 2 * eps[0] : 1e-8;
       sameRuns(c, g, 1, d, new boolean[][] {{fails}}, new double[][] {{expected}}, new double[] {fails ? 1 : 0});
+      sameAsFloat32Engine(new int[] {d, d}, gs[q], eps, 0, prev, 0, g);
     }
     double[] near = new double[d * d];
     for (int j = 0; j < d; j++) {
@@ -243,6 +313,7 @@ class CudaRefreshInversesTest extends GpuBackendTest {
     List<State> g = run(be, new int[] {d, d}, near, eps, 0, prev, 0, 2);
     sameRuns(c, g, 1, d, new boolean[][] {{true}, {false}}, new double[][] {{2 * eps[0]}, {2 * eps[0]}},
         new double[] {1, 1});
+    sameAsFloat32Engine(new int[] {d, d}, near, eps, 0, prev, 0, g);
   }
 
   /** refreshInverses never synchronises with the host (stack and single), not even on its first call. */

@@ -25,7 +25,7 @@ import org.rfim4j.backend.Backend;
 @Measurement(iterations = 3, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
 public abstract class BackendBench {
-  /** The backend by name ({@code cpu}, {@code cuda}, ...), as {@link Backends#open} resolves it. */
+  /** The backend by name ({@code cpu}, {@code cpu32}, {@code cpu64}, {@code cuda}), as {@link Backends#open} resolves it. */
   @Param({"cpu"})
   public String backend;
 

@@ -11,7 +11,8 @@ final class Backends {
 
   /**
    * Opens the backend named by the benchmark's {@code backend} parameter through {@link BackendSelector}
-   * ({@code cpu}, {@code cuda}). A backend that cannot be opened here (no GPU, no driver, not built yet)
+   * ({@code cpu} at the default precision, {@code cpu64} the float64 engine, {@code cpu32} the float32
+   * engine, {@code cuda}). A backend that cannot be opened here (no GPU, no driver, not built yet)
    * fails the set-up with one clear message; JMH then reports that parameter combination as failed and
    * goes on with the others.
    */
@@ -20,6 +21,11 @@ final class Backends {
       throw new IllegalArgumentException("benchmark backend must be explicit (cpu or cuda), not 'auto'");
     }
     try {
+      String n = name.trim().toLowerCase(java.util.Locale.ROOT);
+      if (n.equals("cpu32") || n.equals("cpu64")) {
+        return BackendSelector.open("cpu", Integer.parseInt(n.substring(3)),
+            msg -> System.err.println("[rfim4j-bench] " + msg));
+      }
       return BackendSelector.open(name, msg -> System.err.println("[rfim4j-bench] " + msg));
     } catch (RuntimeException | LinkageError e) {
       throw new IllegalStateException("SKIPPED: backend '" + name + "' is not available on this machine: "
