@@ -149,6 +149,15 @@ public final class ReproduceCommand implements Callable<Integer> {
     PrintStream stdout = System.out;
     String command = "./rfim4j " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
     if (report) {
+      // The command that made the runs, when the folder records it (command.txt), else this one.
+      Path made = out.resolve("command.txt");
+      try {
+        if (java.nio.file.Files.isRegularFile(made)) {
+          command = java.nio.file.Files.readString(made).strip();
+        }
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("cannot read " + made + ": " + e.getMessage(), e);
+      }
       Fig2Report.write(out, archs, optimizers, run.epochs, seeds, setup(null), command);
       stdout.println("rebuilt " + out.resolve("summary.md") + " and " + out.resolve("sweep.md"));
       return 0;
