@@ -94,6 +94,10 @@ public final class ReproduceCommand implements Callable<Integer> {
   @Option(names = "--out", defaultValue = "runs/fig2", description = "output directory (default: ${DEFAULT-VALUE})")
   Path out;
 
+  @Option(names = "--run-seeds", split = ",", description = "train only these of the reported seeds (default: all;"
+      + " to split the reported runs over several processes writing to the same --out, each with --reuse)")
+  List<Integer> runSeeds;
+
   @Option(names = "--reuse", description = "keep runs already complete in --out (same settings assumed) instead of training them again")
   boolean reuse;
 
@@ -120,6 +124,13 @@ public final class ReproduceCommand implements Callable<Integer> {
     if (selectionSeed >= 1 && selectionSeed <= seeds) {
       throw new IllegalArgumentException("--selection-seed " + selectionSeed + " is one of the reported seeds 1.."
           + seeds + "; choose another");
+    }
+    if (runSeeds != null) {
+      for (int s : runSeeds) {
+        if (s < 1 || s > seeds) {
+          throw new IllegalArgumentException("--run-seeds " + s + " is not a reported seed (1.." + seeds + ")");
+        }
+      }
     }
     if (maxExtensions < 0) {
       throw new IllegalArgumentException("--max-extensions must be >= 0, got " + maxExtensions);
@@ -172,6 +183,9 @@ public final class ReproduceCommand implements Callable<Integer> {
         for (String opt : optimizers) {
           double lr = select(backend, data, arch, opt, stdout);
           for (int s = 1; s <= seeds; s++) {
+            if (runSeeds != null && !runSeeds.contains(s)) {
+              continue;
+            }
             Path dir = Fig2Report.seedDir(out, arch, opt, s);
             if (reuse && complete(dir)) {
               stdout.println("reuse " + dir);
