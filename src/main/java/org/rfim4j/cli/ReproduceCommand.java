@@ -98,6 +98,10 @@ public final class ReproduceCommand implements Callable<Integer> {
       + " to split the reported runs over several processes writing to the same --out, each with --reuse)")
   List<Integer> runSeeds;
 
+  @Option(names = "--selection-only", description = "run the learning-rate selection only, no reported runs (e.g. to"
+      + " train candidate rates in parallel processes writing to the same --out)")
+  boolean selectionOnly;
+
   @Option(names = "--reuse", description = "keep runs already complete in --out (same settings assumed) instead of training them again")
   boolean reuse;
 
@@ -182,6 +186,9 @@ public final class ReproduceCommand implements Callable<Integer> {
         run.arch = arch;
         for (String opt : optimizers) {
           double lr = select(backend, data, arch, opt, stdout);
+          if (selectionOnly) {
+            continue;
+          }
           for (int s = 1; s <= seeds; s++) {
             if (runSeeds != null && !runSeeds.contains(s)) {
               continue;
