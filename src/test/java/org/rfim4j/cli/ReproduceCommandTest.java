@@ -159,6 +159,28 @@ class ReproduceCommandTest {
     return rows;
   }
 
+  /** --selection-only trains the candidates and no reported run; --run-seeds names reported seeds only. */
+  @Test
+  void selectionOnlyAndRunSeeds() throws IOException {
+    Path data = tmp.resolve("data");
+    Synthetic.writeIdx(data, "mnist", 10_000 + 300, 100, 3);
+    Path out = tmp.resolve("sel");
+    Synthetic.Run r = Synthetic.capture(() -> Main.execute("reproduce", "fig2", "--data-dir", data.toString(),
+        "--device", "cpu", "--quiet", "--archs", "plain", "--optimizers", "adam", "--epochs", "2", "--hidden", "8",
+        "--batch", "30", "--grid-adam", "1e-3,0.01,0.1", "--selection-only", "--out", out.toString()));
+    assertEquals(0, r.exitCode(), r.err());
+    for (String lr : List.of("0.001", "0.01", "0.1")) {
+      assertTrue(Files.isRegularFile(out.resolve("sweep/plain-adam-lr" + lr + "/curve.csv")), lr);
+    }
+    try (Stream<Path> dirs = Files.list(out)) {
+      assertTrue(dirs.noneMatch(p -> p.getFileName().toString().contains("seed")), "a reported run was trained");
+    }
+    Synthetic.Run bad = Synthetic.capture(() -> Main.execute("reproduce", "fig2", "--seeds", "5", "--run-seeds", "2,6",
+        "--out", out.toString()));
+    assertEquals(2, bad.exitCode(), bad.err());
+    assertTrue(bad.err().contains("--run-seeds 6 is not a reported seed (1..5)"), bad.err());
+  }
+
   @Test
   void refusesAReportedSeedForSelection() {
     Synthetic.Run r = Synthetic.capture(() -> Main.execute("reproduce", "fig2", "--selection-seed", "2", "--seeds",
