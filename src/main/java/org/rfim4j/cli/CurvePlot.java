@@ -83,6 +83,45 @@ public final class CurvePlot {
     return chart;
   }
 
+  /**
+   * Validation error against cumulative training seconds: for each optimizer, the mean over seeds of the
+   * validation error at each epoch, placed at the mean over seeds of the training seconds up to that epoch
+   * (what an optimizer's faster progress per epoch costs in time).
+   */
+  public static void writeVsSeconds(Path png, String title, Map<String, List<List<EpochResult>>> curves) {
+    System.setProperty("java.awt.headless", "true");
+    XYChart chart = new XYChartBuilder().width(900).height(600).title(title).xAxisTitle("training seconds")
+        .yAxisTitle("validation error (%)").build();
+    chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+    chart.getStyler().setXAxisLogarithmic(true);
+    int c = 0;
+    for (Map.Entry<String, List<List<EpochResult>>> e : curves.entrySet()) {
+      Color colour = COLOURS[c++ % COLOURS.length];
+      List<List<EpochResult>> runs = e.getValue();
+      int epochs = runs.stream().mapToInt(List::size).min().orElse(0);
+      if (runs.isEmpty() || epochs == 0) {
+        continue;
+      }
+      double[] x = new double[epochs];
+      double[] y = new double[epochs];
+      for (int ep = 0; ep < epochs; ep++) {
+        for (List<EpochResult> r : runs) {
+          x[ep] += r.get(ep).seconds() / runs.size();
+          y[ep] += 100 * r.get(ep).valError() / runs.size();
+        }
+      }
+      XYSeries s = chart.addSeries(e.getKey(), x, y);
+      s.setLineColor(colour);
+      s.setMarkerColor(colour);
+      s.setMarker(SeriesMarkers.CIRCLE);
+    }
+    try {
+      org.rfim4j.io.AtomicFiles.write(png, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + png + ": " + org.rfim4j.io.AtomicFiles.describe(e), e);
+    }
+  }
+
   /** Writes a PNG atomically. */
   public static void write(Path png, String title, Map<String, List<List<EpochResult>>> curves) {
     System.setProperty("java.awt.headless", "true");

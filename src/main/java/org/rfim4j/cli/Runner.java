@@ -41,6 +41,18 @@ final class Runner {
   static List<EpochResult> run(Backend backend, Split data, MlpConfig modelConfig, OptimizerSpec spec,
       TrainerConfig trainerConfig, Path out, Checkpoint.Loaded resume, Path resumeFile, boolean quiet,
       PrintStream stdout, Checkpoint.Data dataRecord) {
+    return run(backend, data, modelConfig, spec, trainerConfig, out, resume, resumeFile, quiet, stdout, dataRecord,
+        null);
+  }
+
+  /**
+   * As above, with one more listener made by {@code extra} (may be null) from the model and the trainer,
+   * added after the standard ones and closed (if {@link AutoCloseable}) when the run ends.
+   */
+  static List<EpochResult> run(Backend backend, Split data, MlpConfig modelConfig, OptimizerSpec spec,
+      TrainerConfig trainerConfig, Path out, Checkpoint.Loaded resume, Path resumeFile, boolean quiet,
+      PrintStream stdout, Checkpoint.Data dataRecord,
+      java.util.function.BiFunction<Mlp, Trainer, TrainingListener> extra) {
     int maxBatch = Math.max(trainerConfig.batchSize(), trainerConfig.evalBatch());
     MemoryEstimate.require(modelConfig, spec, trainerConfig.batchSize(), trainerConfig.evalBatch(),
         data.train().n(), data.validation().n(), backend, out != null, 0, null);
@@ -76,6 +88,10 @@ final class Runner {
         trainer.addListener(csv);
         trainer.addListener(json);
       }
+      TrainingListener probe = extra == null ? null : extra.apply(model, trainer);
+      if (probe != null) {
+        trainer.addListener(probe);
+      }
       try {
         return trainer.fit(data.train(), data.validation());
       } catch (TrainingStoppedException e) {
@@ -84,6 +100,14 @@ final class Runner {
         }
         throw new TrainingStoppedException(e.getMessage() + where(out, saved[0], e.keptEpoch(), resumeFile),
             e.keptEpoch());
+      } finally {
+        if (probe instanceof AutoCloseable) {
+          try {
+            ((AutoCloseable) probe).close();
+          } catch (Exception c) {
+            throw new IllegalStateException("closing " + probe + ": " + c.getMessage(), c);
+          }
+        }
       }
     }
   }

@@ -139,6 +139,24 @@ public final class Mlp implements Trainable, AutoCloseable {
    * and, if {@code updateRunningStats}, updates its running averages. Returns the logits (a view).
    */
   public DeviceArray forward(DeviceArray x, boolean training, boolean updateRunningStats) {
+    return forward(x, training, updateRunningStats, Double.NaN);
+  }
+
+  /**
+   * A training-mode forward pass (batch statistics) that folds this batch's statistics into every batch-norm
+   * layer's running ones with weight {@code 1 - keep}: {@code running = keep * running + (1 - keep) * batch}
+   * (the variance unbiased, as in training). With {@code keep = k / (k + 1)} for the k-th batch (from 0) the
+   * running statistics become the equally weighted average of the batches' (a "precise BN" pass,
+   * {@link org.rfim4j.train.PreciseBatchNorm}). Parameters are unchanged; the model's own decay is not used.
+   */
+  public DeviceArray forwardAccumulatingStatistics(DeviceArray x, double keep) {
+    if (!(keep >= 0 && keep <= 1)) {
+      throw new IllegalArgumentException("keep must be in [0, 1], got " + keep);
+    }
+    return forward(x, true, true, keep);
+  }
+
+  private DeviceArray forward(DeviceArray x, boolean training, boolean updateRunningStats, double keepOverride) {
     int b = x.rows();
     if (b > maxBatch || b <= 0) {
       throw new IllegalArgumentException("batch of " + b + " rows does not fit this model (maxBatch " + maxBatch + ")");
@@ -167,7 +185,7 @@ public final class Mlp implements Trainable, AutoCloseable {
         if (bn != null) {
           DeviceArray z = backend.rows(bn.output, 0, b);
           backend.batchNormForward(h, bn.scale.value(), bn.shift.value(), bn.runningMean, bn.runningVar,
-              updateRunningStats ? bn.momentum : 1.0, bn.eps, training, bn.mean, bn.invStd, z);
+              !updateRunningStats ? 1.0 : Double.isNaN(keepOverride) ? bn.momentum : keepOverride, bn.eps, training, bn.mean, bn.invStd, z);
           in = z;
         }
       }

@@ -338,7 +338,8 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
-  private Evaluation evaluate(DeviceDataset d) {
+  /** Mean cross-entropy and error on a dataset already on the backend, in inference mode. */
+  public Evaluation evaluate(DeviceDataset d) {
     int n = d.size();
     try (DeviceArray stats = backend.allocate(2)) {
       for (int from = 0; from < n; from += config.evalBatch()) {
