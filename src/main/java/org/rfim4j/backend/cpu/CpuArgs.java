@@ -83,6 +83,53 @@ final class CpuArgs {
     return v >= 0 && v < n && v == Math.rint(v);
   }
 
+  /**
+   * The checks of {@code gatherRows}: dst's rows as wide as src's, {@code offset + dst.rows()} within indices, and
+   * every index used an integer row of src.
+   */
+  static void gatherArgs(CpuArrayBase src, CpuArrayBase indices, int offset, CpuArrayBase dst) {
+    if (dst.cols() != src.cols()) {
+      throw bad("gatherRows", "dst", dst, "its rows must have src's " + src.cols() + " columns (src "
+          + shp(src) + ")");
+    }
+    int rows = dst.rows();
+    if (offset < 0 || (long) offset + rows > indices.size) {
+      throw new IllegalArgumentException("gatherRows: indices has shape " + shp(indices) + " but offset "
+          + offset + " + dst rows " + rows + " (dst " + shp(dst) + ") exceeds its " + indices.size + " elements");
+    }
+    int sr = src.rows();
+    for (int k = 0; k < rows; k++) {
+      double v = indices.value(offset + k);
+      if (!isIndex(v, sr)) {
+        throw new IllegalArgumentException("gatherRows: indices[" + (offset + k) + "] = " + v
+            + " is not a row index of src " + shp(src));
+      }
+    }
+  }
+
+  /**
+   * The checks of {@code softmaxCrossEntropy}: one label per row of logits, each an integer class index; probs
+   * (and dLogits when given) of logits' shape; stats of 2 elements.
+   */
+  static void softmaxArgs(String op, CpuArrayBase logits, CpuArrayBase labels, CpuArrayBase probs,
+      CpuArrayBase dLogits, CpuArrayBase stats) {
+    int b = logits.rows();
+    int n = logits.cols();
+    vectorOf(op, "labels", labels, b, "one label per row of logits " + shp(logits));
+    sameShape(op, "logits", logits, "probs", probs);
+    if (dLogits != null) {
+      sameShape(op, "logits", logits, "dLogits", dLogits);
+    }
+    vectorOf(op, "stats", stats, 2, "loss sum and error count");
+    for (int k = 0; k < b; k++) {
+      double v = labels.value(k);
+      if (!isIndex(v, n)) {
+        throw new IllegalArgumentException(op + ": labels[" + k + "] = " + v + " is not a class index of "
+            + n + " classes (logits " + shp(logits) + ")");
+      }
+    }
+  }
+
   /** Number of matrices in a square stack of D x D matrices (m x D x D, or one D x D). */
   static int stackCount(String op, String name, CpuArrayBase a, int d) {
     int[] s = a.shapeRef();

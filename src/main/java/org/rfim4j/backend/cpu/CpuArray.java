@@ -25,6 +25,11 @@ final class CpuArray extends CpuArrayBase {
   }
 
   @Override
+  double value(int i) {
+    return data[offset + i];
+  }
+
+  @Override
   void released() {
     owner.released();
   }

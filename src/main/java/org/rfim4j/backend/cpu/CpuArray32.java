@@ -25,6 +25,11 @@ final class CpuArray32 extends CpuArrayBase {
   }
 
   @Override
+  double value(int i) {
+    return data[offset + i];
+  }
+
+  @Override
   void released() {
     owner.released();
   }

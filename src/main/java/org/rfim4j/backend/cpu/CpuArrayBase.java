@@ -34,6 +34,9 @@ abstract class CpuArrayBase implements DeviceArray {
   /** The element storage (a {@code double[]} or {@code float[]}), for overlap checks. */
   abstract Object storage();
 
+  /** Element {@code i} of this array (from its offset), widened to double; for argument checks. */
+  abstract double value(int i);
+
   /** Called once when an allocated (not view) array is closed. */
   abstract void released();
 

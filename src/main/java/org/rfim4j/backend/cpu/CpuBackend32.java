@@ -1,9 +1,10 @@
 package org.rfim4j.backend.cpu;
 
 import static org.rfim4j.backend.cpu.CpuArgs.bad;
-import static org.rfim4j.backend.cpu.CpuArgs.isIndex;
+import static org.rfim4j.backend.cpu.CpuArgs.gatherArgs;
 import static org.rfim4j.backend.cpu.CpuArgs.notNull;
 import static org.rfim4j.backend.cpu.CpuArgs.overlaps;
+import static org.rfim4j.backend.cpu.CpuArgs.softmaxArgs;
 import static org.rfim4j.backend.cpu.CpuArgs.sameShape;
 import static org.rfim4j.backend.cpu.CpuArgs.sameSize;
 import static org.rfim4j.backend.cpu.CpuArgs.shp;
@@ -329,23 +330,8 @@ public final class CpuBackend32 implements Backend {
     CpuArray32 S = arr(src, "gatherRows", "src");
     CpuArray32 I = arr(indices, "gatherRows", "indices");
     CpuArray32 D = arr(dst, "gatherRows", "dst");
-    if (D.cols() != S.cols()) {
-      throw bad("gatherRows", "dst", D, "its rows must have src's " + S.cols() + " columns (src "
-          + shp(S) + ")");
-    }
+    gatherArgs(S, I, offset, D);
     int rows = D.rows();
-    if (offset < 0 || (long) offset + rows > I.size) {
-      throw new IllegalArgumentException("gatherRows: indices has shape " + shp(I) + " but offset "
-          + offset + " + dst rows " + rows + " (dst " + shp(D) + ") exceeds its " + I.size + " elements");
-    }
-    int sr = S.rows();
-    for (int k = 0; k < rows; k++) {
-      double v = I.data[I.offset + offset + k];
-      if (!isIndex(v, sr)) {
-        throw new IllegalArgumentException("gatherRows: indices[" + (offset + k) + "] = " + v
-            + " is not a row index of src " + shp(S));
-      }
-    }
     if ((long) rows * S.cols() >= GATHER_PARALLEL && parallel.hasPool()) {
       // Rows scattered over a large dataset: the copy waits on memory; two threads keep twice as many
       // cache misses in flight.
@@ -397,22 +383,8 @@ public final class CpuBackend32 implements Backend {
     CpuArray32 P = arr(probs, op, "probs");
     CpuArray32 G = dLogits == null ? null : arr(dLogits, op, "dLogits");
     CpuArray32 S = arr(stats, op, "stats");
-    int b = L.rows();
-    int n = L.cols();
-    vectorOf(op, "labels", Y, b, "one label per row of logits " + shp(L));
-    sameShape(op, "logits", L, "probs", P);
-    if (G != null) {
-      sameShape(op, "logits", L, "dLogits", G);
-    }
-    vectorOf(op, "stats", S, 2, "loss sum and error count");
-    for (int k = 0; k < b; k++) {
-      double v = Y.data[Y.offset + k];
-      if (!isIndex(v, n)) {
-        throw new IllegalArgumentException(op + ": labels[" + k + "] = " + v + " is not a class index of "
-            + n + " classes (logits " + shp(L) + ")");
-      }
-    }
-    LayerOps32.softmaxCrossEntropy(L, Y, P, G, scale, S, scratch.doubles(n));
+    softmaxArgs(op, L, Y, P, G, S);
+    LayerOps32.softmaxCrossEntropy(L, Y, P, G, scale, S, scratch.doubles(L.cols()));
   }
 
   @Override
