@@ -130,6 +130,92 @@ final class CpuArgs {
     }
   }
 
+  /**
+   * The checks of {@code gemm}: op(a) and op(b) conform, c is their product's shape and overlaps neither.
+   *
+   * @return the inner dimension k
+   */
+  static int gemmArgs(boolean transA, boolean transB, CpuArrayBase a, CpuArrayBase b, CpuArrayBase c) {
+    int m = transA ? a.cols() : a.rows();
+    int k = transA ? a.rows() : a.cols();
+    int kb = transB ? b.cols() : b.rows();
+    int n = transB ? b.rows() : b.cols();
+    if (kb != k) {
+      throw new IllegalArgumentException("gemm: inner dimensions differ: op(a) is " + m + " x " + k
+          + " (a " + shp(a) + (transA ? " transposed" : "") + ") but op(b) is " + kb + " x " + n + " (b "
+          + shp(b) + (transB ? " transposed" : "") + ")");
+    }
+    if (c.rows() != m || c.cols() != n) {
+      throw bad("gemm", "c", c, "op(a) op(b) is " + m + " x " + n);
+    }
+    if (overlaps(c, a) || overlaps(c, b)) {
+      throw new IllegalArgumentException("gemm: c " + shp(c) + " shares storage with "
+          + (overlaps(c, a) ? "a " + shp(a) : "b " + shp(b)) + "; the output must not overlap an input");
+    }
+    return k;
+  }
+
+  /** The check of {@code sharedMetricUpdate}: g is (h.cols() + 1) square. */
+  static void sharedMetricArgs(CpuArrayBase h, CpuArrayBase g) {
+    int d = h.cols() + 1;
+    if (g.size != d * d || g.cols() != d) {
+      throw bad("sharedMetricUpdate", "g", g, "must be " + d + " x " + d + " for h " + shp(h));
+    }
+  }
+
+  /** The checks of {@code perNeuronMetricUpdate}: nu has h's rows, g one (h.cols() + 1) square matrix per column of nu. */
+  static void perNeuronMetricArgs(CpuArrayBase h, CpuArrayBase nu, CpuArrayBase g) {
+    int b = h.rows();
+    int d = h.cols() + 1;
+    if (nu.rows() != b) {
+      throw bad("perNeuronMetricUpdate", "nu", nu, "must have h's " + b + " rows (h " + shp(h) + ")");
+    }
+    int m = nu.cols();
+    int gm = stackCount("perNeuronMetricUpdate", "g", g, d);
+    if (gm != m) {
+      throw bad("perNeuronMetricUpdate", "g", g, "must be " + m + " x " + d + " x " + d + " (one "
+          + d + " x " + d + " matrix per column of nu " + shp(nu) + ", h " + shp(h) + ")");
+    }
+  }
+
+  /** The number of d x d matrices of g, checking that ginv has g's shape. */
+  static int inverseStack(String op, CpuArrayBase g, CpuArrayBase ginv) {
+    int m = stackCount(op, "g", g, g.cols());
+    if (!Arrays.equals(g.shapeRef(), ginv.shapeRef())) {
+      throw bad(op, "ginv", ginv, "must have the shape of g " + shp(g));
+    }
+    return m;
+  }
+
+  /**
+   * The checks of {@code refreshInverses}: ginv has g's shape, epsRel one element per matrix, failures at least
+   * one element.
+   *
+   * @return the number of matrices of g
+   */
+  static int refreshArgs(String op, CpuArrayBase g, CpuArrayBase ginv, CpuArrayBase epsRel, CpuArrayBase failures) {
+    int m = inverseStack(op, g, ginv);
+    if (epsRel.size != m) {
+      throw bad(op, "epsRel", epsRel, "must have " + m + " elements (one per matrix of g " + shp(g) + ")");
+    }
+    if (failures.size < 1) {
+      throw bad(op, "failures", failures, "must have at least one element");
+    }
+    return m;
+  }
+
+  /** The checks of {@code perNeuronPrecondition}: one grad.rows() square matrix per column of grad, out of grad's shape. */
+  static void preconditionArgs(String op, CpuArrayBase ginv, CpuArrayBase grad, CpuArrayBase out) {
+    int d = grad.rows();
+    int m = grad.cols();
+    int gm = stackCount(op, "ginv", ginv, d);
+    if (gm != m) {
+      throw bad(op, "ginv", ginv, "must be " + m + " x " + d + " x " + d + " (one matrix per column of grad "
+          + shp(grad) + ")");
+    }
+    sameShape(op, "grad", grad, "out", out);
+  }
+
   /** Number of matrices in a square stack of D x D matrices (m x D x D, or one D x D). */
   static int stackCount(String op, String name, CpuArrayBase a, int d) {
     int[] s = a.shapeRef();

@@ -2,8 +2,13 @@ package org.rfim4j.backend.cpu;
 
 import static org.rfim4j.backend.cpu.CpuArgs.bad;
 import static org.rfim4j.backend.cpu.CpuArgs.gatherArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.gemmArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.inverseStack;
+import static org.rfim4j.backend.cpu.CpuArgs.perNeuronMetricArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.preconditionArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.refreshArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.sharedMetricArgs;
 import static org.rfim4j.backend.cpu.CpuArgs.notNull;
-import static org.rfim4j.backend.cpu.CpuArgs.overlaps;
 import static org.rfim4j.backend.cpu.CpuArgs.softmaxArgs;
 import static org.rfim4j.backend.cpu.CpuArgs.sameShape;
 import static org.rfim4j.backend.cpu.CpuArgs.sameSize;
@@ -289,22 +294,9 @@ public final class CpuBackend implements Backend {
     CpuArray A = arr(a, "gemm", "a");
     CpuArray B = arr(b, "gemm", "b");
     CpuArray C = arr(c, "gemm", "c");
-    int m = transA ? A.cols() : A.rows();
-    int k = transA ? A.rows() : A.cols();
-    int kb = transB ? B.cols() : B.rows();
-    int n = transB ? B.rows() : B.cols();
-    if (kb != k) {
-      throw new IllegalArgumentException("gemm: inner dimensions differ: op(a) is " + m + " x " + k
-          + " (a " + shp(A) + (transA ? " transposed" : "") + ") but op(b) is " + kb + " x " + n + " (b "
-          + shp(B) + (transB ? " transposed" : "") + ")");
-    }
-    if (C.rows() != m || C.cols() != n) {
-      throw bad("gemm", "c", C, "op(a) op(b) is " + m + " x " + n);
-    }
-    if (overlaps(C, A) || overlaps(C, B)) {
-      throw new IllegalArgumentException("gemm: c " + shp(C) + " shares storage with "
-          + (overlaps(C, A) ? "a " + shp(A) : "b " + shp(B)) + "; the output must not overlap an input");
-    }
+    int k = gemmArgs(transA, transB, A, B, C);
+    int m = C.rows();
+    int n = C.cols();
     gemmKernels.gemmRaw(transA, transB, m, n, k, alpha, A.data, A.offset, A.cols(), B.data, B.offset,
         B.cols(), beta, C.data, C.offset, n);
   }
@@ -607,10 +599,7 @@ public final class CpuBackend implements Backend {
   public void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g) {
     CpuArray H = arr(h, "sharedMetricUpdate", "h");
     CpuArray G = arr(g, "sharedMetricUpdate", "g");
-    int d = H.cols() + 1;
-    if (G.size != d * d || G.cols() != d) {
-      throw bad("sharedMetricUpdate", "g", G, "must be " + d + " x " + d + " for h " + shp(H));
-    }
+    sharedMetricArgs(H, G);
     metricUpdates.shared(H, lambda, G);
   }
 
@@ -619,17 +608,7 @@ public final class CpuBackend implements Backend {
     CpuArray H = arr(h, "perNeuronMetricUpdate", "h");
     CpuArray N = arr(nu, "perNeuronMetricUpdate", "nu");
     CpuArray G = arr(g, "perNeuronMetricUpdate", "g");
-    int b = H.rows();
-    int d = H.cols() + 1;
-    if (N.rows() != b) {
-      throw bad("perNeuronMetricUpdate", "nu", N, "must have h's " + b + " rows (h " + shp(H) + ")");
-    }
-    int m = N.cols();
-    int gm = stackCount("perNeuronMetricUpdate", "g", G, d);
-    if (gm != m) {
-      throw bad("perNeuronMetricUpdate", "g", G, "must be " + m + " x " + d + " x " + d + " (one "
-          + d + " x " + d + " matrix per column of nu " + shp(N) + ", h " + shp(H) + ")");
-    }
+    perNeuronMetricArgs(H, N, G);
     metricUpdates.perNeuron(H, N, lambda, G);
   }
 
@@ -654,14 +633,6 @@ public final class CpuBackend implements Backend {
     return inverse.invert(G, Gi, d, m, epsRel, epsAbs);
   }
 
-  /** The number of d x d matrices of g, checking that ginv has g's shape. */
-  private static int inverseStack(String op, CpuArray g, CpuArray ginv) {
-    int m = stackCount(op, "g", g, g.cols());
-    if (!Arrays.equals(g.shapeRef(), ginv.shapeRef())) {
-      throw bad(op, "ginv", ginv, "must have the shape of g " + shp(g));
-    }
-    return m;
-  }
 
   /** The A11 failure rule over host memory: no copies, the damping factors updated in place. */
   @Override
@@ -673,13 +644,7 @@ public final class CpuBackend implements Backend {
     CpuArray E = arr(epsRel, op, "epsRel");
     CpuArray F = arr(failures, op, "failures");
     int d = G.cols();
-    int m = inverseStack(op, G, Gi);
-    if (E.size != m) {
-      throw bad(op, "epsRel", E, "must have " + m + " elements (one per matrix of g " + shp(G) + ")");
-    }
-    if (F.size < 1) {
-      throw bad(op, "failures", F, "must have at least one element");
-    }
+    int m = refreshArgs(op, G, Gi, E, F);
     double[] eps = Arrays.copyOfRange(E.data, E.offset, E.offset + m);
     int[] status = inverse.invert(G, Gi, d, m, eps, epsAbs);
     for (int i = 0; i < m; i++) {
@@ -697,14 +662,7 @@ public final class CpuBackend implements Backend {
     CpuArray Gi = arr(ginv, op, "ginv");
     CpuArray Gr = arr(grad, op, "grad");
     CpuArray O = arr(out, op, "out");
-    int d = Gr.rows();
-    int m = Gr.cols();
-    int gm = stackCount(op, "ginv", Gi, d);
-    if (gm != m) {
-      throw bad(op, "ginv", Gi, "must be " + m + " x " + d + " x " + d + " (one matrix per column of grad "
-          + shp(Gr) + ")");
-    }
-    sameShape(op, "grad", Gr, "out", O);
+    preconditionArgs(op, Gi, Gr, O);
     preconditioner.apply(Gi, Gr, alpha, beta, O);
   }
 

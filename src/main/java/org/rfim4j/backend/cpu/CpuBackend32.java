@@ -2,8 +2,13 @@ package org.rfim4j.backend.cpu;
 
 import static org.rfim4j.backend.cpu.CpuArgs.bad;
 import static org.rfim4j.backend.cpu.CpuArgs.gatherArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.gemmArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.inverseStack;
+import static org.rfim4j.backend.cpu.CpuArgs.perNeuronMetricArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.preconditionArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.refreshArgs;
+import static org.rfim4j.backend.cpu.CpuArgs.sharedMetricArgs;
 import static org.rfim4j.backend.cpu.CpuArgs.notNull;
-import static org.rfim4j.backend.cpu.CpuArgs.overlaps;
 import static org.rfim4j.backend.cpu.CpuArgs.softmaxArgs;
 import static org.rfim4j.backend.cpu.CpuArgs.sameShape;
 import static org.rfim4j.backend.cpu.CpuArgs.sameSize;
@@ -274,22 +279,9 @@ public final class CpuBackend32 implements Backend {
     CpuArray32 A = arr(a, "gemm", "a");
     CpuArray32 B = arr(b, "gemm", "b");
     CpuArray32 C = arr(c, "gemm", "c");
-    int m = transA ? A.cols() : A.rows();
-    int k = transA ? A.rows() : A.cols();
-    int kb = transB ? B.cols() : B.rows();
-    int n = transB ? B.rows() : B.cols();
-    if (kb != k) {
-      throw new IllegalArgumentException("gemm: inner dimensions differ: op(a) is " + m + " x " + k
-          + " (a " + shp(A) + (transA ? " transposed" : "") + ") but op(b) is " + kb + " x " + n + " (b "
-          + shp(B) + (transB ? " transposed" : "") + ")");
-    }
-    if (C.rows() != m || C.cols() != n) {
-      throw bad("gemm", "c", C, "op(a) op(b) is " + m + " x " + n);
-    }
-    if (overlaps(C, A) || overlaps(C, B)) {
-      throw new IllegalArgumentException("gemm: c " + shp(C) + " shares storage with "
-          + (overlaps(C, A) ? "a " + shp(A) : "b " + shp(B)) + "; the output must not overlap an input");
-    }
+    int k = gemmArgs(transA, transB, A, B, C);
+    int m = C.rows();
+    int n = C.cols();
     gemmKernels.gemmRaw(transA, transB, m, n, k, (float) alpha, A.data, A.offset, A.cols(), B.data, B.offset,
         B.cols(), (float) beta, C.data, C.offset, n);
   }
@@ -592,10 +584,7 @@ public final class CpuBackend32 implements Backend {
   public void sharedMetricUpdate(DeviceArray h, double lambda, DeviceArray g) {
     CpuArray32 H = arr(h, "sharedMetricUpdate", "h");
     CpuArray32 G = arr(g, "sharedMetricUpdate", "g");
-    int d = H.cols() + 1;
-    if (G.size != d * d || G.cols() != d) {
-      throw bad("sharedMetricUpdate", "g", G, "must be " + d + " x " + d + " for h " + shp(H));
-    }
+    sharedMetricArgs(H, G);
     metricUpdates.shared(H, lambda, G);
   }
 
@@ -604,17 +593,7 @@ public final class CpuBackend32 implements Backend {
     CpuArray32 H = arr(h, "perNeuronMetricUpdate", "h");
     CpuArray32 N = arr(nu, "perNeuronMetricUpdate", "nu");
     CpuArray32 G = arr(g, "perNeuronMetricUpdate", "g");
-    int b = H.rows();
-    int d = H.cols() + 1;
-    if (N.rows() != b) {
-      throw bad("perNeuronMetricUpdate", "nu", N, "must have h's " + b + " rows (h " + shp(H) + ")");
-    }
-    int m = N.cols();
-    int gm = stackCount("perNeuronMetricUpdate", "g", G, d);
-    if (gm != m) {
-      throw bad("perNeuronMetricUpdate", "g", G, "must be " + m + " x " + d + " x " + d + " (one "
-          + d + " x " + d + " matrix per column of nu " + shp(N) + ", h " + shp(H) + ")");
-    }
+    perNeuronMetricArgs(H, N, G);
     metricUpdates.perNeuron(H, N, lambda, G);
   }
 
@@ -639,14 +618,6 @@ public final class CpuBackend32 implements Backend {
     return inverse.invert(G, Gi, d, m, epsRel, epsAbs);
   }
 
-  /** The number of d x d matrices of g, checking that ginv has g's shape. */
-  private static int inverseStack(String op, CpuArray32 g, CpuArray32 ginv) {
-    int m = stackCount(op, "g", g, g.cols());
-    if (!Arrays.equals(g.shapeRef(), ginv.shapeRef())) {
-      throw bad(op, "ginv", ginv, "must have the shape of g " + shp(g));
-    }
-    return m;
-  }
 
   /** The A11 failure rule over host memory: no copies, the damping factors updated in place. */
   @Override
@@ -658,13 +629,7 @@ public final class CpuBackend32 implements Backend {
     CpuArray32 E = arr(epsRel, op, "epsRel");
     CpuArray32 F = arr(failures, op, "failures");
     int d = G.cols();
-    int m = inverseStack(op, G, Gi);
-    if (E.size != m) {
-      throw bad(op, "epsRel", E, "must have " + m + " elements (one per matrix of g " + shp(G) + ")");
-    }
-    if (F.size < 1) {
-      throw bad(op, "failures", F, "must have at least one element");
-    }
+    int m = refreshArgs(op, G, Gi, E, F);
     double[] eps = new double[m];
     for (int i = 0; i < m; i++) {
       eps[i] = E.data[E.offset + i];
@@ -685,14 +650,7 @@ public final class CpuBackend32 implements Backend {
     CpuArray32 Gi = arr(ginv, op, "ginv");
     CpuArray32 Gr = arr(grad, op, "grad");
     CpuArray32 O = arr(out, op, "out");
-    int d = Gr.rows();
-    int m = Gr.cols();
-    int gm = stackCount(op, "ginv", Gi, d);
-    if (gm != m) {
-      throw bad(op, "ginv", Gi, "must be " + m + " x " + d + " x " + d + " (one matrix per column of grad "
-          + shp(Gr) + ")");
-    }
-    sameShape(op, "grad", Gr, "out", O);
+    preconditionArgs(op, Gi, Gr, O);
     preconditioner.apply(Gi, Gr, alpha, beta, O);
   }
 
