@@ -67,11 +67,8 @@ final class SplitBlas {
   void dgemm(String ta, String tb, int m, int n, int k, double alpha, double[] a, int aOff, int lda,
       double[] b, int bOff, int ldb, double beta, double[] c, int cOff, int ldc) {
     BLAS blas = BLAS.getInstance();
-    int parts = split && (long) m * n * k >= SPLIT_FLOPS ? Math.min(parallel.threads(), n / 8) : 1;
+    int parts = gemmParts(tb, m, n, k, bOff, ldb, b.length);
     boolean bTrans = !tb.equals("N");
-    if (parts >= 2 && bTrans && (long) bOff + n + (long) k * ldb > b.length) {
-      parts = 1;
-    }
     if (parts < 2) {
       blas.dgemm(ta, tb, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
       return;
@@ -94,12 +91,11 @@ final class SplitBlas {
    */
   void dsyrkLower(int n, int k, double[] a, int aOff, int lda, double[] c, int cOff, int ldc) {
     BLAS blas = BLAS.getInstance();
-    if (!split || (long) n * n * k / 2 < SPLIT_FLOPS || n < 32 || (long) aOff + n + (long) k * lda > a.length
-        || (long) cOff + n + (long) n * ldc > c.length) {
+    if (!splitsSyrk(n, k, aOff, lda, a.length, cOff, ldc, c.length)) {
       blas.dsyrk("L", "N", n, k, 1.0, a, aOff, lda, 0.0, c, cOff, ldc);
       return;
     }
-    int h = (int) Math.round(n * (1 - Math.sqrt(0.5)));
+    int h = syrkSplitRow(n);
     parallel.run(2, Long.MAX_VALUE, (part, slot) -> {
       if (part == 0) {
         blas.dsyrk("L", "N", h, k, 1.0, a, aOff, lda, 0.0, c, cOff, ldc);
@@ -119,11 +115,8 @@ final class SplitBlas {
   /** {@link #sgemm} on the given BLAS implementation (the float32 engine's Java path passes netlib's Java one). */
   void sgemm(BLAS blas, String ta, String tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
       float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
-    int parts = split && (long) m * n * k >= SPLIT_FLOPS ? Math.min(parallel.threads(), n / 8) : 1;
+    int parts = gemmParts(tb, m, n, k, bOff, ldb, b.length);
     boolean bTrans = !tb.equals("N");
-    if (parts >= 2 && bTrans && (long) bOff + n + (long) k * ldb > b.length) {
-      parts = 1;
-    }
     if (parts < 2) {
       blas.sgemm(ta, tb, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
       return;
@@ -140,12 +133,11 @@ final class SplitBlas {
   /** {@link #dsyrkLower} in float32 ({@code ssyrk}, {@code sgemm}), split the same way. */
   void ssyrkLower(int n, int k, float[] a, int aOff, int lda, float[] c, int cOff, int ldc) {
     BLAS blas = BLAS.getInstance();
-    if (!split || (long) n * n * k / 2 < SPLIT_FLOPS || n < 32 || (long) aOff + n + (long) k * lda > a.length
-        || (long) cOff + n + (long) n * ldc > c.length) {
+    if (!splitsSyrk(n, k, aOff, lda, a.length, cOff, ldc, c.length)) {
       blas.ssyrk("L", "N", n, k, 1.0f, a, aOff, lda, 0.0f, c, cOff, ldc);
       return;
     }
-    int h = (int) Math.round(n * (1 - Math.sqrt(0.5)));
+    int h = syrkSplitRow(n);
     parallel.run(2, Long.MAX_VALUE, (part, slot) -> {
       if (part == 0) {
         blas.ssyrk("L", "N", h, k, 1.0f, a, aOff, lda, 0.0f, c, cOff, ldc);
@@ -154,5 +146,28 @@ final class SplitBlas {
         blas.ssyrk("L", "N", n - h, k, 1.0f, a, aOff + h, lda, 0.0f, c, cOff + h * ldc + h, ldc);
       }
     });
+  }
+
+  /**
+   * Column blocks a GEMM of op(B) (m x n x k) is split into: 1 unless splitting is on and the product is large;
+   * also 1 when B is transposed and its array lacks the spare entries a block inside the leading dimension needs.
+   */
+  private int gemmParts(String tb, int m, int n, int k, int bOff, int ldb, int bLength) {
+    int parts = split && (long) m * n * k >= SPLIT_FLOPS ? Math.min(parallel.threads(), n / 8) : 1;
+    if (parts >= 2 && !tb.equals("N") && (long) bOff + n + (long) k * ldb > bLength) {
+      return 1;
+    }
+    return parts;
+  }
+
+  /** Whether a SYRK of A (n x k) into C is split in two: splitting on, large enough, spare entries present. */
+  private boolean splitsSyrk(int n, int k, int aOff, int lda, int aLength, int cOff, int ldc, int cLength) {
+    return split && (long) n * n * k / 2 >= SPLIT_FLOPS && n >= 32 && (long) aOff + n + (long) k * lda <= aLength
+        && (long) cOff + n + (long) n * ldc <= cLength;
+  }
+
+  /** The row at which a split SYRK's two halves have equal work: 0.29 n. */
+  private static int syrkSplitRow(int n) {
+    return (int) Math.round(n * (1 - Math.sqrt(0.5)));
   }
 }
