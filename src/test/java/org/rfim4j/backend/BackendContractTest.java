@@ -1189,6 +1189,43 @@ public abstract class BackendContractTest {
     assertRejects(() -> backend.perNeuronMetricUpdate(h, badNu, 0.1, g), "nu", "[6, 2]", "[5, 3]");
   }
 
+  /**
+   * The per-neuron update is the formula for any coefficients, not only the non-negative ones of the
+   * built-in activations: a negative or zero nu (a caller's own coefficients) takes the engines' general
+   * path (the CPU engines' per-neuron square-root GEMMs need nu >= 0) and must give the same result.
+   */
+  @Test
+  void perNeuronMetricUpdateSignedCoefficients() {
+    Random r = new Random(22);
+    int b = 12;
+    int n = 9;
+    int m = 6;
+    int d = n + 1;
+    double lambda = 0.3;
+    DeviceArray h = up(rand(r, b * n), b, n);
+    double[] nu0 = rand(r, b * m);  // signed
+    nu0[5] = 0;
+    DeviceArray nu = up(nu0, b, m);
+    double[] g0 = new double[m * d * d];
+    for (int i = 0; i < m; i++) {
+      System.arraycopy(randSpd(r, d), 0, g0, i * d * d, d * d);
+    }
+    DeviceArray g = up(g0, m, d, d);
+    double[] hv = dl(h);
+    double[] nv = dl(nu);
+    double[] e = new double[m * d * d];
+    for (int i = 0; i < m; i++) {
+      double[] w = new double[b];
+      for (int k = 0; k < b; k++) {
+        w[k] = nv[k * m + i];
+      }
+      double[] gi = Arrays.copyOfRange(dl(g), i * d * d, (i + 1) * d * d);
+      System.arraycopy(metricRef(gi, hv, b, n, w, lambda), 0, e, i * d * d, d * d);
+    }
+    backend.perNeuronMetricUpdate(h, nu, lambda, g);
+    assertClose("per-neuron metric, signed coefficients", e, dl(g), 1);
+  }
+
   @Test
   void addDiagonal() {
     Random r = new Random(21);

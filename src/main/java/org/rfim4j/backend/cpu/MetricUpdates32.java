@@ -2,17 +2,19 @@ package org.rfim4j.backend.cpu;
 
 import static org.rfim4j.backend.cpu.MetricUpdates.EMA_BLOCK;
 
+import dev.ludovic.netlib.blas.BLAS;
+
 /**
  * The RNGD metric updates of one {@link CpuBackend32}, G = (1 - lambda) G + (lambda / B) M, in the form
  * the float64 engine uses with a native BLAS ({@link MetricUpdates}): the shared metric's Gram matrix
  * M = H~^T H~ on the support columns of the batch by one {@code ssyrk} (Java path: the upper tiles of the
- * Java GEMM kernel), the per-neuron metrics of a layer by one {@code sgemm} (Java path: the Java GEMM
- * kernel) in Khatri-Rao form, M (m x P) = nu^T Q with row k of Q the packed upper triangle of h~_k h~_k^T.
- * The Gram products accumulate in float (as a float32 BLAS does); the moving average runs in float
- * arithmetic with keep = 1 - lambda and add = lambda / B rounded to float once (a relative change of at
- * most 2^-24 in lambda), the same expression on both triangles, so a symmetric metric stays exactly
- * symmetric. (Evaluating each entry in double and rounding once measured slower than the float64 engine:
- * JDK 17 does not vectorise float/double conversions.) Arguments are checked by the facade.
+ * Java GEMM kernel), the per-neuron metrics by GEMMs whose beta is the moving average's keep (see
+ * {@link #perNeuron}). The Gram products accumulate in float (as a float32 BLAS does); the shared
+ * metric's moving average runs in float arithmetic with keep = 1 - lambda and add = lambda / B rounded to
+ * float once (a relative change of at most 2^-24 in lambda), the same expression on both triangles, so a
+ * symmetric metric stays exactly symmetric. (Evaluating each entry in double and rounding once measured
+ * slower than the float64 engine: JDK 17 does not vectorise float/double conversions.) Arguments are
+ * checked by the facade.
  */
 final class MetricUpdates32 {
 
@@ -83,33 +85,64 @@ final class MetricUpdates32 {
     }
   }
 
-  /** The per-neuron metric updates: g (m x D x D) from h (B x (D-1)) and nu (B x m). */
+  /**
+   * The per-neuron metric updates: g (m x D x D) from h (B x (D-1)) and nu (B x m). With a native BLAS
+   * and non-negative coefficients (every built-in activation's), one {@code sgemm} per neuron as
+   * {@link MetricUpdates} does natively: G[i] = add S_i^T S_i + keep G[i], S_i the rows
+   * sqrt(nu[k][i]) h~_k. Otherwise (the Java kernels, or a negative coefficient from a caller) one GEMM
+   * for the layer in Khatri-Rao form with the moving average as its beta: row k of Q (B x D^2) is
+   * h~_k h~_k^T in full and G (m x D^2, row-major) = add nu^T Q + keep G. Both keep a symmetric G exactly
+   * symmetric: entries (x, y) and (y, x) sum the same products in the same order.
+   */
   void perNeuron(CpuArray32 H, CpuArray32 N, double lambda, CpuArray32 G) {
     int b = H.rows();
     int d = H.cols() + 1;
     int m = N.cols();
     int n = d - 1;
-    int p = d * (d + 1) / 2;
-    double keep = 1 - lambda;
-    double add = lambda / b;
-    float[] q = scratch.sharedA(b * p);
+    int dd = d * d;
+    float kf = (float) (1 - lambda);
+    float af = (float) (lambda / b);
     float[] hd = H.data;
-    parallel.run(b, (long) b * p * 8, (k, slot) -> {
+    float[] nd0 = N.data;
+    if (gemm.netlib() && nonNegative(nd0, N.offset, b * m)) {
+      BLAS native_ = BLAS.getInstance();
+      ParallelBlocks.BlockBody neuron = (i, slot) -> {
+        float[] sa = scratch.slotA(slot, b * d);
+        for (int k = 0; k < b; k++) {
+          float root = (float) Math.sqrt(nd0[N.offset + k * m + i]);  // correctly rounded
+          int row = H.offset + k * n;
+          int o = k * d;
+          for (int x = 0; x < n; x++) {
+            sa[o + x] = root * hd[row + x];
+          }
+          sa[o + n] = root;
+        }
+        native_.sgemm("N", "T", d, d, b, af, sa, 0, d, sa, 0, d, kf, G.data, G.offset + i * dd, d);
+      };
+      if (blas.splits()) {
+        parallel.run(m, (long) m * b * dd, neuron);
+      } else {
+        for (int i = 0; i < m; i++) {
+          neuron.run(i, 0);  // the BLAS runs its own threads: one call at a time
+        }
+      }
+      return;
+    }
+    float[] q = scratch.sharedA(b * dd);
+    parallel.run(b, (long) b * dd * 4, (k, slot) -> {
       int row = H.offset + k * n;
-      int o = k * p;
+      int o = k * dd;
       for (int x = 0; x < n; x++) {
         float hx = hd[row + x];
-        int len = n - x;
-        System.arraycopy(hd, row + x, q, o, len);
-        for (int j = o, e = o + len; j < e; j++) {
-          q[j] *= hx;
+        for (int y = 0; y < n; y++) {
+          q[o + y] = hx * hd[row + y];
         }
-        o += len;
-        q[o++] = hx;
+        q[o + n] = hx;
+        o += d;
       }
-      q[o] = 1.0f;
+      System.arraycopy(hd, row, q, o, n);
+      q[o + n] = 1.0f;
     });
-    float[] mp = scratch.sharedB(m * p);
     if (gemm.netlib()) {
       float[] nd = N.data;
       int no = N.offset;
@@ -118,50 +151,21 @@ final class MetricUpdates32 {
         System.arraycopy(N.data, N.offset, nd, 0, b * m);
         no = 0;
       }
-      blas.sgemm("N", "T", p, m, b, 1.0f, q, 0, p, nd, no, m, 0.0f, mp, 0, p);
+      blas.sgemm("N", "T", dd, m, b, af, q, 0, dd, nd, no, m, kf, G.data, G.offset, dd);
     } else {
-      // row-major M (m x P) = nu^T (m x B) Q (B x P)
-      gemm.javaGemm(true, false, m, p, b, 1.0f, N.data, N.offset, m, q, 0, p, 0.0f, mp, 0, p, false);
+      // row-major G (m x D^2) = add nu^T (m x B) Q (B x D^2) + keep G
+      gemm.javaGemm(true, false, m, dd, b, af, N.data, N.offset, m, q, 0, dd, kf, G.data, G.offset, dd, false);
     }
-    int dd = d * d;
-    int[] off = packedRowStarts(d);
-    float kf = (float) keep;
-    float af = (float) add;
-    parallel.run(m, (long) m * dd, (i, slot) -> emaFromPacked(mp, i * p, off, d, kf, af, G.data,
-        G.offset + i * dd));
   }
 
-  private int[] packedOff = new int[0];
-
-  private int[] packedRowStarts(int d) {
-    if (packedOff.length < d) {
-      packedOff = new int[d];
-    }
-    int o = 0;
-    for (int x = 0; x < d; x++) {
-      packedOff[x] = o;
-      o += d - x;
-    }
-    return packedOff;
-  }
-
-  /**
-   * G = keep G + add M for one matrix from its packed upper triangle, both triangles by the same float
-   * expression fma(add, M, keep G) (two roundings), so a symmetric G stays exactly symmetric.
-   */
-  private static void emaFromPacked(float[] mp, int mOff, int[] off, int d, float keep, float add,
-      float[] g, int gOff) {
-    for (int x = 0; x < d; x++) {
-      int row = gOff + x * d;
-      int mx = mOff + x;
-      for (int y = 0; y < x; y++) {
-        g[row + y] = Math.fma(add, mp[mx + off[y] - y], keep * g[row + y]);
-      }
-      int base = mOff + off[x] - x;
-      for (int y = x; y < d; y++) {
-        g[row + y] = Math.fma(add, mp[base + y], keep * g[row + y]);
+  /** Whether every entry of the slice is >= 0 (false for a NaN too). */
+  static boolean nonNegative(float[] a, int off, int len) {
+    for (int i = off, e = off + len; i < e; i++) {
+      if (!(a[i] >= 0)) {
+        return false;
       }
     }
+    return true;
   }
 
   /** Adds {@code value} to the diagonal of each of the m matrices of the stack g (one rounding each). */
