@@ -159,7 +159,7 @@ public final class CpuBackend implements Backend {
   }
 
   /**
-   * Whether large native BLAS calls (GEMMs, the metric updates' dsyrk and dgemm) are split into blocks
+   * Whether large native BLAS calls (GEMMs, the metric updates' GEMMs) are split into blocks
    * run on this backend's threads, and the batched inverse's LAPACK calls run one matrix per thread: the
    * case when the BLAS itself is single-threaded, {@code OPENBLAS_NUM_THREADS=1} (which the {@code
    * ./rfim4j} launcher sets unless told otherwise) or the system property {@code

@@ -35,7 +35,7 @@ import org.rfim4j.backend.cpu.CpuBackend.GemmPath;
  *
  * <p>Numerics: {@link #upload(DeviceArray, double[])} rounds to float, {@link #download} widens. GEMM-shaped
  * work (gemm, the Gram products of the metric updates, the Cholesky factorisation and inverse, the per-neuron
- * preconditioning) runs in float32: netlib's {@code sgemm}, {@code ssyrk}, {@code sgemv}, {@code spotrf} and
+ * preconditioning) runs in float32: netlib's {@code sgemm}, {@code sgemv}, {@code spotrf} and
  * {@code spotri} when a native BLAS and LAPACK load (the default then), otherwise the Java GEMM kernel (float
  * fused multiply-adds in 4 x 4 register tiles), Java dot products accumulated in double, and netlib's Java
  * LAPACK. axpy, scale, the SGD and Adam updates and the metrics' moving averages run in float arithmetic
@@ -136,7 +136,7 @@ public final class CpuBackend32 implements Backend {
   }
 
   /**
-   * Whether large native BLAS calls (GEMMs, the metric updates' dsyrk and dgemm) are split into blocks
+   * Whether large native BLAS calls (GEMMs, the metric updates' GEMMs) are split into blocks
    * run on this backend's threads, and the batched inverse's LAPACK calls run one matrix per thread: the
    * case when the BLAS itself is single-threaded, {@code OPENBLAS_NUM_THREADS=1} (which the {@code
    * ./rfim4j} launcher sets unless told otherwise) or the system property {@code

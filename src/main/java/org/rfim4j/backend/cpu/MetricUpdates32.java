@@ -1,14 +1,11 @@
 package org.rfim4j.backend.cpu;
 
-import static org.rfim4j.backend.cpu.MetricUpdates.EMA_BLOCK;
-
 import dev.ludovic.netlib.blas.BLAS;
 
 /**
  * The RNGD metric updates of one {@link CpuBackend32}, G = (1 - lambda) G + (lambda / B) M, in the form
  * the float64 engine uses with a native BLAS ({@link MetricUpdates}): the shared metric's Gram matrix
- * M = H~^T H~ on the support columns of the batch by one {@code ssyrk} (Java path: the upper tiles of the
- * Java GEMM kernel), the per-neuron metrics by GEMMs whose beta is the moving average's keep (see
+ * M = H~^T H~ on the support columns of the batch by one {@code sgemm} (Java path: the Java GEMM kernel), the per-neuron metrics by GEMMs whose beta is the moving average's keep (see
  * {@link #perNeuron}). The Gram products accumulate in float (as a float32 BLAS does); the shared
  * metric's moving average runs in float arithmetic with keep = 1 - lambda and add = lambda / B rounded to
  * float once (a relative change of at most 2^-24 in lambda), the same expression on both triangles, so a
@@ -46,24 +43,15 @@ final class MetricUpdates32 {
       hu[k * u + u - 1] = 1.0f;
     }
     float[] s = scratch.sharedB(u * u + u);
+    // the u x u Gram matrix (only its upper triangle is read; see MetricUpdates.sharedMetricOnSupport)
     if (gemm.netlib()) {
-      // column-major lower triangle of Hu^T Hu = row-major upper triangle of s
-      blas.ssyrkLower(u, b, hu, 0, u, s, 0, u);
+      blas.sgemm("N", "T", u, u, b, 1.0f, hu, 0, u, hu, 0, u, 0.0f, s, 0, u);
     } else {
-      gemm.javaGemm(true, false, u, u, b, 1.0f, hu, 0, u, hu, 0, u, 0.0f, s, 0, u, true);
-    }
-    // Mirror M_U's upper triangle into its lower one, in blocks.
-    for (int c0 = 0; c0 < u; c0 += EMA_BLOCK) {
-      for (int r0 = c0; r0 < u; r0 += EMA_BLOCK) {
-        for (int ci = c0, c1 = Math.min(u, c0 + EMA_BLOCK); ci < c1; ci++) {
-          for (int cj = Math.max(r0, ci + 1), r1 = Math.min(u, r0 + EMA_BLOCK); cj < r1; cj++) {
-            s[cj * u + ci] = s[ci * u + cj];
-          }
-        }
-      }
+      gemm.javaGemm(true, false, u, u, b, 1.0f, hu, 0, u, hu, 0, u, 0.0f, s, 0, u, false);
     }
     // One streaming pass over G, row by row, in float (as the float64 engine does in double): keep G,
-    // then + add M on the support columns of support rows.
+    // then + add M on the support columns of support rows, M[x][y] read from the upper triangle of s for
+    // both (x, y) and (y, x) (see MetricUpdates.sharedMetricOnSupport).
     float kf = (float) keep;
     float af = (float) add;
     float[] gd = G.data;
@@ -75,8 +63,12 @@ final class MetricUpdates32 {
         gd[i] *= kf;
       }
       if (next < u && cols[next] == x) {
+        for (int cj = 0, sy = next; cj < next; cj++, sy += u) {
+          int gi = row + cols[cj];
+          gd[gi] = Math.fma(af, s[sy], gd[gi]);
+        }
         int sx = next * u;
-        for (int cj = 0; cj < u; cj++) {
+        for (int cj = next; cj < u; cj++) {
           int gi = row + cols[cj];
           gd[gi] = Math.fma(af, s[sx + cj], gd[gi]);
         }

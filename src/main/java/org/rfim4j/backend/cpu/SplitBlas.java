@@ -13,7 +13,7 @@ import java.util.Locale;
  * more than it saves. Measured on 2 cores, an Adam epoch ran 25-40% faster with
  * {@code OPENBLAS_NUM_THREADS=1}, but RNGD's large products then ran on one core. So when the BLAS is
  * single-threaded ({@link #blasSingleThreaded()}), large calls are split here into independent
- * sub-calls (column blocks of C; the triangle of a dsyrk as two dsyrk and one dgemm) run on the backend's
+ * sub-calls (column blocks of C) run on the backend's
  * threads; otherwise each call goes to the BLAS whole. Every entry of C still sums the same products;
  * only the BLAS kernel's blocking, and so the rounding, can differ from the whole call (as it does
  * between OpenBLAS thread counts). The split depends on the thread count only, never on timing.
@@ -82,30 +82,6 @@ final class SplitBlas {
     });
   }
 
-  /**
-   * Column-major lower triangle {@code C = A A^T} (dsyrk "L", "N", alpha 1, beta 0) for A (n x k, leading
-   * dimension lda) into C (n x n, leading dimension ldc). When split: rows [0, h) and [h, n) with h =
-   * 0.29 n (equal work): C11 = A1 A1^T and C21 = A2 A1^T on one thread, C22 = A2 A2^T on the other. The
-   * blocks of A2 and C22 start inside the leading dimension, so A and C need n spare entries after their
-   * last element (see {@link #dgemm}); without them the call is not split.
-   */
-  void dsyrkLower(int n, int k, double[] a, int aOff, int lda, double[] c, int cOff, int ldc) {
-    BLAS blas = BLAS.getInstance();
-    if (!splitsSyrk(n, k, aOff, lda, a.length, cOff, ldc, c.length)) {
-      blas.dsyrk("L", "N", n, k, 1.0, a, aOff, lda, 0.0, c, cOff, ldc);
-      return;
-    }
-    int h = syrkSplitRow(n);
-    parallel.run(2, Long.MAX_VALUE, (part, slot) -> {
-      if (part == 0) {
-        blas.dsyrk("L", "N", h, k, 1.0, a, aOff, lda, 0.0, c, cOff, ldc);
-        blas.dgemm("N", "T", n - h, h, k, 1.0, a, aOff + h, lda, a, aOff, lda, 0.0, c, cOff + h, ldc);
-      } else {
-        blas.dsyrk("L", "N", n - h, k, 1.0, a, aOff + h, lda, 0.0, c, cOff + h * ldc + h, ldc);
-      }
-    });
-  }
-
   /** {@link #dgemm} in float32 ({@code sgemm}), split the same way. */
   void sgemm(String ta, String tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
       float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
@@ -130,24 +106,6 @@ final class SplitBlas {
     });
   }
 
-  /** {@link #dsyrkLower} in float32 ({@code ssyrk}, {@code sgemm}), split the same way. */
-  void ssyrkLower(int n, int k, float[] a, int aOff, int lda, float[] c, int cOff, int ldc) {
-    BLAS blas = BLAS.getInstance();
-    if (!splitsSyrk(n, k, aOff, lda, a.length, cOff, ldc, c.length)) {
-      blas.ssyrk("L", "N", n, k, 1.0f, a, aOff, lda, 0.0f, c, cOff, ldc);
-      return;
-    }
-    int h = syrkSplitRow(n);
-    parallel.run(2, Long.MAX_VALUE, (part, slot) -> {
-      if (part == 0) {
-        blas.ssyrk("L", "N", h, k, 1.0f, a, aOff, lda, 0.0f, c, cOff, ldc);
-        blas.sgemm("N", "T", n - h, h, k, 1.0f, a, aOff + h, lda, a, aOff, lda, 0.0f, c, cOff + h, ldc);
-      } else {
-        blas.ssyrk("L", "N", n - h, k, 1.0f, a, aOff + h, lda, 0.0f, c, cOff + h * ldc + h, ldc);
-      }
-    });
-  }
-
   /**
    * Column blocks a GEMM of op(B) (m x n x k) is split into: 1 unless splitting is on and the product is large;
    * also 1 when B is transposed and its array lacks the spare entries a block inside the leading dimension needs.
@@ -158,16 +116,5 @@ final class SplitBlas {
       return 1;
     }
     return parts;
-  }
-
-  /** Whether a SYRK of A (n x k) into C is split in two: splitting on, large enough, spare entries present. */
-  private boolean splitsSyrk(int n, int k, int aOff, int lda, int aLength, int cOff, int ldc, int cLength) {
-    return split && (long) n * n * k / 2 >= SPLIT_FLOPS && n >= 32 && (long) aOff + n + (long) k * lda <= aLength
-        && (long) cOff + n + (long) n * ldc <= cLength;
-  }
-
-  /** The row at which a split SYRK's two halves have equal work: 0.29 n. */
-  private static int syrkSplitRow(int n) {
-    return (int) Math.round(n * (1 - Math.sqrt(0.5)));
   }
 }

@@ -4,7 +4,7 @@
  * org.rfim4j.backend.cpu.CpuBackend32} ({@code float[]} slices; its own classes carry the suffix 32 and mirror
  * the float64 ones below, sharing {@code CpuArgs}, {@code ParallelBlocks} and {@code SplitBlas} through
  * {@code CpuArrayBase}). Everything below describes the float64 engine; the float32 one takes the same paths
- * with the S routines ({@code sgemm}, {@code ssyrk}, {@code sgemv}, {@code spotrf} + {@code spotri}), see its
+ * with the S routines ({@code sgemm}, {@code sgemv}, {@code spotrf} + {@code spotri}), see its
  * class comment and {@code docs/cpu-performance.md}.
  *
  * <h2>What runs where</h2>
@@ -19,10 +19,11 @@
  *       This is the default when netlib finds no native BLAS (netlib's own Java fallback measured
  *       slower).
  *   <li><b>NETLIB</b>: {@code dev.ludovic.netlib}. {@code gemm} calls {@code dgemm}. When netlib loaded a
- *       native BLAS the metric updates use it too: the shared metric by one {@code dsyrk}, the per-neuron
- *       metrics of a layer by one {@code dgemm} in Khatri-Rao form ({@code nu^T Q}, row k of Q the packed
- *       upper triangle of {@code h~_k h~_k^T}); the moving average is then applied to both triangles from
- *       the one computed triangle, so symmetric metrics stay exactly symmetric. When netlib loaded a
+ *       native BLAS the metric updates use it too: the shared metric's Gram matrix on the batch's support
+ *       columns by one {@code dgemm}, each per-neuron metric by one {@code dgemm} whose beta is the moving
+ *       average's keep ({@code G_i = add S_i^T S_i + keep G_i}, row k of {@code S_i} being
+ *       {@code sqrt(nu[k][i]) h~_k}; signed coefficients take the Java kernels). Entries (x, y) and (y, x)
+ *       sum the same products in the same order, so symmetric metrics stay exactly symmetric. When netlib loaded a
  *       native LAPACK, {@code batchedInverse} uses {@code dpotrf} + {@code dpotri} (same symmetrisation,
  *       damping, failure status and untouched-slice-on-failure as the Java path; a matrix with a
  *       non-finite entry goes through the Java Cholesky). Without a native library these operations keep
