@@ -26,15 +26,19 @@ import org.rfim4j.optim.RngdConfig;
  *     mini-batch buffers
  * @param largestArray elements of the largest single array
  * @param checkpointed elements a checkpoint downloads (model and optimizer arrays)
- * @param cpuWorkspace elements of the CPU backend's RNGD scratch, which its arrays do not count: the packed
- *     Khatri-Rao operand and product of the largest per-neuron layer ({@code (B + m) D (D+1) / 2}), the
- *     shared-metric support buffers and each thread's two {@code D x D} inversion buffers (docs/scaling.md)
+ * @param cpuWorkspace elements of the CPU engines' RNGD scratch, which their arrays do not count: for the
+ *     largest per-neuron layer the float32 Java kernels' Khatri-Rao operand ({@code B D^2}; the native path
+ *     needs only a {@code B x D} block per thread, also counted) and a copy of nu, the shared-metric support
+ *     buffers and each thread's two {@code D x D} inversion buffers (docs/scaling.md)
  * @param gpuWorkspace elements of the CUDA backend's grow-only RNGD workspaces: the batched inversion's two
  *     copies of the largest per-neuron stack ({@code 2 m D^2}), the Gram workspace (at most 2^28 floats) and
  *     the solver's work buffer
  */
 public record MemoryEstimate(double model, double optimizer, double data, double largestArray,
     double checkpointed, double cpuWorkspace, double gpuWorkspace) {
+
+  /** The CPU engines' threads (one scratch slot each). */
+  private static final int THREADS = Runtime.getRuntime().availableProcessors();
 
   /** The CUDA backend's largest Gram workspace in floats ({@code CudaRngd.maxGramWorkspaceFloats}). */
   static final double GRAM_WORKSPACE = 1L << 28;
@@ -101,12 +105,12 @@ public record MemoryEstimate(double model, double optimizer, double data, double
             cpuShared = Math.max(cpuShared, d * d + d + batch * d + d);
           } else {
             double n = w[l + 1];
-            cpuNeuron = Math.max(cpuNeuron, (batch + n) * d * (d + 1) / 2 + batch * n + n);
+            cpuNeuron = Math.max(cpuNeuron, batch * d * d + THREADS * batch * d + batch * n + n);
             invB = Math.max(invB, metric);
             gram = Math.max(gram, Math.min(n, Math.max(1, Math.floor(GRAM_WORKSPACE / (batch * d)))) * batch * d);
           }
         }
-        cpuWs = cpuNeuron + cpuShared + 2 * dMax * dMax * Runtime.getRuntime().availableProcessors();
+        cpuWs = cpuNeuron + cpuShared + 2 * dMax * dMax * THREADS;
         gpuWs = invA + invB + gram + dMax * dMax;
       }
     }
@@ -269,7 +273,7 @@ public record MemoryEstimate(double model, double optimizer, double data, double
     return BackendSelector.deviceFreeBytes(backend) < 0;
   }
 
-  /** The backend's scratch in elements: the CPU engines' packed buffers on the heap, CUDA's otherwise. */
+  /** The backend's scratch in elements: the CPU engines' buffers on the heap, CUDA's otherwise. */
   double workspace(Backend backend) {
     return onHeap(backend) ? cpuWorkspace : gpuWorkspace;
   }
