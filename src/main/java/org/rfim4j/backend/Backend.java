@@ -241,7 +241,8 @@ public interface Backend extends AutoCloseable {
   /**
    * The weighted Gram update of every per-neuron metric of a layer in one call: for each neuron i,
    * G[i] = (1 - lambda) G[i] + lambda / B * sum_k nu[k][i] h~_k h~_k^T, with h~_k = [h_k, 1].
-   * {@code g} is m x (n+1) x (n+1), {@code nu} is B x m.
+   * {@code g} is m x (n+1) x (n+1), {@code nu} is B x m. The coefficients are weights (every activation's
+   * nu_f is >= 0, MATH.md): a negative nu[k][i] counts as 0 on every backend, a NaN propagates into G[i].
    */
   void perNeuronMetricUpdate(DeviceArray h, DeviceArray nu, double lambda, DeviceArray g);
 

@@ -18,7 +18,8 @@ import org.rfim4j.backend.Activation;
  *   <li>{@link #softmax()}: a softmax output layer's diagonal blocks, eta_i (1 - eta_i) with eta = softmax(a)
  *       row by row (MATH.md 4.3; RNGD itself uses a shared metric for the softmax layer, A8);</li>
  *   <li>{@link #supplied()}: the caller computes nu (B x fan-out) and passes it to
- *       {@link RngdPreconditioner#observeCoefficients}.</li>
+ *       {@link RngdPreconditioner#observeCoefficients}. The coefficients are weights: a negative one counts
+ *       as 0 on every backend ({@link org.rfim4j.backend.Backend#perNeuronMetricUpdate}).</li>
  * </ul>
  *
  * <p>Instances are immutable values.

@@ -1190,12 +1190,12 @@ public abstract class BackendContractTest {
   }
 
   /**
-   * The per-neuron update is the formula for any coefficients, not only the non-negative ones of the
-   * built-in activations: a negative or zero nu (a caller's own coefficients) takes the engines' general
-   * path (the CPU engines' per-neuron square-root GEMMs need nu >= 0) and must give the same result.
+   * The coefficients are weights: a negative nu counts as 0 on every backend (CUDA's kernels take
+   * sqrt(max(nu, 0)); the CPU engines' per-neuron square-root GEMMs and their Java kernels clamp the same
+   * way), and a zero weight removes the sample from that neuron's sum.
    */
   @Test
-  void perNeuronMetricUpdateSignedCoefficients() {
+  void perNeuronMetricUpdateCountsNegativeCoefficientsAsZero() {
     Random r = new Random(22);
     int b = 12;
     int n = 9;
@@ -1217,13 +1217,13 @@ public abstract class BackendContractTest {
     for (int i = 0; i < m; i++) {
       double[] w = new double[b];
       for (int k = 0; k < b; k++) {
-        w[k] = nv[k * m + i];
+        w[k] = Math.max(0, nv[k * m + i]);
       }
       double[] gi = Arrays.copyOfRange(dl(g), i * d * d, (i + 1) * d * d);
       System.arraycopy(metricRef(gi, hv, b, n, w, lambda), 0, e, i * d * d, d * d);
     }
     backend.perNeuronMetricUpdate(h, nu, lambda, g);
-    assertClose("per-neuron metric, signed coefficients", e, dl(g), 1);
+    assertClose("per-neuron metric, negative coefficients as 0", e, dl(g), 1);
   }
 
   @Test

@@ -65,7 +65,7 @@ final class MetricUpdates {
     int m = N.cols();
     double keep = 1 - lambda;
     double add = lambda / b;
-    if (nativeBlas && nonNegative(N.data, N.offset, b * m)) {
+    if (nativeBlas) {
       perNeuronMetricNative(H, N, b, d, m, keep, add, G);
       return;
     }
@@ -80,7 +80,7 @@ final class MetricUpdates {
         for (int a = 0; a < d; a++) {
           int ra = a * b;
           for (int k = 0; k < b; k++) {
-            tt[ra + k] = ut[ra + k] * nd[N.offset + k * m + i];
+            tt[ra + k] = ut[ra + k] * weight(nd[N.offset + k * m + i]);
           }
         }
         int gOff = G.offset + i * d * d;
@@ -156,8 +156,7 @@ final class MetricUpdates {
    * so a symmetric G stays exactly symmetric. Each neuron's B x D block is built and used at once (no
    * B x D^2 Khatri-Rao matrix in memory: on 784-80-80-80-10 that form measured 1.4x this one's time in
    * training, and a packed triangle plus a moving-average pass 1.9x). The square root costs one rounding
-   * per factor. The coefficients of every built-in activation are non-negative (MATH.md); callers that
-   * pass a negative one get the Java kernels instead (decided by {@link #perNeuron}).
+   * per factor. A negative coefficient counts as 0 ({@link #weight}), as on CUDA.
    */
   private void perNeuronMetricNative(CpuArray h, CpuArray nu, int b, int d, int m, double keep,
       double add, CpuArray g) {
@@ -169,7 +168,7 @@ final class MetricUpdates {
     ParallelBlocks.BlockBody neuron = (i, slot) -> {
       double[] sa = scratch.slotA(slot, b * d);
       for (int k = 0; k < b; k++) {
-        double root = Math.sqrt(nd[nu.offset + k * m + i]);
+        double root = Math.sqrt(weight(nd[nu.offset + k * m + i]));
         int row = h.offset + k * n;
         int o = k * d;
         for (int x = 0; x < n; x++) {
@@ -189,14 +188,9 @@ final class MetricUpdates {
     }
   }
 
-  /** Whether every entry of the slice is >= 0 (false for a NaN too). */
-  static boolean nonNegative(double[] a, int off, int len) {
-    for (int i = off, e = off + len; i < e; i++) {
-      if (!(a[i] >= 0)) {
-        return false;
-      }
-    }
-    return true;
+  /** A coefficient as the weight it is: a negative one counts as 0, a NaN stays NaN (as on CUDA). */
+  static double weight(double nu) {
+    return nu < 0 ? 0.0 : nu;
   }
 
   /**

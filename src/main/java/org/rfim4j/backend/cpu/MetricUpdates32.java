@@ -78,13 +78,12 @@ final class MetricUpdates32 {
   }
 
   /**
-   * The per-neuron metric updates: g (m x D x D) from h (B x (D-1)) and nu (B x m). With a native BLAS
-   * and non-negative coefficients (every built-in activation's), one {@code sgemm} per neuron as
-   * {@link MetricUpdates} does natively: G[i] = add S_i^T S_i + keep G[i], S_i the rows
-   * sqrt(nu[k][i]) h~_k. Otherwise (the Java kernels, or a negative coefficient from a caller) one GEMM
-   * for the layer in Khatri-Rao form with the moving average as its beta: row k of Q (B x D^2) is
-   * h~_k h~_k^T in full and G (m x D^2, row-major) = add nu^T Q + keep G. Both keep a symmetric G exactly
-   * symmetric: entries (x, y) and (y, x) sum the same products in the same order.
+   * The per-neuron metric updates: g (m x D x D) from h (B x (D-1)) and nu (B x m), the moving average as the
+   * GEMMs' beta. With a native BLAS one {@code sgemm} per neuron, as {@link MetricUpdates} does natively:
+   * G[i] = add S_i^T S_i + keep G[i], S_i the rows sqrt(nu[k][i]) h~_k. With the Java kernels one GEMM for
+   * the layer in Khatri-Rao form: row k of Q (B x D^2) is h~_k h~_k^T in full and
+   * G (m x D^2, row-major) = add nu^T Q + keep G. Both keep a symmetric G exactly symmetric (entries (x, y)
+   * and (y, x) sum the same products in the same order); a negative coefficient counts as 0 in both.
    */
   void perNeuron(CpuArray32 H, CpuArray32 N, double lambda, CpuArray32 G) {
     int b = H.rows();
@@ -96,12 +95,12 @@ final class MetricUpdates32 {
     float af = (float) (lambda / b);
     float[] hd = H.data;
     float[] nd0 = N.data;
-    if (gemm.netlib() && nonNegative(nd0, N.offset, b * m)) {
+    if (gemm.netlib()) {
       BLAS native_ = BLAS.getInstance();
       ParallelBlocks.BlockBody neuron = (i, slot) -> {
         float[] sa = scratch.slotA(slot, b * d);
         for (int k = 0; k < b; k++) {
-          float root = (float) Math.sqrt(nd0[N.offset + k * m + i]);  // correctly rounded
+          float root = (float) Math.sqrt(weight(nd0[N.offset + k * m + i]));  // correctly rounded
           int row = H.offset + k * n;
           int o = k * d;
           for (int x = 0; x < n; x++) {
@@ -135,29 +134,18 @@ final class MetricUpdates32 {
       System.arraycopy(hd, row, q, o, n);
       q[o + n] = 1.0f;
     });
-    if (gemm.netlib()) {
-      float[] nd = N.data;
-      int no = N.offset;
-      if (blas.splits()) {
-        nd = scratch.slotC(0, b * m + m);
-        System.arraycopy(N.data, N.offset, nd, 0, b * m);
-        no = 0;
-      }
-      blas.sgemm("N", "T", dd, m, b, af, q, 0, dd, nd, no, m, kf, G.data, G.offset, dd);
-    } else {
-      // row-major G (m x D^2) = add nu^T (m x B) Q (B x D^2) + keep G
-      gemm.javaGemm(true, false, m, dd, b, af, N.data, N.offset, m, q, 0, dd, kf, G.data, G.offset, dd, false);
+    // the coefficients as weights (negative ones count as 0), then row-major G (m x D^2) = add nu^T (m x B)
+    // Q (B x D^2) + keep G
+    float[] w = scratch.slotC(0, b * m);
+    for (int j = 0; j < b * m; j++) {
+      w[j] = weight(nd0[N.offset + j]);
     }
+    gemm.javaGemm(true, false, m, dd, b, af, w, 0, m, q, 0, dd, kf, G.data, G.offset, dd, false);
   }
 
-  /** Whether every entry of the slice is >= 0 (false for a NaN too). */
-  static boolean nonNegative(float[] a, int off, int len) {
-    for (int i = off, e = off + len; i < e; i++) {
-      if (!(a[i] >= 0)) {
-        return false;
-      }
-    }
-    return true;
+  /** {@link MetricUpdates#weight} in float. */
+  static float weight(float nu) {
+    return nu < 0 ? 0.0f : nu;
   }
 
   /** Adds {@code value} to the diagonal of each of the m matrices of the stack g (one rounding each). */

@@ -22,7 +22,7 @@
  *       native BLAS the metric updates use it too: the shared metric's Gram matrix on the batch's support
  *       columns by one {@code dgemm}, each per-neuron metric by one {@code dgemm} whose beta is the moving
  *       average's keep ({@code G_i = add S_i^T S_i + keep G_i}, row k of {@code S_i} being
- *       {@code sqrt(nu[k][i]) h~_k}; signed coefficients take the Java kernels). Entries (x, y) and (y, x)
+ *       {@code sqrt(max(nu[k][i], 0)) h~_k}, as on CUDA). Entries (x, y) and (y, x)
  *       sum the same products in the same order, so symmetric metrics stay exactly symmetric. When netlib loaded a
  *       native LAPACK, {@code batchedInverse} uses {@code dpotrf} + {@code dpotri} (same symmetrisation,
  *       damping, failure status and untouched-slice-on-failure as the Java path; a matrix with a
