@@ -82,8 +82,9 @@ final class MetricUpdates32 {
    * GEMMs' beta. With a native BLAS one {@code sgemm} per neuron, as {@link MetricUpdates} does natively:
    * G[i] = add S_i^T S_i + keep G[i], S_i the rows sqrt(nu[k][i]) h~_k. With the Java kernels one GEMM for
    * the layer in Khatri-Rao form: row k of Q (B x D^2) is h~_k h~_k^T in full and
-   * G (m x D^2, row-major) = add nu^T Q + keep G. Both keep a symmetric G exactly symmetric (entries (x, y)
-   * and (y, x) sum the same products in the same order); a negative coefficient counts as 0 in both.
+   * G (m x D^2, row-major) = add nu^T Q + keep G. Entries (x, y) and (y, x) sum the same products in the
+   * same order (in the Java kernel, and in OpenBLAS's), so a symmetric G stays exactly symmetric; a negative
+   * coefficient counts as 0 in both.
    */
   void perNeuron(CpuArray32 H, CpuArray32 N, double lambda, CpuArray32 G) {
     int b = H.rows();
