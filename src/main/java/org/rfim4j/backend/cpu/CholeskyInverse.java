@@ -1,6 +1,5 @@
 package org.rfim4j.backend.cpu;
 
-import static org.rfim4j.backend.cpu.MetricUpdates.EMA_BLOCK;
 import static org.rfim4j.backend.cpu.ParallelBlocks.PARALLEL_FLOPS;
 import static org.rfim4j.backend.cpu.TileKernels.dot4;
 import static org.rfim4j.backend.cpu.TileKernels.dotTile;
@@ -18,6 +17,9 @@ import org.netlib.util.intW;
  * facade.
  */
 final class CholeskyInverse {
+
+  /** Square blocks of the copy of an inverse's triangle onto both triangles, so the mirrored writes stay in cache. */
+  static final int MIRROR_BLOCK = 64;
 
   /** Column block width of the parallel triangular inverse. */
   private static final int INV_COLS = 16;
@@ -108,11 +110,11 @@ final class CholeskyInverse {
         return;
       }
       double[] o = gi.data;
-      for (int x0 = 0; x0 < d; x0 += EMA_BLOCK) {
-        int x1 = Math.min(d, x0 + EMA_BLOCK);
-        for (int y0 = 0; y0 <= x0; y0 += EMA_BLOCK) {
+      for (int x0 = 0; x0 < d; x0 += MIRROR_BLOCK) {
+        int x1 = Math.min(d, x0 + MIRROR_BLOCK);
+        for (int y0 = 0; y0 <= x0; y0 += MIRROR_BLOCK) {
           for (int x = x0; x < x1; x++) {
-            for (int y = y0, e = Math.min(x + 1, y0 + EMA_BLOCK); y < e; y++) {
+            for (int y = y0, e = Math.min(x + 1, y0 + MIRROR_BLOCK); y < e; y++) {
               double v = l[x * d + y];
               o[oOff + x * d + y] = v;
               o[oOff + y * d + x] = v;
@@ -121,13 +123,7 @@ final class CholeskyInverse {
         }
       }
     };
-    if (parallelNative) {
-      parallel.run(m, (long) m * d * d * d / 2, one);
-    } else {
-      for (int i = 0; i < m; i++) {
-        one.run(i, 0);
-      }
-    }
+    parallel.runIf(parallelNative, m, (long) m * d * d * d / 2, one);
   }
 
   /**

@@ -1,6 +1,6 @@
 package org.rfim4j.backend.cpu;
 
-import static org.rfim4j.backend.cpu.MetricUpdates.EMA_BLOCK;
+import static org.rfim4j.backend.cpu.CholeskyInverse.MIRROR_BLOCK;
 
 import dev.ludovic.netlib.lapack.JavaLAPACK;
 import dev.ludovic.netlib.lapack.LAPACK;
@@ -64,11 +64,11 @@ final class CholeskyInverse32 {
         return;
       }
       float[] o = Gi.data;
-      for (int x0 = 0; x0 < d; x0 += EMA_BLOCK) {
-        int x1 = Math.min(d, x0 + EMA_BLOCK);
-        for (int y0 = 0; y0 <= x0; y0 += EMA_BLOCK) {
+      for (int x0 = 0; x0 < d; x0 += MIRROR_BLOCK) {
+        int x1 = Math.min(d, x0 + MIRROR_BLOCK);
+        for (int y0 = 0; y0 <= x0; y0 += MIRROR_BLOCK) {
           for (int x = x0; x < x1; x++) {
-            for (int y = y0, e = Math.min(x + 1, y0 + EMA_BLOCK); y < e; y++) {
+            for (int y = y0, e = Math.min(x + 1, y0 + MIRROR_BLOCK); y < e; y++) {
               float v = l[x * d + y];
               o[oOff + x * d + y] = v;
               o[oOff + y * d + x] = v;
@@ -77,13 +77,7 @@ final class CholeskyInverse32 {
         }
       }
     };
-    if (perThread) {
-      parallel.run(m, (long) m * d * d * d / 2, one);
-    } else {
-      for (int i = 0; i < m; i++) {
-        one.run(i, 0);
-      }
-    }
+    parallel.runIf(perThread, m, (long) m * d * d * d / 2, one);
     return status;
   }
 

@@ -16,9 +16,6 @@ import java.util.Arrays;
  */
 final class MetricUpdates {
 
-  /** Square blocks of the EMA pass over a large matrix, so that the mirrored writes stay in cache. */
-  static final int EMA_BLOCK = 64;
-
   /** Native BLAS for the metric updates (NETLIB path and netlib loaded a native BLAS). */
   private final boolean nativeBlas;
   private final ParallelBlocks parallel;
@@ -180,13 +177,7 @@ final class MetricUpdates {
       // column-major S_i^T (D x B, ld D) times its transpose: the D x D sum, symmetric
       native_.dgemm("N", "T", d, d, b, add, sa, 0, d, sa, 0, d, keep, g.data, g.offset + i * dd, d);
     };
-    if (blas.splits()) {
-      parallel.run(m, (long) m * b * dd, neuron);
-    } else {
-      for (int i = 0; i < m; i++) {
-        neuron.run(i, 0);  // the BLAS runs its own threads: one call at a time
-      }
-    }
+    parallel.runIf(blas.splits(), m, (long) m * b * dd, neuron);
   }
 
   /** A coefficient as the weight it is: a negative one counts as 0, a NaN stays NaN (as on CUDA). */

@@ -111,13 +111,7 @@ final class MetricUpdates32 {
         }
         native_.sgemm("N", "T", d, d, b, af, sa, 0, d, sa, 0, d, kf, G.data, G.offset + i * dd, d);
       };
-      if (blas.splits()) {
-        parallel.run(m, (long) m * b * dd, neuron);
-      } else {
-        for (int i = 0; i < m; i++) {
-          neuron.run(i, 0);  // the BLAS runs its own threads: one call at a time
-        }
-      }
+      parallel.runIf(blas.splits(), m, (long) m * b * dd, neuron);
       return;
     }
     float[] q = scratch.sharedA(b * dd);

@@ -70,6 +70,21 @@ final class ParallelBlocks {
   }
 
   /**
+   * {@link #run} when {@code spread} is true, otherwise every block in order on the calling thread (slot 0):
+   * for bodies that call a native library which, unless it is single-threaded, runs its own threads and
+   * takes one call at a time.
+   */
+  void runIf(boolean spread, int n, long flops, BlockBody body) {
+    if (spread) {
+      run(n, flops, body);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      body.run(i, 0);
+    }
+  }
+
+  /**
    * Runs {@code body} for blocks 0..n-1. Blocks are handed out dynamically: the calling thread and the
    * workers take the next unclaimed block until none is left, so a worker that the OS does not schedule
    * (other load on the machine) never holds up the call by more than the block it is in; the caller alone
