@@ -1160,23 +1160,8 @@ public abstract class BackendContractTest {
       }
       DeviceArray h = up(h0, b, n);
       DeviceArray nu = up(randPositive(r, b * m), b, m);
-      double[] g0 = new double[m * d * d];
-      for (int i = 0; i < m; i++) {
-        System.arraycopy(randSpd(r, d), 0, g0, i * d * d, d * d);
-      }
-      DeviceArray g = up(g0, m, d, d);
-      double[] hv = dl(h);
-      double[] nv = dl(nu);
-      double[] gv = dl(g);
-      double[] e = new double[m * d * d];
-      for (int i = 0; i < m; i++) {
-        double[] w = new double[b];
-        for (int k = 0; k < b; k++) {
-          w[k] = nv[k * m + i];
-        }
-        double[] gi = Arrays.copyOfRange(gv, i * d * d, (i + 1) * d * d);
-        System.arraycopy(metricRef(gi, hv, b, n, w, lambda), 0, e, i * d * d, d * d);
-      }
+      DeviceArray g = up(spdStack(r, m, d), m, d, d);
+      double[] e = perNeuronRef(dl(g), dl(h), dl(nu), b, n, m, lambda);
       backend.perNeuronMetricUpdate(h, nu, lambda, g);
       assertClose("per-neuron metric " + Arrays.toString(s), e, dl(g), 1);
     }
@@ -1206,24 +1191,30 @@ public abstract class BackendContractTest {
     double[] nu0 = rand(r, b * m);  // signed
     nu0[5] = 0;
     DeviceArray nu = up(nu0, b, m);
-    double[] g0 = new double[m * d * d];
-    for (int i = 0; i < m; i++) {
-      System.arraycopy(randSpd(r, d), 0, g0, i * d * d, d * d);
+    DeviceArray g = up(spdStack(r, m, d), m, d, d);
+    double[] weights = dl(nu);
+    for (int i = 0; i < weights.length; i++) {
+      weights[i] = Math.max(0, weights[i]);
     }
-    DeviceArray g = up(g0, m, d, d);
-    double[] hv = dl(h);
-    double[] nv = dl(nu);
+    double[] e = perNeuronRef(dl(g), dl(h), weights, b, n, m, lambda);
+    backend.perNeuronMetricUpdate(h, nu, lambda, g);
+    assertClose("per-neuron metric, negative coefficients as 0", e, dl(g), 1);
+  }
+
+  /** {@link #metricRef} for each neuron i of a per-neuron stack g (m x d x d), weights w[k][i] = nu[k * m + i]. */
+  private static double[] perNeuronRef(double[] g, double[] h, double[] nu, int b, int n, int m,
+      double lambda) {
+    int d = n + 1;
     double[] e = new double[m * d * d];
     for (int i = 0; i < m; i++) {
       double[] w = new double[b];
       for (int k = 0; k < b; k++) {
-        w[k] = Math.max(0, nv[k * m + i]);
+        w[k] = nu[k * m + i];
       }
-      double[] gi = Arrays.copyOfRange(dl(g), i * d * d, (i + 1) * d * d);
-      System.arraycopy(metricRef(gi, hv, b, n, w, lambda), 0, e, i * d * d, d * d);
+      double[] gi = Arrays.copyOfRange(g, i * d * d, (i + 1) * d * d);
+      System.arraycopy(metricRef(gi, h, b, n, w, lambda), 0, e, i * d * d, d * d);
     }
-    backend.perNeuronMetricUpdate(h, nu, lambda, g);
-    assertClose("per-neuron metric, negative coefficients as 0", e, dl(g), 1);
+    return e;
   }
 
   @Test
@@ -1335,10 +1326,7 @@ public abstract class BackendContractTest {
     Random r = new Random(23);
     int m = 4;
     int d = 6;
-    double[] g0 = new double[m * d * d];
-    for (int i = 0; i < m; i++) {
-      System.arraycopy(randSpd(r, d), 0, g0, i * d * d, d * d);
-    }
+    double[] g0 = spdStack(r, m, d);
     // matrix 1: diagonal with a negative third pivot
     double[] bad = new double[d * d];
     double[] diag = {1, 2, -5, 4, 1, 1};
