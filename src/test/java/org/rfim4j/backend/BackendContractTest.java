@@ -1201,6 +1201,52 @@ public abstract class BackendContractTest {
     assertClose("per-neuron metric, negative coefficients as 0", e, dl(g), 1);
   }
 
+  /**
+   * Samples of weight 0 add nothing (a CPU engine leaves their rows out of the GEMM), so a neuron with no
+   * weight anywhere keeps only the moving average's keep G; but a non-finite h~_k is not left out: 0 x Inf
+   * is NaN, and it reaches the row and column of that input in every neuron, weighted or not.
+   */
+  @Test
+  void perNeuronMetricUpdateZeroWeightsAndNonFiniteInputs() {
+    Random r = new Random(23);
+    int b = 10;
+    int n = 6;
+    int m = 3;
+    int d = n + 1;
+    double lambda = 0.25;
+    double[] nu0 = randPositive(r, b * m);
+    for (int k = 0; k < b; k++) {
+      nu0[k * m + 1] = 0;  // neuron 1: no weight anywhere
+      if (k < 4) {
+        nu0[k * m] = 0;  // neuron 0: none on samples 0..3
+      }
+    }
+    nu0[2 * m + 2] = 0;  // neuron 2: none on sample 2
+    DeviceArray nu = up(nu0, b, m);
+    double[] h0 = rand(r, b * n);
+    DeviceArray h = up(h0, b, n);
+    DeviceArray g = up(spdStack(r, m, d), m, d, d);
+    double[] e = perNeuronRef(dl(g), dl(h), dl(nu), b, n, m, lambda);
+    backend.perNeuronMetricUpdate(h, nu, lambda, g);
+    assertClose("per-neuron metric with zero weights", e, dl(g), 1);
+    h0[2 * n + 4] = Double.POSITIVE_INFINITY;  // sample 2, input 4: weight 0 for every neuron but none
+    backend.upload(h, h0);
+    backend.perNeuronMetricUpdate(h, nu, lambda, g);
+    double[] gv = dl(g);
+    for (int i = 0; i < m; i++) {
+      for (int x = 0; x < d; x++) {
+        for (int y = 0; y < d; y++) {
+          double v = gv[i * d * d + x * d + y];
+          if (x == 4 || y == 4) {
+            assertTrue(Double.isNaN(v), "0 x Inf must give NaN in neuron " + i + " at (" + x + ", " + y + "), got " + v);
+          } else {
+            assertTrue(Double.isFinite(v), "neuron " + i + " at (" + x + ", " + y + ") must stay finite, got " + v);
+          }
+        }
+      }
+    }
+  }
+
   /** {@link #metricRef} for each neuron i of a per-neuron stack g (m x d x d), weights w[k][i] = nu[k * m + i]. */
   private static double[] perNeuronRef(double[] g, double[] h, double[] nu, int b, int n, int m,
       double lambda) {

@@ -147,14 +147,17 @@ final class MetricUpdates {
   }
 
   /**
-   * Native per-neuron update, one dgemm per neuron on a block that stays in cache: with S_i the B x D
-   * matrix of rows sqrt(nu[k][i]) h~_k, G[i] = add S_i^T S_i + keep G[i] (alpha = add, beta = keep, so the
-   * moving average is part of the call). Entries (x, y) and (y, x) sum the same products, in the same order
-   * in OpenBLAS's kernels, so a symmetric G stays exactly symmetric there ({@code
-   * CpuBackendNativeAgreementTest} checks it; the inversion symmetrises its input in any case). Each neuron's B x D block is built and used at once (no
-   * B x D^2 Khatri-Rao matrix in memory: on 784-80-80-80-10 that form measured 1.4x this one's time in
-   * training, and a packed triangle plus a moving-average pass 1.9x). The square root costs one rounding
-   * per factor. A negative coefficient counts as 0 ({@link #weight}), as on CUDA.
+   * Native per-neuron update, one dgemm per neuron on a block that stays in cache: with S_i the matrix of
+   * rows sqrt(nu[k][i]) h~_k, G[i] = add S_i^T S_i + keep G[i] (alpha = add, beta = keep, so the moving
+   * average is part of the call). S_i leaves out the rows of weight 0 whose h~_k is finite, since they add
+   * exact zeros (a ReLU neuron's inactive samples: about half of the rows on MNIST, and so half of the
+   * work); a non-finite h~_k stays in, so 0 x Inf still makes G NaN as on the other paths. Entries (x, y)
+   * and (y, x) sum the same products, in the same order in OpenBLAS's kernels, so a symmetric G stays
+   * exactly symmetric there ({@code CpuBackendNativeAgreementTest} checks it; the inversion symmetrises its
+   * input in any case). Each neuron's block is built and used at once (no B x D^2 Khatri-Rao matrix in
+   * memory: on 784-80-80-80-10 that form measured 1.4x this one's time in training, and a packed triangle
+   * plus a moving-average pass 1.9x). The square root costs one rounding per factor. A negative
+   * coefficient counts as 0 ({@link #weight}), as on CUDA.
    */
   private void perNeuronMetricNative(CpuArray h, CpuArray nu, int b, int d, int m, double keep,
       double add, CpuArray g) {
@@ -162,20 +165,33 @@ final class MetricUpdates {
     int dd = d * d;
     double[] hd = h.data;
     double[] nd = nu.data;
+    int[] finite = VectorOps.finiteRows(hd, h.offset, b, n, scratch.ints(b));
     BLAS native_ = BLAS.getInstance();
     ParallelBlocks.BlockBody neuron = (i, slot) -> {
       double[] sa = scratch.slotA(slot, b * d);
+      int rows = 0;
       for (int k = 0; k < b; k++) {
-        double root = Math.sqrt(weight(nd[nu.offset + k * m + i]));
+        double w = weight(nd[nu.offset + k * m + i]);
+        if (w == 0 && finite[k] != 0) {
+          continue;
+        }
+        double root = Math.sqrt(w);
         int row = h.offset + k * n;
-        int o = k * d;
+        int o = rows++ * d;
         for (int x = 0; x < n; x++) {
           sa[o + x] = root * hd[row + x];
         }
         sa[o + n] = root;
       }
-      // column-major S_i^T (D x B, ld D) times its transpose: the D x D sum, symmetric
-      native_.dgemm("N", "T", d, d, b, add, sa, 0, d, sa, 0, d, keep, g.data, g.offset + i * dd, d);
+      int go = g.offset + i * dd;
+      if (rows == 0) {
+        for (int j = go; j < go + dd; j++) {
+          g.data[j] = keep * g.data[j];
+        }
+        return;
+      }
+      // column-major S_i^T (D x rows, ld D) times its transpose: the D x D sum, symmetric
+      native_.dgemm("N", "T", d, d, rows, add, sa, 0, d, sa, 0, d, keep, g.data, go, d);
     };
     parallel.runIf(blas.splits(), m, (long) m * b * dd, neuron);
   }

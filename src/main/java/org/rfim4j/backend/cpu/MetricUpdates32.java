@@ -97,19 +97,33 @@ final class MetricUpdates32 {
     float[] hd = H.data;
     float[] nd0 = N.data;
     if (gemm.netlib()) {
+      // rows of weight 0 with a finite h~_k add exact zeros and are left out, as in MetricUpdates
+      int[] finite = VectorOps32.finiteRows(hd, H.offset, b, n, scratch.ints(b));
       BLAS native_ = BLAS.getInstance();
       ParallelBlocks.BlockBody neuron = (i, slot) -> {
         float[] sa = scratch.slotA(slot, b * d);
+        int rows = 0;
         for (int k = 0; k < b; k++) {
-          float root = (float) Math.sqrt(weight(nd0[N.offset + k * m + i]));  // correctly rounded
+          float w = weight(nd0[N.offset + k * m + i]);
+          if (w == 0 && finite[k] != 0) {
+            continue;
+          }
+          float root = (float) Math.sqrt(w);  // correctly rounded
           int row = H.offset + k * n;
-          int o = k * d;
+          int o = rows++ * d;
           for (int x = 0; x < n; x++) {
             sa[o + x] = root * hd[row + x];
           }
           sa[o + n] = root;
         }
-        native_.sgemm("N", "T", d, d, b, af, sa, 0, d, sa, 0, d, kf, G.data, G.offset + i * dd, d);
+        int go = G.offset + i * dd;
+        if (rows == 0) {
+          for (int j = go; j < go + dd; j++) {
+            G.data[j] *= kf;
+          }
+          return;
+        }
+        native_.sgemm("N", "T", d, d, rows, af, sa, 0, d, sa, 0, d, kf, G.data, go, d);
       };
       parallel.runIf(blas.splits(), m, (long) m * b * dd, neuron);
       return;

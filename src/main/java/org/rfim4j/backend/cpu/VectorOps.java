@@ -78,6 +78,21 @@ final class VectorOps {
   }
 
   /**
+   * For each of the {@code rows} rows of A (leading dimension and width {@code cols}): 1 in {@code flags}
+   * if every entry is finite, else 0. Returns {@code flags}.
+   */
+  static int[] finiteRows(double[] a, int aOff, int rows, int cols, int[] flags) {
+    for (int k = 0; k < rows; k++) {
+      double probe = 0;
+      for (int i = aOff + k * cols, e = i + cols; i < e; i++) {
+        probe += a[i] * 0;  // NaN exactly when an entry is NaN or infinite
+      }
+      flags[k] = probe == probe ? 1 : 0;
+    }
+    return flags;
+  }
+
+  /**
    * Writes to {@code support} the ascending indices of the columns of A (rows x cols, leading dimension
    * lda) holding a non-zero (or NaN) entry, and returns their number; or returns -1 as soon as more than
    * {@code limit} columns do (checked after the first row, so dense data costs one row's scan, and at the

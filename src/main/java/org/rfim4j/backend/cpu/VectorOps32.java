@@ -74,6 +74,18 @@ final class VectorOps32 {
     }
   }
 
+  /** {@link VectorOps#finiteRows} on float data. */
+  static int[] finiteRows(float[] a, int aOff, int rows, int cols, int[] flags) {
+    for (int k = 0; k < rows; k++) {
+      float probe = 0;
+      for (int i = aOff + k * cols, e = i + cols; i < e; i++) {
+        probe += a[i] * 0;
+      }
+      flags[k] = probe == probe ? 1 : 0;
+    }
+    return flags;
+  }
+
   /** {@link VectorOps#supportColumns} on float data. */
   static int supportColumns(float[] a, int aOff, int lda, int rows, int cols, int[] support, int limit) {
     int seen = cols;
