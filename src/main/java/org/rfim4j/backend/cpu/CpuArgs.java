@@ -4,38 +4,12 @@ import java.util.Arrays;
 import org.rfim4j.backend.DeviceArray;
 
 /**
- * Argument checks of the {@link CpuBackend} and {@link CpuBackend32} facades: each throws an {@link
+ * Argument checks of the CPU engines' facade ({@link CpuEngine}): each throws an {@link
  * IllegalArgumentException} whose message names the operation, the argument and its shape.
  */
 final class CpuArgs {
 
   private CpuArgs() {}
-
-  /** {@code a} as a live {@link CpuArray} allocated by {@code owner}. */
-  static CpuArray arr(CpuBackend owner, DeviceArray a, String op, String name) {
-    notNull(op, name, a);
-    if (!(a instanceof CpuArray) || ((CpuArray) a).owner != owner) {
-      throw new IllegalArgumentException(op + ": " + name + " was not allocated by this CpuBackend");
-    }
-    return live((CpuArray) a, op, name);
-  }
-
-  /** {@code a} as a live {@link CpuArray32} allocated by {@code owner}. */
-  static CpuArray32 arr(CpuBackend32 owner, DeviceArray a, String op, String name) {
-    notNull(op, name, a);
-    if (!(a instanceof CpuArray32) || ((CpuArray32) a).owner != owner) {
-      throw new IllegalArgumentException(op + ": " + name + " was not allocated by this CpuBackend32");
-    }
-    return live((CpuArray32) a, op, name);
-  }
-
-  private static <T extends CpuArrayBase> T live(T c, String op, String name) {
-    if (c.isClosed()) {
-      throw new IllegalArgumentException(op + ": " + name + " " + Arrays.toString(c.shapeRef())
-          + " has been closed");
-    }
-    return c;
-  }
 
   /** Throws "op: name must not be null" when {@code o} is null. */
   static void notNull(String op, String name, Object o) {

@@ -30,6 +30,11 @@ final class CpuArray extends CpuArrayBase {
   }
 
   @Override
+  void set(int i, double v) {
+    data[offset + i] = v;
+  }
+
+  @Override
   void released() {
     owner.released();
   }

@@ -30,6 +30,11 @@ final class CpuArray32 extends CpuArrayBase {
   }
 
   @Override
+  void set(int i, double v) {
+    data[offset + i] = (float) v;
+  }
+
+  @Override
   void released() {
     owner.released();
   }

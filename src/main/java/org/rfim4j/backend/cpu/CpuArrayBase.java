@@ -37,6 +37,9 @@ abstract class CpuArrayBase implements DeviceArray {
   /** Element {@code i} of this array (from its offset), widened to double; for argument checks. */
   abstract double value(int i);
 
+  /** Sets element {@code i} of this array (from its offset), rounded to the storage's precision. */
+  abstract void set(int i, double v);
+
   /** Called once when an allocated (not view) array is closed. */
   abstract void released();
 

@@ -17,12 +17,10 @@ final class OptimizerOps {
 
   private OptimizerOps() {}
 
-  /** param -= lr grad, or with a velocity v = momentum v + grad, param -= lr v (all elements). */
-  static void sgd(CpuArray P, CpuArray G, CpuArray V, double lr, double momentum) {
-    sgdRange(P, G, V, lr, momentum, 0, P.size);
-  }
-
-  /** {@link #sgd} on elements [from, to) of the slices. */
+  /**
+   * On elements [from, to) of the slices: param -= lr grad, or with a velocity v = momentum v + grad,
+   * param -= lr v.
+   */
   static void sgdRange(CpuArray P, CpuArray G, CpuArray V, double lr, double momentum, int from, int to) {
     int o = P.offset;
     if (V == null) {
@@ -61,13 +59,7 @@ final class OptimizerOps {
     }
   }
 
-  /** One bias-corrected Adam step t (1-based), all elements. */
-  static void adam(CpuArray P, CpuArray G, CpuArray M, CpuArray V, double lr, double beta1, double beta2,
-      double eps, long t) {
-    adamRange(P, G, M, V, lr, beta1, beta2, eps, t, 0, P.size);
-  }
-
-  /** {@link #adam} on elements [from, to) of the slices. */
+  /** One bias-corrected Adam step t (1-based) on elements [from, to) of the slices. */
   static void adamRange(CpuArray P, CpuArray G, CpuArray M, CpuArray V, double lr, double beta1,
       double beta2, double eps, long t, int from, int to) {
     double c1 = 1 - Math.pow(beta1, t);

@@ -15,7 +15,7 @@ final class OptimizerOps32 {
   private OptimizerOps32() {}
 
   /**
-   * {@link OptimizerOps#sgd} on elements [from, to) of the float slices: p = fma(-lr, g, p), or with a
+   * {@link OptimizerOps#sgdRange} on elements [from, to) of the float slices: p = fma(-lr, g, p), or with a
    * velocity v = fma(momentum, v, g), p = fma(-lr, v, p).
    */
   static void sgdRange(CpuArray32 P, CpuArray32 G, CpuArray32 V, double lr, double momentum, int from,
@@ -57,7 +57,7 @@ final class OptimizerOps32 {
   }
 
   /**
-   * {@link OptimizerOps#adam} on elements [from, to) of the float slices: m = fma(b1, m, (1-b1) g),
+   * {@link OptimizerOps#adamRange} on elements [from, to) of the float slices: m = fma(b1, m, (1-b1) g),
    * v = fma(b2, v, (1-b2) g g), p -= (lr / c1) m / (sqrt(v / c2) + eps) with c1, c2 the bias corrections.
    */
   static void adamRange(CpuArray32 P, CpuArray32 G, CpuArray32 M, CpuArray32 V, double lr, double beta1,
