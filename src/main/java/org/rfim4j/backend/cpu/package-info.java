@@ -1,9 +1,10 @@
 /**
  * The CPU {@link org.rfim4j.backend.Backend}s: the float64 reference {@link
  * org.rfim4j.backend.cpu.CpuBackend} ({@code double[]} slices on the heap) and the float32 engine {@link
- * org.rfim4j.backend.cpu.CpuBackend32} ({@code float[]} slices; its own classes carry the suffix 32 and mirror
- * the float64 ones below, sharing {@code CpuArgs}, {@code ParallelBlocks} and {@code SplitBlas} through
- * {@code CpuArrayBase}). Everything below describes the float64 engine; the float32 one takes the same paths
+ * org.rfim4j.backend.cpu.CpuBackend32} ({@code float[]} slices). Both extend one facade, {@code CpuEngine},
+ * which holds every operation's argument checks and thread split once; each engine supplies its kernels.
+ * The float32 kernel classes carry the suffix 32 and mirror the float64 ones below (Java has no generics over
+ * primitive arrays). Everything below describes the float64 engine; the float32 one takes the same paths
  * with the S routines ({@code sgemm}, {@code sgemv}, {@code spotrf} + {@code spotri}), see its
  * class comment and {@code docs/cpu-performance.md}.
  *
@@ -37,8 +38,9 @@
  *
  * <h2>Where the code is</h2>
  *
- * <p>{@link org.rfim4j.backend.cpu.CpuBackend} is the only public class: it checks every argument and
- * delegates to package-private classes, one concern each:
+ * <p>{@link org.rfim4j.backend.cpu.CpuBackend} and {@link org.rfim4j.backend.cpu.CpuBackend32} are the public
+ * classes. Their package-private base {@code CpuEngine} checks every argument and calls the engine's kernel
+ * method, which delegates to package-private classes, one concern each:
  *
  * <ul>
  *   <li>{@code GemmKernels}: {@code gemm}, the Java kernel and the netlib {@code dgemm} dispatch;
