@@ -93,25 +93,6 @@ public final class CpuBackend extends CpuEngine<CpuArray> {
     return 64;
   }
 
-  /**
-   * Diagnostic ({@code -Drfim4j.cpu.roundUploads=float32}): every value uploaded from a {@code double[]} is
-   * first rounded to float32, so this float64 engine starts from exactly what the float32 engine stores (the
-   * initial weights, above all; datasets arrive as float[] and are exact either way) and what remains between
-   * the two is float32 arithmetic. {@code benchmarks/precision-spread} uses it to separate the two.
-   */
-  private final boolean roundUploads = roundUploads(System.getProperty("rfim4j.cpu.roundUploads"));
-
-  static boolean roundUploads(String prop) {
-    if (prop == null || prop.isBlank() || prop.trim().equals("none")) {
-      return false;
-    }
-    if (prop.trim().equals("float32")) {
-      return true;
-    }
-    throw new IllegalArgumentException(
-        "system property rfim4j.cpu.roundUploads must be 'float32' or 'none', got '" + prop.trim() + "'");
-  }
-
   // =============================================================== the double kernels
 
   @Override
@@ -131,12 +112,6 @@ public final class CpuBackend extends CpuEngine<CpuArray> {
 
   @Override
   void uploadKernel(CpuArray d, double[] src) {
-    if (roundUploads) {
-      for (int i = 0; i < src.length; i++) {
-        d.data[d.offset + i] = (float) src[i];
-      }
-      return;
-    }
     System.arraycopy(src, 0, d.data, d.offset, d.size);
   }
 
