@@ -137,9 +137,11 @@ public interface Backend extends AutoCloseable {
   /**
    * SGD step. With {@code velocity == null}: p -= lr * g. Otherwise v = momentum * v + g; p -= lr * v.
    *
-   * <p>The CPU engines store no subnormal values here or in {@link #adamUpdate} (x86 cores compute with them
-   * on a slow path): results of magnitude below 2^-100 (float32) or 2^-1000 (float64) become 0, and Adam
-   * squares a |g| below 2^-54 (2^-500) as that floor. Values this small have no effect on training.
+   * <p>The CPU engines store no subnormal values in state they update in place (x86 cores compute with
+   * them on a slow path): results of magnitude below 2^-100 (float32) or 2^-1000 (float64) become 0 here, in
+   * {@link #adamUpdate} (which also squares a |g| below 2^-54, or 2^-500, as that floor), in {@link #gemm} and
+   * {@link #perNeuronPrecondition} with beta != 0 (RNGD's weight step), and in the metrics and inverses of
+   * {@link #batchedInverse} and {@link #refreshInverses}. Values this small have no effect on training.
    */
   void sgdUpdate(DeviceArray param, DeviceArray grad, DeviceArray velocity, double lr, double momentum);
 

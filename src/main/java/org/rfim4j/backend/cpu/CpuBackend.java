@@ -231,6 +231,11 @@ public final class CpuBackend extends CpuEngine<CpuArray> {
   }
 
   @Override
+  void ftzKernel(CpuArray a, int from, int len) {
+    VectorOps.ftz(a, from, len);
+  }
+
+  @Override
   void preconditionKernel(CpuArray ginv, CpuArray grad, double alpha, double beta, CpuArray out) {
     preconditioner.apply(ginv, grad, alpha, beta, out);
   }

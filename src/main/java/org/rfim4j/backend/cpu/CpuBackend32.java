@@ -212,6 +212,11 @@ public final class CpuBackend32 extends CpuEngine<CpuArray32> {
   }
 
   @Override
+  void ftzKernel(CpuArray32 a, int from, int len) {
+    VectorOps32.ftz(a, from, len);
+  }
+
+  @Override
   void preconditionKernel(CpuArray32 ginv, CpuArray32 grad, double alpha, double beta, CpuArray32 out) {
     preconditioner.apply(ginv, grad, alpha, beta, out);
   }

@@ -137,6 +137,12 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
 
   abstract void preconditionKernel(A ginv, A grad, double alpha, double beta, A out);
 
+  /**
+   * Elements [from, from + len) of a (from its offset): magnitudes below the optimizer updates' flush threshold
+   * become 0 ({@code OptimizerOps.ftz}, {@code OptimizerOps32.ftz}).
+   */
+  abstract void ftzKernel(A a, int from, int len);
+
   /** An array of n of the engine's arrays (Java cannot create {@code new A[n]}). */
   abstract A[] arrays(int n);
 
@@ -309,6 +315,9 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
     A mc = arr(c, "gemm", "c");
     int k = gemmArgs(transA, transB, ma, mb, mc);
     gemmKernel(transA, transB, mc.rows(), mc.cols(), k, alpha, ma, mb, beta, mc);
+    if (beta != 0) {
+      ftzKernel(mc, 0, mc.size);  // c is state updated in place (an RNGD weight step): see sgdUpdate's note
+    }
   }
 
   @Override
@@ -639,7 +648,24 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
       throw new IllegalArgumentException("batchedInverse: epsRel has length "
           + (epsRel == null ? "null" : epsRel.length) + " but g " + shp(mg) + " holds " + m + " matrices");
     }
-    return invertKernel(mg, gi, mg.cols(), m, epsRel, epsAbs);
+    return invertFlushed(mg, gi, m, epsRel, epsAbs);
+  }
+
+  /**
+   * {@link #invertKernel} with negligible values flushed: the metrics in g first (a moving average that only
+   * decays, such as a dead unit's row, would otherwise go subnormal), then each inverse written. Every entry
+   * above the threshold is untouched, and a failed matrix's ginv slice is not written.
+   */
+  private int[] invertFlushed(A g, A ginv, int m, double[] epsRel, double epsAbs) {
+    int d = g.cols();
+    ftzKernel(g, 0, m * d * d);
+    int[] status = invertKernel(g, ginv, d, m, epsRel, epsAbs);
+    for (int i = 0; i < m; i++) {
+      if (status[i] == 0) {
+        ftzKernel(ginv, i * d * d, d * d);
+      }
+    }
+    return status;
   }
 
   /**
@@ -659,7 +685,7 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
     for (int i = 0; i < m; i++) {
       eps[i] = e.value(i);
     }
-    int[] status = invertKernel(mg, gi, mg.cols(), m, eps, epsAbs);
+    int[] status = invertFlushed(mg, gi, m, eps, epsAbs);
     for (int i = 0; i < m; i++) {
       if (status[i] != 0) {
         e.set(i, eps[i] > 0 ? 2 * eps[i] : 1e-8);
@@ -677,6 +703,9 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
     A o = arr(out, op, "out");
     preconditionArgs(op, gi, gr, o);
     preconditionKernel(gi, gr, alpha, beta, o);
+    if (beta != 0) {
+      ftzKernel(o, 0, o.size);
+    }
   }
 
   @Override

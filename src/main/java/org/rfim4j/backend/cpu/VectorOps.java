@@ -28,6 +28,14 @@ final class VectorOps {
     }
   }
 
+  /** Elements [from, from + len) of X (from its offset) through {@link OptimizerOps#ftz}: no subnormal stays. */
+  static void ftz(CpuArray X, int from, int len) {
+    double[] xd = X.data;
+    for (int i = X.offset + from, e = i + len; i < e; i++) {
+      xd[i] = OptimizerOps.ftz(xd[i]);
+    }
+  }
+
   /** x *= alpha. */
   static void scale(double alpha, CpuArray X) {
     double[] xd = X.data;

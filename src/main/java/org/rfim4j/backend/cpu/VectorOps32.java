@@ -32,6 +32,14 @@ final class VectorOps32 {
     }
   }
 
+  /** Elements [from, from + len) of X (from its offset) through {@link OptimizerOps32#ftz}: no subnormal stays. */
+  static void ftz(CpuArray32 X, int from, int len) {
+    float[] xd = X.data;
+    for (int i = X.offset + from, e = i + len; i < e; i++) {
+      xd[i] = OptimizerOps32.ftz(xd[i]);
+    }
+  }
+
   /** x *= alpha in float ({@code alpha} rounded to float once, one rounding per element). */
   static void scale(double alpha, CpuArray32 X) {
     float a = (float) alpha;
