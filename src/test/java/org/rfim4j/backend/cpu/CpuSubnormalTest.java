@@ -16,6 +16,16 @@ import org.rfim4j.backend.DeviceArray;
  */
 class CpuSubnormalTest {
 
+  /** Both CPU engines, one thread, Java kernels. */
+  private static Backend[] engines() {
+    return new Backend[] {new CpuBackend(1, CpuBackend.GemmPath.JAVA), new CpuBackend32(1, CpuBackend.GemmPath.JAVA)};
+  }
+
+  /** A normal number below the engine's flush threshold (2^-100 in float32, 2^-1000 in float64). */
+  private static double belowThreshold(Backend b) {
+    return b.precisionBits() == 32 ? 0x1p-110 : 0x1p-1010;
+  }
+
   private static void assertNoSubnormal(Backend b, DeviceArray a, String what, int step) {
     double limit = b.precisionBits() == 32 ? Float.MIN_NORMAL : Double.MIN_NORMAL;
     for (double v : b.download(a)) {
@@ -30,8 +40,7 @@ class CpuSubnormalTest {
    */
   @Test
   void adamOnL2OnlyWeightsStoresNoSubnormals() {
-    for (Backend b : new Backend[] {new CpuBackend(1, CpuBackend.GemmPath.JAVA),
-        new CpuBackend32(1, CpuBackend.GemmPath.JAVA)}) {
+    for (Backend b : engines()) {
       try (b) {
         double tiny = b.precisionBits() == 32 ? 1e-30 : 1e-290;
         DeviceArray w = b.allocate(5);
@@ -56,13 +65,12 @@ class CpuSubnormalTest {
     }
   }
 
-  /** SGD, with and without momentum: values below the flush threshold become 0; ordinary ones are exact. */
+  /** SGD with momentum: values below the flush threshold become 0; ordinary ones are exact. */
   @Test
   void sgdFlushesOnlyNegligibleValues() {
-    for (Backend b : new Backend[] {new CpuBackend(1, CpuBackend.GemmPath.JAVA),
-        new CpuBackend32(1, CpuBackend.GemmPath.JAVA)}) {
+    for (Backend b : engines()) {
       try (b) {
-        double tiny = b.precisionBits() == 32 ? 0x1p-110 : 0x1p-1010;  // normal, below the threshold
+        double tiny = belowThreshold(b);
         DeviceArray w = b.allocate(3);
         DeviceArray g = b.allocate(3);
         DeviceArray vel = b.allocate(3);
@@ -86,10 +94,9 @@ class CpuSubnormalTest {
    */
   @Test
   void rngdStateUpdatesFlushNegligibleValues() {
-    for (Backend b : new Backend[] {new CpuBackend(1, CpuBackend.GemmPath.JAVA),
-        new CpuBackend32(1, CpuBackend.GemmPath.JAVA)}) {
+    for (Backend b : engines()) {
       try (b) {
-        double tiny = b.precisionBits() == 32 ? 0x1p-110 : 0x1p-1010;  // normal, below the threshold
+        double tiny = belowThreshold(b);
         DeviceArray zeros = b.allocate(2, 2);
         DeviceArray c = b.allocate(2, 2);
         b.upload(c, new double[] {tiny, 0.5, -tiny, -0.25});
