@@ -1,7 +1,6 @@
 package org.rfim4j.backend.cpu;
 
 import java.util.Arrays;
-import org.rfim4j.backend.DeviceArray;
 
 /**
  * Argument checks of the CPU engines' facade ({@link CpuEngine}): each throws an {@link

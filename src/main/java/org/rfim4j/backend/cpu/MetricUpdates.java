@@ -150,8 +150,10 @@ final class MetricUpdates {
    * Native per-neuron update, one dgemm per neuron on a block that stays in cache: with S_i the matrix of
    * rows sqrt(nu[k][i]) h~_k, G[i] = add S_i^T S_i + keep G[i] (alpha = add, beta = keep, so the moving
    * average is part of the call). S_i leaves out the rows of weight 0 whose h~_k is finite, since they add
-   * exact zeros (a ReLU neuron's inactive samples: about half of the rows on MNIST, and so half of the
-   * work); a non-finite h~_k stays in, so 0 x Inf still makes G NaN as on the other paths. Entries (x, y)
+   * exact zeros: with exact-ReLU coefficients supplied by the caller (nu in {0, 1}) that is a neuron's
+   * inactive samples, and 80 neurons took 676 -> 404 us; the smoothed (P)ReLU coefficient of the training
+   * engine is never 0, so it keeps every row. A non-finite h~_k stays in, so 0 x Inf still makes G NaN as on
+   * the other paths. Entries (x, y)
    * and (y, x) sum the same products, in the same order in OpenBLAS's kernels, so a symmetric G stays
    * exactly symmetric there ({@code CpuBackendNativeAgreementTest} checks it; the inversion symmetrises its
    * input in any case). Each neuron's block is built and used at once (no B x D^2 Khatri-Rao matrix in
