@@ -88,8 +88,21 @@ final class CholeskyInverse {
    */
   private void inverseNative(CpuArray g, CpuArray gi, int d, int m, double[] epsRel, double epsAbs,
       int[] status) {
+    parallel.runIf(parallelNative, m, (long) m * d * d * d / 2, nativeMatrixBody(g, gi, d, epsRel, epsAbs, status));
+  }
+
+  /**
+   * The native inverse of matrix i of the stack as a block on any thread (its own scratch slot), writing
+   * status[i]; null without a native LAPACK. {@link #invert} runs it for every matrix, a cross-layer refresh
+   * for the matrices of several stacks.
+   */
+  ParallelBlocks.BlockBody nativeMatrixBody(CpuArray g, CpuArray gi, int d, double[] epsRel, double epsAbs,
+      int[] status) {
+    if (!nativeLapack) {
+      return null;
+    }
     LAPACK lapack = LAPACK.getInstance();
-    ParallelBlocks.BlockBody one = (i, slot) -> {
+    return (i, slot) -> {
       double[] l = scratch.slotA(slot, d * d);
       int gOff = g.offset + i * d * d;
       int oOff = gi.offset + i * d * d;
@@ -123,7 +136,6 @@ final class CholeskyInverse {
         }
       }
     };
-    parallel.runIf(parallelNative, m, (long) m * d * d * d / 2, one);
   }
 
   /**

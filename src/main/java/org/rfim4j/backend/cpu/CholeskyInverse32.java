@@ -37,7 +37,17 @@ final class CholeskyInverse32 {
    */
   int[] invert(CpuArray32 G, CpuArray32 Gi, int d, int m, double[] epsRel, double epsAbs) {
     int[] status = new int[m];
-    ParallelBlocks.BlockBody one = (i, slot) -> {
+    parallel.runIf(perThread, m, (long) m * d * d * d / 2, matrixBody(G, Gi, d, epsRel, epsAbs, status));
+    return status;
+  }
+
+  /**
+   * The inverse of matrix i of the stack as a block on any thread (its own scratch slot), writing status[i];
+   * {@link #invert} runs it for every matrix, a cross-layer refresh for the matrices of several stacks.
+   */
+  ParallelBlocks.BlockBody matrixBody(CpuArray32 G, CpuArray32 Gi, int d, double[] epsRel, double epsAbs,
+      int[] status) {
+    return (i, slot) -> {
       float[] l = scratch.slotA(slot, d * d);
       int gOff = G.offset + i * d * d;
       int oOff = Gi.offset + i * d * d;
@@ -77,8 +87,6 @@ final class CholeskyInverse32 {
         }
       }
     };
-    parallel.runIf(perThread, m, (long) m * d * d * d / 2, one);
-    return status;
   }
 
   /**

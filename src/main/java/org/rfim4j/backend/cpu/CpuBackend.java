@@ -221,8 +221,23 @@ public final class CpuBackend extends CpuEngine<CpuArray> {
   }
 
   @Override
+  LayerWork sharedMetricWork(CpuArray h, double lambda, CpuArray g, int layer) {
+    return nativeBlas ? metricUpdates.sharedWork(h, lambda, g, layer) : null;
+  }
+
+  @Override
+  LayerWork perNeuronMetricWork(CpuArray h, CpuArray nu, double lambda, CpuArray g, int layer) {
+    return nativeBlas ? metricUpdates.perNeuronWork(h, nu, lambda, g, layer) : null;
+  }
+
+  @Override
   void addDiagonalKernel(CpuArray g, int m, double value) {
     MetricUpdates.addDiagonal(g, m, value);
+  }
+
+  @Override
+  ParallelBlocks.BlockBody invertMatrixWork(CpuArray g, CpuArray ginv, int d, double[] epsRel, double epsAbs, int[] status) {
+    return inverse.nativeMatrixBody(g, ginv, d, epsRel, epsAbs, status);
   }
 
   @Override

@@ -202,8 +202,23 @@ public final class CpuBackend32 extends CpuEngine<CpuArray32> {
   }
 
   @Override
+  LayerWork sharedMetricWork(CpuArray32 h, double lambda, CpuArray32 g, int layer) {
+    return gemmKernels.netlib() ? metricUpdates.sharedWork(h, lambda, g, layer) : null;
+  }
+
+  @Override
+  LayerWork perNeuronMetricWork(CpuArray32 h, CpuArray32 nu, double lambda, CpuArray32 g, int layer) {
+    return gemmKernels.netlib() ? metricUpdates.perNeuronWork(h, nu, lambda, g, layer) : null;
+  }
+
+  @Override
   void addDiagonalKernel(CpuArray32 g, int m, double value) {
     MetricUpdates32.addDiagonal(g, m, value);
+  }
+
+  @Override
+  ParallelBlocks.BlockBody invertMatrixWork(CpuArray32 g, CpuArray32 ginv, int d, double[] epsRel, double epsAbs, int[] status) {
+    return inverse.matrixBody(g, ginv, d, epsRel, epsAbs, status);
   }
 
   @Override

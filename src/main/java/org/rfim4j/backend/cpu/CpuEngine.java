@@ -22,6 +22,7 @@ import java.util.function.IntFunction;
 import org.rfim4j.backend.Activation;
 import org.rfim4j.backend.Backend;
 import org.rfim4j.backend.DeviceArray;
+import org.rfim4j.backend.MetricUpdate;
 import org.rfim4j.backend.cpu.CpuBackend.GemmPath;
 
 /**
@@ -130,10 +131,26 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
 
   abstract void perNeuronMetricKernel(A h, A nu, double lambda, A g);
 
+  /**
+   * The shared metric update as the {@code layer}-th layer of a cross-layer call ({@link #metricUpdates}), or
+   * null where the engine has no such form (its Java kernels): the call then runs layer by layer.
+   */
+  abstract LayerWork sharedMetricWork(A h, double lambda, A g, int layer);
+
+  /** The per-neuron metric update as the {@code layer}-th layer of a cross-layer call, or null (as above). */
+  abstract LayerWork perNeuronMetricWork(A h, A nu, double lambda, A g, int layer);
+
   abstract void addDiagonalKernel(A g, int m, double value);
 
   /** Inverts the m matrices (d x d) of g into ginv; per matrix 0 or the 1-based failing pivot. */
   abstract int[] invertKernel(A g, A ginv, int d, int m, double[] epsRel, double epsAbs);
+
+  /**
+   * The inverse of one matrix i of g (d x d) into ginv as a block on any thread, writing status[i] as
+   * {@link #invertKernel} does; null where the engine inverts a stack only as a whole (its Java kernels).
+   */
+  abstract ParallelBlocks.BlockBody invertMatrixWork(A g, A ginv, int d, double[] epsRel, double epsAbs,
+      int[] status);
 
   abstract void preconditionKernel(A ginv, A grad, double alpha, double beta, A out);
 
@@ -632,6 +649,161 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
     perNeuronMetricKernel(mh, mn, lambda, mg);
   }
 
+  /**
+   * Every layer's metric update in one parallel schedule ({@link LayerWork}) when large BLAS calls are split
+   * over this engine's threads: the shared metrics' Gram GEMMs first, then the shared metrics' moving-average
+   * passes (one thread each) together with the per-neuron GEMMs, which the other threads take meanwhile. Each
+   * layer's result is bit for bit that of its single-layer operation. The arguments of every update are checked
+   * before any is applied. Where an update's metric overlaps another update's metric or any update's input (or
+   * coefficient scratch), or without split BLAS calls, the updates run one after the other, as the interface's
+   * default does.
+   */
+  @Override
+  public void metricUpdates(List<MetricUpdate> updates, double lambda) {
+    if (updates == null) {
+      throw new IllegalArgumentException("metricUpdates: updates must not be null");
+    }
+    int n = updates.size();
+    if (n < 2 || !splitBlas.splits()) {
+      Backend.super.metricUpdates(updates, lambda);
+      return;
+    }
+    @SuppressWarnings("unchecked")
+    A[][] args = (A[][]) new CpuArrayBase[n][];
+    for (int j = 0; j < n; j++) {
+      MetricUpdate u = updates.get(j);
+      if (u == null) {
+        throw new IllegalArgumentException("metricUpdates: update " + j + " is null");
+      }
+      args[j] = metricArgs(u);
+    }
+    if (anyOutputOverlaps(args)) {
+      Backend.super.metricUpdates(updates, lambda);
+      return;
+    }
+    LayerWork[] works = new LayerWork[n];
+    for (int j = 0; j < n; j++) {
+      MetricUpdate u = updates.get(j);
+      A[] a = args[j];
+      if (u.act() != null) {
+        nuKernel(u.act(), a[2], u.omega(), a[3]);
+      }
+      works[j] = u.isShared() ? sharedMetricWork(a[0], lambda, a[1], j)
+          : perNeuronMetricWork(a[0], u.act() != null ? a[3] : a[2], lambda, a[1], j);
+      if (works[j] == null) {  // an engine without the cross-layer form: in order, from this update on
+        for (int i = j; i < n; i++) {
+          updates.get(i).runOn(this, lambda);
+        }
+        runLayerWorks(Arrays.copyOf(works, j));
+        return;
+      }
+    }
+    runLayerWorks(works);
+  }
+
+  /**
+   * The checked arrays of one metric update, as its single-layer operation checks them: h and g, then the
+   * coefficients (per neuron) or the pre-activations and the nu scratch (from pre-activations).
+   */
+  @SuppressWarnings("unchecked")
+  private A[] metricArgs(MetricUpdate u) {
+    if (u.isShared()) {
+      A mh = arr(u.h(), "sharedMetricUpdate", "h");
+      A mg = arr(u.g(), "sharedMetricUpdate", "g");
+      sharedMetricArgs(mh, mg);
+      return (A[]) new CpuArrayBase[] {mh, mg};
+    }
+    String op = "perNeuronMetricUpdate";
+    if (u.act() == null) {
+      A mh = arr(u.h(), op, "h");
+      A mn = arr(u.coefficients(), op, "nu");
+      A mg = arr(u.g(), op, "g");
+      perNeuronMetricArgs(mh, mn, mg);
+      return (A[]) new CpuArrayBase[] {mh, mg, mn};
+    }
+    A ma = arr(u.coefficients(), "nuCoefficients", "a");
+    A mn = arr(u.nu(), "nuCoefficients", "nu");
+    sameShape("nuCoefficients", "a", ma, "nu", mn);
+    A mh = arr(u.h(), op, "h");
+    A mg = arr(u.g(), op, "g");
+    perNeuronMetricArgs(mh, mn, mg);
+    return (A[]) new CpuArrayBase[] {mh, mg, ma, mn};
+  }
+
+  /**
+   * Whether an array some update writes (its metric g, index 1, or its nu scratch, index 3) overlaps any array
+   * of another update, or an input of its own: then the order of the updates matters.
+   */
+  private static boolean anyOutputOverlaps(CpuArrayBase[][] args) {
+    return overlapsAcross(args, 1, 2);
+  }
+
+  /** Whether any array of one layer overlaps any array of another, or another array of its own layer. */
+  private static boolean crossLayerOverlap(CpuArrayBase[][] args) {
+    return overlapsAcross(args, 0, 1);
+  }
+
+  /**
+   * Whether array {@code args[j][w]}, for w = first, first + step, ... (the arrays layer j writes), overlaps any
+   * other array of the call.
+   */
+  private static boolean overlapsAcross(CpuArrayBase[][] args, int first, int step) {
+    for (int j = 0; j < args.length; j++) {
+      for (int w = first; w < args[j].length; w += step) {
+        CpuArrayBase out = args[j][w];
+        for (int i = 0; i < args.length; i++) {
+          for (int k = 0; k < args[i].length; k++) {
+            if ((i != j || k != w) && CpuArgs.overlaps(out, args[i][k])) {
+              return true;
+            }
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Runs the first phase of every layer's work, then the second (long blocks first), each as one parallel call. */
+  private void runLayerWorks(LayerWork[] works) {
+    runPhase(works, true);
+    runPhase(works, false);
+  }
+
+  private void runPhase(LayerWork[] works, boolean first) {
+    int total = 0;
+    for (LayerWork w : works) {
+      total += first ? w.firstBlocks() : w.secondBlocks();
+    }
+    if (total == 0) {
+      return;
+    }
+    // block b -> (layer, block): long second-phase blocks first, so that they start at once
+    int[] layerOf = new int[total];
+    int[] blockOf = new int[total];
+    int t = 0;
+    for (int pass = 0; pass < 2; pass++) {
+      for (int j = 0; j < works.length; j++) {
+        boolean early = first || works[j].longSecondBlocks();
+        if ((pass == 0) != early) {
+          continue;
+        }
+        int nb = first ? works[j].firstBlocks() : works[j].secondBlocks();
+        for (int b = 0; b < nb; b++) {
+          layerOf[t] = j;
+          blockOf[t++] = b;
+        }
+      }
+    }
+    parallel.run(total, Long.MAX_VALUE, (b, slot) -> {
+      LayerWork w = works[layerOf[b]];
+      if (first) {
+        w.first(blockOf[b], slot);
+      } else {
+        w.second(blockOf[b], slot);
+      }
+    });
+  }
+
   @Override
   public void addDiagonal(DeviceArray g, double value) {
     A mg = arr(g, "addDiagonal", "g");
@@ -690,6 +862,99 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
       if (status[i] != 0) {
         e.set(i, eps[i] > 0 ? 2 * eps[i] : 1e-8);
         f.set(0, f.value(0) + 1);
+      }
+    }
+  }
+
+  /**
+   * {@link #refreshInverses} of every layer in one parallel call when large BLAS calls are split over this
+   * engine's threads: the matrices of all layers are blocks, the largest first, so that one thread factorises
+   * the input layer's metric while the others invert the per-neuron stacks (layer by layer, the large matrix
+   * left every other core idle). Each matrix is computed exactly as in its layer's own call; the damping and
+   * failure counters are then updated layer by layer in order. Every layer's arguments are checked before any
+   * matrix is touched. Where an array a layer writes (metric, inverse, damping, counter) overlaps any other
+   * layer's array, or without split BLAS calls, the layers run one after the other (the interface's default).
+   */
+  @Override
+  public void refreshInversesAll(List<DeviceArray> gs, List<DeviceArray> epsRels, double epsAbs,
+      List<DeviceArray> ginvs, List<DeviceArray> failures) {
+    int n = gs == null ? 0 : gs.size();
+    if (n < 2 || !splitBlas.splits() || epsRels == null || ginvs == null || failures == null
+        || epsRels.size() != n || ginvs.size() != n || failures.size() != n) {
+      Backend.super.refreshInversesAll(gs, epsRels, epsAbs, ginvs, failures);
+      return;
+    }
+    String op = "refreshInverses";
+    CpuArrayBase[][] args = new CpuArrayBase[n][];
+    int[] counts = new int[n];
+    double[][] eps = new double[n][];
+    for (int j = 0; j < n; j++) {
+      A mg = arr(gs.get(j), op, "g");
+      A gi = arr(ginvs.get(j), op, "ginv");
+      A e = arr(epsRels.get(j), op, "epsRel");
+      A f = arr(failures.get(j), op, "failures");
+      counts[j] = refreshArgs(op, mg, gi, e, f);
+      args[j] = new CpuArrayBase[] {mg, gi, e, f};
+      eps[j] = new double[counts[j]];
+      for (int i = 0; i < counts[j]; i++) {
+        eps[j][i] = e.value(i);
+      }
+    }
+    if (crossLayerOverlap(args)) {
+      Backend.super.refreshInversesAll(gs, epsRels, epsAbs, ginvs, failures);
+      return;
+    }
+    int[][] status = new int[n][];
+    ParallelBlocks.BlockBody[] bodies = new ParallelBlocks.BlockBody[n];
+    Integer[] order = new Integer[n];
+    int total = 0;
+    for (int j = 0; j < n; j++) {
+      status[j] = new int[counts[j]];
+      @SuppressWarnings("unchecked")
+      A mg = (A) args[j][0];
+      @SuppressWarnings("unchecked")
+      A gi = (A) args[j][1];
+      bodies[j] = invertMatrixWork(mg, gi, mg.cols(), eps[j], epsAbs, status[j]);
+      if (bodies[j] == null) {
+        Backend.super.refreshInversesAll(gs, epsRels, epsAbs, ginvs, failures);
+        return;
+      }
+      order[j] = j;
+      total += counts[j];
+    }
+    // blocks: every matrix of every layer, the layers of larger matrices first (stable for equal sizes)
+    Arrays.sort(order, (x, y) -> Integer.compare(args[y][0].cols(), args[x][0].cols()));
+    int[] layerOf = new int[total];
+    int[] matrixOf = new int[total];
+    int t = 0;
+    for (int j : order) {
+      for (int i = 0; i < counts[j]; i++) {
+        layerOf[t] = j;
+        matrixOf[t++] = i;
+      }
+    }
+    parallel.run(total, Long.MAX_VALUE, (b, slot) -> {
+      int j = layerOf[b];
+      int i = matrixOf[b];
+      @SuppressWarnings("unchecked")
+      A mg = (A) args[j][0];
+      @SuppressWarnings("unchecked")
+      A gi = (A) args[j][1];
+      int dd = mg.cols() * mg.cols();
+      ftzKernel(mg, i * dd, dd);  // as invertFlushed does for the whole stack
+      bodies[j].run(i, slot);
+      if (status[j][i] == 0) {
+        ftzKernel(gi, i * dd, dd);
+      }
+    });
+    for (int j = 0; j < n; j++) {
+      CpuArrayBase e = args[j][2];
+      CpuArrayBase f = args[j][3];
+      for (int i = 0; i < counts[j]; i++) {
+        if (status[j][i] != 0) {
+          e.set(i, eps[j][i] > 0 ? 2 * eps[j][i] : 1e-8);
+          f.set(0, f.value(0) + 1);
+        }
       }
     }
   }

@@ -46,7 +46,7 @@ final class MetricUpdates {
     double keep = 1 - lambda;
     double add = lambda / b;
     if (nativeBlas) {
-      sharedMetricNative(H, b, d, keep, add, G);
+      sharedWork(H, lambda, G, 0).runAlone(parallel, blas.splits(), 0);
       return;
     }
     double[] ut = augmentTransposed(H);
@@ -63,7 +63,7 @@ final class MetricUpdates {
     double keep = 1 - lambda;
     double add = lambda / b;
     if (nativeBlas) {
-      perNeuronMetricNative(H, N, b, d, m, keep, add, G);
+      perNeuronWork(H, N, lambda, G, 0).runAlone(parallel, blas.splits(), (long) m * b * d * d);
       return;
     }
     double[] ut = augmentTransposed(H);
@@ -89,42 +89,71 @@ final class MetricUpdates {
   }
 
   /**
-   * Native shared update: M = H~^T H~ by one dgemm, then G = keep G + add M on both triangles from M's
-   * upper triangle (so a symmetric G stays exactly symmetric, as on the Java path, which uses the same
-   * expression). The dgemm runs on the support of H~ = [h, 1], its columns with a non-zero (or NaN) entry
-   * in some row: M is zero outside them, and in a mini-batch of images many columns are zero in every row
-   * (about 40% of MNIST's pixels in a batch of 50). Dense data has every column in the support.
+   * The native shared update as a {@link LayerWork} of layer {@code layer} of a call (its buffers):
+   * M = H~^T H~ by one dgemm in the first phase (split as {@link SplitBlas} splits it), then
+   * G = keep G + add M on both triangles from M's upper triangle as one second-phase block (so a symmetric G
+   * stays exactly symmetric, as on the Java path, which uses the same expression). The dgemm runs on the
+   * support of H~ = [h, 1], its columns with a non-zero (or NaN) entry in some row: M is zero outside them, and
+   * in a mini-batch of images many columns are zero in every row (about 40% of MNIST's pixels in a batch of
+   * 50). Dense data has every column in the support.
    */
-  private void sharedMetricNative(CpuArray h, int b, int d, double keep, double add, CpuArray g) {
+  LayerWork sharedWork(CpuArray h, double lambda, CpuArray g, int layer) {
+    int b = h.rows();
+    int d = h.cols() + 1;
     int n = d - 1;
-    int[] cols = scratch.ints(2 * d);
+    int[] cols = scratch.layerInts(layer, 2 * d);
     int u = VectorOps.supportColumns(h.data, h.offset, n, b, n, cols, Integer.MAX_VALUE);
     cols[u++] = n;  // the constant column, last
-    sharedMetricOnSupport(h, b, d, cols, u, keep, add, g);
-  }
-
-  /**
-   * The shared update on the u support columns {@code cols} of H~ (ascending): M_U = H~_U^T H~_U by
-   * dgemm (beta = 0: the scratch's prior contents, NaN included, are ignored), then G = keep G everywhere
-   * and G[x][y] += add M[x][y] on U x U, streaming through G row by row. Entries outside U x U of M are
-   * exact zeros, and keep G + add M is evaluated as round(round(keep G) + add M) either way, so G is the
-   * same as with a dense update (up to the summation order inside the dgemm, and the sign of a zero).
-   */
-  private void sharedMetricOnSupport(CpuArray h, int b, int d, int[] cols, int u, double keep, double add,
-      CpuArray g) {
-    int n = d - 1;
-    double[] hu = scratch.sharedA(b * u + u);  // + u: room for SplitBlas's blocks
+    int nu = u;
+    double[] hu = scratch.layer(layer, 0, b * u + u);  // + u: room for SplitBlas's blocks
     VectorOps.gatherColumns(h.data, h.offset, n, b, cols, u - 1, hu, u);
     for (int k = 0; k < b; k++) {
       hu[k * u + u - 1] = 1.0;  // the constant column
     }
-    // The u x u Gram matrix by one dgemm; only its upper triangle is read, for both (x, y) and (y, x), so
-    // G stays exactly symmetric (a GEMM's two triangles can differ in the last bit: a split GEMM computes
-    // them in different calls). Reading the lower half across rows of s replaces the mirror pass a dsyrk
-    // needed; the two forms measured the same time (MNIST, u about 480), this one with less code.
-    double[] s = scratch.sharedB(u * u + u);
-    blas.dgemm("N", "T", u, u, b, 1.0, hu, 0, u, hu, 0, u, 0.0, s, 0, u);
-    // One streaming pass over G, row by row: keep G, then + add M on the support columns of support rows.
+    double[] s = scratch.layer(layer, 1, u * u + u);
+    int parts = Math.max(1, blas.gemmParts("T", u, u, b, 0, u, hu.length));
+    double keep = 1 - lambda;
+    double add = lambda / b;
+    return new LayerWork() {
+      @Override
+      public int firstBlocks() {
+        return parts;
+      }
+
+      @Override
+      public void first(int part, int slot) {
+        // The u x u Gram matrix by one dgemm; only its upper triangle is read, for both (x, y) and (y, x), so
+        // G stays exactly symmetric (a GEMM's two triangles can differ in the last bit: a split GEMM computes
+        // them in different calls). Reading the lower half across rows of s replaces the mirror pass a dsyrk
+        // needed; the two forms measured the same time (MNIST, u about 480), this one with less code.
+        SplitBlas.dgemmPart(part, parts, "N", "T", nu, nu, b, 1.0, hu, 0, nu, hu, 0, nu, 0.0, s, 0, nu);
+      }
+
+      @Override
+      public int secondBlocks() {
+        return 1;
+      }
+
+      @Override
+      public void second(int block, int slot) {
+        sharedPass(g, d, cols, nu, s, keep, add);
+      }
+
+      @Override
+      public boolean longSecondBlocks() {
+        return true;
+      }
+    };
+  }
+
+  /**
+   * The shared update's pass on the u support columns {@code cols} of H~ (ascending), with s the u x u Gram
+   * matrix M_U = H~_U^T H~_U (its upper triangle): G = keep G everywhere and G[x][y] += add M[x][y] on
+   * U x U, streaming through G row by row. Entries outside U x U of M are exact zeros, and keep G + add M is
+   * evaluated as round(round(keep G) + add M) either way, so G is the same as with a dense update (up to the
+   * summation order inside the dgemm, and the sign of a zero).
+   */
+  private static void sharedPass(CpuArray g, int d, int[] cols, int u, double[] s, double keep, double add) {
     double[] gd = g.data;
     int go = g.offset;
     int next = 0;
@@ -147,7 +176,8 @@ final class MetricUpdates {
   }
 
   /**
-   * Native per-neuron update, one dgemm per neuron on a block that stays in cache: with S_i the matrix of
+   * The native per-neuron update as a {@link LayerWork} of layer {@code layer} of a call: one second-phase
+   * block per neuron, each a dgemm on a block that stays in cache: with S_i the matrix of
    * rows sqrt(nu[k][i]) h~_k, G[i] = add S_i^T S_i + keep G[i] (alpha = add, beta = keep, so the moving
    * average is part of the call). S_i leaves out the rows of weight 0 whose h~_k is finite, since they add
    * exact zeros: with exact-ReLU coefficients supplied by the caller (nu in {0, 1}) that is a neuron's
@@ -161,41 +191,67 @@ final class MetricUpdates {
    * plus a moving-average pass 1.9x). The square root costs one rounding per factor. A negative
    * coefficient counts as 0 ({@link #weight}), as on CUDA.
    */
-  private void perNeuronMetricNative(CpuArray h, CpuArray nu, int b, int d, int m, double keep,
-      double add, CpuArray g) {
+  LayerWork perNeuronWork(CpuArray h, CpuArray nu, double lambda, CpuArray g, int layer) {
+    int b = h.rows();
+    int d = h.cols() + 1;
+    int m = nu.cols();
     int n = d - 1;
     int dd = d * d;
+    double keep = 1 - lambda;
+    double add = lambda / b;
     double[] hd = h.data;
     double[] nd = nu.data;
-    int[] finite = VectorOps.finiteRows(hd, h.offset, b, n, scratch.ints(b));
+    int[] finite = VectorOps.finiteRows(hd, h.offset, b, n, scratch.layerInts(layer, b));
     BLAS native_ = BLAS.getInstance();
-    ParallelBlocks.BlockBody neuron = (i, slot) -> {
-      double[] sa = scratch.slotA(slot, b * d);
-      int rows = 0;
-      for (int k = 0; k < b; k++) {
-        double w = weight(nd[nu.offset + k * m + i]);
-        if (w == 0 && finite[k] != 0) {
-          continue;
-        }
-        double root = Math.sqrt(w);
-        int row = h.offset + k * n;
-        int o = rows++ * d;
-        for (int x = 0; x < n; x++) {
-          sa[o + x] = root * hd[row + x];
-        }
-        sa[o + n] = root;
+    return new LayerWork() {
+      @Override
+      public int firstBlocks() {
+        return 0;
       }
-      int go = g.offset + i * dd;
-      if (rows == 0) {
-        for (int j = go; j < go + dd; j++) {
-          g.data[j] = keep * g.data[j];
-        }
-        return;
+
+      @Override
+      public void first(int block, int slot) {
+        throw new IllegalStateException("a per-neuron metric update has no first phase");
       }
-      // column-major S_i^T (D x rows, ld D) times its transpose: the D x D sum, symmetric
-      native_.dgemm("N", "T", d, d, rows, add, sa, 0, d, sa, 0, d, keep, g.data, go, d);
+
+      @Override
+      public int secondBlocks() {
+        return m;
+      }
+
+      @Override
+      public void second(int i, int slot) {
+        double[] sa = scratch.slotA(slot, b * d);
+        int rows = 0;
+        for (int k = 0; k < b; k++) {
+          double w = weight(nd[nu.offset + k * m + i]);
+          if (w == 0 && finite[k] != 0) {
+            continue;
+          }
+          double root = Math.sqrt(w);
+          int row = h.offset + k * n;
+          int o = rows++ * d;
+          for (int x = 0; x < n; x++) {
+            sa[o + x] = root * hd[row + x];
+          }
+          sa[o + n] = root;
+        }
+        int go = g.offset + i * dd;
+        if (rows == 0) {
+          for (int j = go; j < go + dd; j++) {
+            g.data[j] = keep * g.data[j];
+          }
+          return;
+        }
+        // column-major S_i^T (D x rows, ld D) times its transpose: the D x D sum, symmetric
+        native_.dgemm("N", "T", d, d, rows, add, sa, 0, d, sa, 0, d, keep, g.data, go, d);
+      }
+
+      @Override
+      public boolean longSecondBlocks() {
+        return false;
+      }
     };
-    parallel.runIf(blas.splits(), m, (long) m * b * dd, neuron);
   }
 
   /** A coefficient as the weight it is: a negative one counts as 0, a NaN stays NaN (as on CUDA). */

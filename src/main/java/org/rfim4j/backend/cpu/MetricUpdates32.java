@@ -29,31 +29,89 @@ final class MetricUpdates32 {
 
   /** The shared metric update: g (D x D) from h (B x (D-1)). */
   void shared(CpuArray32 H, double lambda, CpuArray32 G) {
+    if (gemm.netlib()) {
+      sharedWork(H, lambda, G, 0).runAlone(parallel, blas.splits(), 0);
+      return;
+    }
     int b = H.rows();
     int d = H.cols() + 1;
-    int n = d - 1;
-    double keep = 1 - lambda;
-    double add = lambda / b;
     int[] cols = scratch.ints(2 * d);
-    int u = VectorOps32.supportColumns(H.data, H.offset, n, b, n, cols, Integer.MAX_VALUE);
+    int u = supportOf(H, cols);
+    float[] hu = gatherSupport(H, cols, u, scratch.sharedA(b * u + u));
+    float[] s = scratch.sharedB(u * u + u);
+    gemm.javaGemm(true, false, u, u, b, 1.0f, hu, 0, u, hu, 0, u, 0.0f, s, 0, u, false);
+    sharedPass(G, d, cols, u, s, (float) (1 - lambda), (float) (lambda / b));
+  }
+
+  /**
+   * The native shared update as a {@link LayerWork} of layer {@code layer} of a call (its buffers): the support
+   * columns and their gather now, the u x u Gram matrix by {@code sgemm} in the first phase (split as
+   * {@link SplitBlas} splits it), the moving-average pass over G as one second-phase block.
+   */
+  LayerWork sharedWork(CpuArray32 H, double lambda, CpuArray32 G, int layer) {
+    int b = H.rows();
+    int d = H.cols() + 1;
+    int[] cols = scratch.layerInts(layer, 2 * d);
+    int u = supportOf(H, cols);
+    float[] hu = gatherSupport(H, cols, u, scratch.layer(layer, 0, b * u + u));  // + u: room for a split
+    float[] s = scratch.layer(layer, 1, u * u + u);
+    int parts = Math.max(1, blas.gemmParts("T", u, u, b, 0, u, hu.length));
+    float kf = (float) (1 - lambda);
+    float af = (float) (lambda / b);
+    BLAS native_ = BLAS.getInstance();
+    return new LayerWork() {
+      @Override
+      public int firstBlocks() {
+        return parts;
+      }
+
+      @Override
+      public void first(int part, int slot) {
+        // the u x u Gram matrix (only its upper triangle is read; see MetricUpdates.sharedMetricOnSupport)
+        SplitBlas.sgemmPart(native_, part, parts, "N", "T", u, u, b, 1.0f, hu, 0, u, hu, 0, u, 0.0f, s, 0, u);
+      }
+
+      @Override
+      public int secondBlocks() {
+        return 1;
+      }
+
+      @Override
+      public void second(int block, int slot) {
+        sharedPass(G, d, cols, u, s, kf, af);
+      }
+
+      @Override
+      public boolean longSecondBlocks() {
+        return true;
+      }
+    };
+  }
+
+  /** The support columns of H~ = [h, 1] into cols (ascending, the constant column last); returns their count. */
+  private static int supportOf(CpuArray32 H, int[] cols) {
+    int n = H.cols();
+    int u = VectorOps32.supportColumns(H.data, H.offset, n, H.rows(), n, cols, Integer.MAX_VALUE);
     cols[u++] = n;  // the constant column, last
-    float[] hu = scratch.sharedA(b * u + u);  // + u: room for SplitBlas's blocks
-    VectorOps32.gatherColumns(H.data, H.offset, n, b, cols, u - 1, hu, u);
+    return u;
+  }
+
+  /** The u support columns of H~ gathered into hu (B x u, row-major); returns hu. */
+  private static float[] gatherSupport(CpuArray32 H, int[] cols, int u, float[] hu) {
+    int b = H.rows();
+    VectorOps32.gatherColumns(H.data, H.offset, H.cols(), b, cols, u - 1, hu, u);
     for (int k = 0; k < b; k++) {
       hu[k * u + u - 1] = 1.0f;
     }
-    float[] s = scratch.sharedB(u * u + u);
-    // the u x u Gram matrix (only its upper triangle is read; see MetricUpdates.sharedMetricOnSupport)
-    if (gemm.netlib()) {
-      blas.sgemm("N", "T", u, u, b, 1.0f, hu, 0, u, hu, 0, u, 0.0f, s, 0, u);
-    } else {
-      gemm.javaGemm(true, false, u, u, b, 1.0f, hu, 0, u, hu, 0, u, 0.0f, s, 0, u, false);
-    }
-    // One streaming pass over G, row by row, in float (as the float64 engine does in double): keep G,
-    // then + add M on the support columns of support rows, M[x][y] read from the upper triangle of s for
-    // both (x, y) and (y, x) (see MetricUpdates.sharedMetricOnSupport).
-    float kf = (float) keep;
-    float af = (float) add;
+    return hu;
+  }
+
+  /**
+   * One streaming pass over G, row by row, in float (as the float64 engine does in double): keep G, then
+   * + add M on the support columns of support rows, M[x][y] read from the upper triangle of s (u x u) for
+   * both (x, y) and (y, x) (see MetricUpdates.sharedMetricOnSupport).
+   */
+  private static void sharedPass(CpuArray32 G, int d, int[] cols, int u, float[] s, float kf, float af) {
     float[] gd = G.data;
     int go = G.offset;
     int next = 0;
@@ -97,35 +155,7 @@ final class MetricUpdates32 {
     float[] hd = H.data;
     float[] nd0 = N.data;
     if (gemm.netlib()) {
-      // rows of weight 0 with a finite h~_k add exact zeros and are left out, as in MetricUpdates
-      int[] finite = VectorOps32.finiteRows(hd, H.offset, b, n, scratch.ints(b));
-      BLAS native_ = BLAS.getInstance();
-      ParallelBlocks.BlockBody neuron = (i, slot) -> {
-        float[] sa = scratch.slotA(slot, b * d);
-        int rows = 0;
-        for (int k = 0; k < b; k++) {
-          float w = weight(nd0[N.offset + k * m + i]);
-          if (w == 0 && finite[k] != 0) {
-            continue;
-          }
-          float root = (float) Math.sqrt(w);  // correctly rounded
-          int row = H.offset + k * n;
-          int o = rows++ * d;
-          for (int x = 0; x < n; x++) {
-            sa[o + x] = root * hd[row + x];
-          }
-          sa[o + n] = root;
-        }
-        int go = G.offset + i * dd;
-        if (rows == 0) {
-          for (int j = go; j < go + dd; j++) {
-            G.data[j] *= kf;
-          }
-          return;
-        }
-        native_.sgemm("N", "T", d, d, rows, af, sa, 0, d, sa, 0, d, kf, G.data, go, d);
-      };
-      parallel.runIf(blas.splits(), m, (long) m * b * dd, neuron);
+      perNeuronWork(H, N, lambda, G, 0).runAlone(parallel, blas.splits(), (long) m * b * dd);
       return;
     }
     float[] q = scratch.sharedA(b * dd);
@@ -150,6 +180,73 @@ final class MetricUpdates32 {
       w[j] = weight(nd0[N.offset + j]);
     }
     gemm.javaGemm(true, false, m, dd, b, af, w, 0, m, q, 0, dd, kf, G.data, G.offset, dd, false);
+  }
+
+  /**
+   * The native per-neuron update as a {@link LayerWork} of layer {@code layer} of a call: one second-phase
+   * block per neuron, G[i] = add S_i^T S_i + keep G[i] by one {@code sgemm} (see {@link #perNeuron}); rows of
+   * weight 0 with a finite h~_k add exact zeros and are left out, as in MetricUpdates.
+   */
+  LayerWork perNeuronWork(CpuArray32 H, CpuArray32 N, double lambda, CpuArray32 G, int layer) {
+    int b = H.rows();
+    int d = H.cols() + 1;
+    int m = N.cols();
+    int n = d - 1;
+    int dd = d * d;
+    float kf = (float) (1 - lambda);
+    float af = (float) (lambda / b);
+    float[] hd = H.data;
+    float[] nd0 = N.data;
+    int[] finite = VectorOps32.finiteRows(hd, H.offset, b, n, scratch.layerInts(layer, b));
+    BLAS native_ = BLAS.getInstance();
+    return new LayerWork() {
+      @Override
+      public int firstBlocks() {
+        return 0;
+      }
+
+      @Override
+      public void first(int block, int slot) {
+        throw new IllegalStateException("a per-neuron metric update has no first phase");
+      }
+
+      @Override
+      public int secondBlocks() {
+        return m;
+      }
+
+      @Override
+      public void second(int i, int slot) {
+        float[] sa = scratch.slotA(slot, b * d);
+        int rows = 0;
+        for (int k = 0; k < b; k++) {
+          float w = weight(nd0[N.offset + k * m + i]);
+          if (w == 0 && finite[k] != 0) {
+            continue;
+          }
+          float root = (float) Math.sqrt(w);  // correctly rounded
+          int row = H.offset + k * n;
+          int o = rows++ * d;
+          for (int x = 0; x < n; x++) {
+            sa[o + x] = root * hd[row + x];
+          }
+          sa[o + n] = root;
+        }
+        int go = G.offset + i * dd;
+        if (rows == 0) {
+          for (int j = go; j < go + dd; j++) {
+            G.data[j] *= kf;
+          }
+          return;
+        }
+        native_.sgemm("N", "T", d, d, rows, af, sa, 0, d, sa, 0, d, kf, G.data, go, d);
+      }
+
+      @Override
+      public boolean longSecondBlocks() {
+        return false;
+      }
+    };
   }
 
   /** {@link MetricUpdates#weight} in float. */

@@ -12,6 +12,9 @@ final class Scratch {
   private final double[][] shared = {new double[0], new double[0]};
   private final double[][] tiles;
   private int[] ints = new int[0];
+  /** Per-layer buffers of a cross-layer call ({@link LayerWork}): [layer][which]. */
+  private double[][][] layers = new double[0][][];
+  private int[][] layerInts = new int[0][];
 
   Scratch(int threads) {
     this.slotA = new double[threads][];
@@ -53,6 +56,36 @@ final class Scratch {
   /** Second buffer of the calling thread, at least {@code len} long. */
   double[] sharedB(int len) {
     return grow(shared, 1, len);
+  }
+
+  /**
+   * Buffer {@code which} (0 or 1) of layer {@code layer} in a call over several layers ({@link LayerWork}),
+   * at least {@code len} long: each layer of the call has its own, so layers can run on different threads.
+   */
+  double[] layer(int layer, int which, int len) {
+    if (layers.length <= layer) {
+      int old = layers.length;
+      layers = java.util.Arrays.copyOf(layers, layer + 1);
+      for (int i = old; i <= layer; i++) {
+        layers[i] = new double[][] {new double[0], new double[0]};
+      }
+    }
+    return grow(layers[layer], which, len);
+  }
+
+  /** An int buffer of layer {@code layer} in a call over several layers, at least {@code len} long. */
+  int[] layerInts(int layer, int len) {
+    if (layerInts.length <= layer) {
+      int old = layerInts.length;
+      layerInts = java.util.Arrays.copyOf(layerInts, layer + 1);
+      for (int i = old; i <= layer; i++) {
+        layerInts[i] = new int[0];
+      }
+    }
+    if (layerInts[layer].length < len) {
+      layerInts[layer] = new int[len];
+    }
+    return layerInts[layer];
   }
 
   /** An int buffer of the calling thread, at least {@code len} long. */

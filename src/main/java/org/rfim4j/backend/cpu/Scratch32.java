@@ -12,6 +12,9 @@ final class Scratch32 {
   private final float[][] shared = {new float[0], new float[0]};
   private final float[][] tiles;
   private int[] ints = new int[0];
+  /** Per-layer buffers of a cross-layer call ({@link LayerWork}): [layer][which]. */
+  private float[][][] layers = new float[0][][];
+  private int[][] layerInts = new int[0][];
   private double[] doubles = new double[0];
 
   Scratch32(int threads) {
@@ -54,6 +57,36 @@ final class Scratch32 {
   /** Second buffer of the calling thread, at least {@code len} long. */
   float[] sharedB(int len) {
     return grow(shared, 1, len);
+  }
+
+  /**
+   * Buffer {@code which} (0 or 1) of layer {@code layer} in a call over several layers ({@link LayerWork}),
+   * at least {@code len} long: each layer of the call has its own, so layers can run on different threads.
+   */
+  float[] layer(int layer, int which, int len) {
+    if (layers.length <= layer) {
+      int old = layers.length;
+      layers = java.util.Arrays.copyOf(layers, layer + 1);
+      for (int i = old; i <= layer; i++) {
+        layers[i] = new float[][] {new float[0], new float[0]};
+      }
+    }
+    return grow(layers[layer], which, len);
+  }
+
+  /** An int buffer of layer {@code layer} in a call over several layers, at least {@code len} long. */
+  int[] layerInts(int layer, int len) {
+    if (layerInts.length <= layer) {
+      int old = layerInts.length;
+      layerInts = java.util.Arrays.copyOf(layerInts, layer + 1);
+      for (int i = old; i <= layer; i++) {
+        layerInts[i] = new int[0];
+      }
+    }
+    if (layerInts[layer].length < len) {
+      layerInts[layer] = new int[len];
+    }
+    return layerInts[layer];
   }
 
   /** An int buffer of the calling thread, at least {@code len} long. */

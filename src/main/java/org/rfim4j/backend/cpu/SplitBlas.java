@@ -66,20 +66,26 @@ final class SplitBlas {
    */
   void dgemm(String ta, String tb, int m, int n, int k, double alpha, double[] a, int aOff, int lda,
       double[] b, int bOff, int ldb, double beta, double[] c, int cOff, int ldc) {
-    BLAS blas = BLAS.getInstance();
     int parts = gemmParts(tb, m, n, k, bOff, ldb, b.length);
-    boolean bTrans = !tb.equals("N");
     if (parts < 2) {
-      blas.dgemm(ta, tb, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+      BLAS.getInstance().dgemm(ta, tb, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
       return;
     }
-    final int np = parts;
-    parallel.run(np, Long.MAX_VALUE, (part, slot) -> {
-      int from = (int) ((long) n * part / np);
-      int to = (int) ((long) n * (part + 1) / np);
-      int bo = bOff + (bTrans ? from : from * ldb);
-      blas.dgemm(ta, tb, m, to - from, k, alpha, a, aOff, lda, b, bo, ldb, beta, c, cOff + from * ldc, ldc);
-    });
+    parallel.run(parts, Long.MAX_VALUE, (part, slot) -> dgemmPart(part, parts, ta, tb, m, n, k, alpha, a, aOff,
+        lda, b, bOff, ldb, beta, c, cOff, ldc));
+  }
+
+  /**
+   * Column block {@code part} of {@code parts} of {@link #dgemm}'s split ({@code parts} from {@link #gemmParts}),
+   * for callers that run the blocks of several products in one parallel call.
+   */
+  static void dgemmPart(int part, int parts, String ta, String tb, int m, int n, int k, double alpha, double[] a,
+      int aOff, int lda, double[] b, int bOff, int ldb, double beta, double[] c, int cOff, int ldc) {
+    int from = (int) ((long) n * part / parts);
+    int to = (int) ((long) n * (part + 1) / parts);
+    int bo = bOff + (tb.equals("N") ? from * ldb : from);
+    BLAS.getInstance().dgemm(ta, tb, m, to - from, k, alpha, a, aOff, lda, b, bo, ldb, beta, c, cOff + from * ldc,
+        ldc);
   }
 
   /** {@link #dgemm} in float32 ({@code sgemm}), split the same way. */
@@ -92,25 +98,28 @@ final class SplitBlas {
   void sgemm(BLAS blas, String ta, String tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
       float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
     int parts = gemmParts(tb, m, n, k, bOff, ldb, b.length);
-    boolean bTrans = !tb.equals("N");
     if (parts < 2) {
       blas.sgemm(ta, tb, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
       return;
     }
-    final int np = parts;
-    parallel.run(np, Long.MAX_VALUE, (part, slot) -> {
-      int from = (int) ((long) n * part / np);
-      int to = (int) ((long) n * (part + 1) / np);
-      int bo = bOff + (bTrans ? from : from * ldb);
-      blas.sgemm(ta, tb, m, to - from, k, alpha, a, aOff, lda, b, bo, ldb, beta, c, cOff + from * ldc, ldc);
-    });
+    parallel.run(parts, Long.MAX_VALUE, (part, slot) -> sgemmPart(blas, part, parts, ta, tb, m, n, k, alpha, a,
+        aOff, lda, b, bOff, ldb, beta, c, cOff, ldc));
+  }
+
+  /** {@link #dgemmPart} in float32, on the given BLAS implementation. */
+  static void sgemmPart(BLAS blas, int part, int parts, String ta, String tb, int m, int n, int k, float alpha,
+      float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+    int from = (int) ((long) n * part / parts);
+    int to = (int) ((long) n * (part + 1) / parts);
+    int bo = bOff + (tb.equals("N") ? from * ldb : from);
+    blas.sgemm(ta, tb, m, to - from, k, alpha, a, aOff, lda, b, bo, ldb, beta, c, cOff + from * ldc, ldc);
   }
 
   /**
    * Column blocks a GEMM of op(B) (m x n x k) is split into: 1 unless splitting is on and the product is large;
    * also 1 when B is transposed and its array lacks the spare entries a block inside the leading dimension needs.
    */
-  private int gemmParts(String tb, int m, int n, int k, int bOff, int ldb, int bLength) {
+  int gemmParts(String tb, int m, int n, int k, int bOff, int ldb, int bLength) {
     int parts = split && (long) m * n * k >= SPLIT_FLOPS ? Math.min(parallel.threads(), n / 8) : 1;
     if (parts >= 2 && !tb.equals("N") && (long) bOff + n + (long) k * ldb > bLength) {
       return 1;
