@@ -202,6 +202,7 @@ final class MetricUpdates {
     double[] hd = h.data;
     double[] nd = nu.data;
     int[] finite = VectorOps.finiteRows(hd, h.offset, b, n, scratch.layerInts(layer, b));
+    double[] ht = augmented(h, scratch.layer(layer, 0, b * d));
     BLAS native_ = BLAS.getInstance();
     return new LayerWork() {
       @Override
@@ -228,13 +229,7 @@ final class MetricUpdates {
           if (w == 0 && finite[k] != 0) {
             continue;
           }
-          double root = Math.sqrt(w);
-          int row = h.offset + k * n;
-          int o = rows++ * d;
-          for (int x = 0; x < n; x++) {
-            sa[o + x] = root * hd[row + x];
-          }
-          sa[o + n] = root;
+          scaledRow(ht, k * d, Math.sqrt(w), sa, rows++ * d, d);
         }
         int go = g.offset + i * dd;
         if (rows == 0) {
@@ -252,6 +247,31 @@ final class MetricUpdates {
         return false;
       }
     };
+  }
+
+  /** H~ = [h, 1] (B x D, row-major) into buf; returns buf. */
+  private static double[] augmented(CpuArray h, double[] buf) {
+    int n = h.cols();
+    int d = n + 1;
+    for (int k = 0, b = h.rows(); k < b; k++) {
+      System.arraycopy(h.data, h.offset + k * n, buf, k * d, n);
+      buf[k * d + n] = 1.0;
+    }
+    return buf;
+  }
+
+  /** {@link MetricUpdates32#scaledRow} in double: dst[to..to+d) = root * src[from..from+d), vectorised. */
+  static void scaledRow(double[] src, int from, double root, double[] dst, int to, int d) {
+    if (from == to) {
+      for (int x = to, e = to + d; x < e; x++) {
+        dst[x] = root * src[x];
+      }
+    } else {
+      System.arraycopy(src, from, dst, to, d);
+      for (int x = to, e = to + d; x < e; x++) {
+        dst[x] *= root;
+      }
+    }
   }
 
   /** A coefficient as the weight it is: a negative one counts as 0, a NaN stays NaN (as on CUDA). */
