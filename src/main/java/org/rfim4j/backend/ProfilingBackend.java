@@ -1,5 +1,6 @@
 package org.rfim4j.backend;
 
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -320,6 +321,35 @@ public final class ProfilingBackend implements Backend {
     long t0 = start();
     inner.gatherBatch(features, labels, indices, offset, x, y);
     stop("gatherBatch", t0);
+  }
+
+  /**
+   * Forwarded whole, so the profile times what the backend runs (a GPU's batched launch, the CPU engines'
+   * cross-layer schedule), not the per-layer calls of the interface's default.
+   */
+  @Override
+  public void metricUpdates(List<MetricUpdate> updates, double lambda) {
+    long t0 = start();
+    inner.metricUpdates(updates, lambda);
+    stop("metricUpdates", t0);
+  }
+
+  /** Forwarded whole, as {@link #metricUpdates}. */
+  @Override
+  public void refreshInversesAll(List<DeviceArray> gs, List<DeviceArray> epsRels, double epsAbs,
+      List<DeviceArray> ginvs, List<DeviceArray> failures) {
+    long t0 = start();
+    inner.refreshInversesAll(gs, epsRels, epsAbs, ginvs, failures);
+    stop("refreshInversesAll", t0);
+  }
+
+  /** Forwarded whole, as {@link #metricUpdates}. */
+  @Override
+  public void preconditionLayers(List<DeviceArray> ginvs, List<DeviceArray> grads, double alpha, double beta,
+      List<DeviceArray> outs) {
+    long t0 = start();
+    inner.preconditionLayers(ginvs, grads, alpha, beta, outs);
+    stop("preconditionLayers", t0);
   }
 
   @Override
