@@ -114,36 +114,13 @@ final class MetricUpdates {
     int parts = Math.max(1, blas.gemmParts("T", u, u, b, 0, u, hu.length));
     double keep = 1 - lambda;
     double add = lambda / b;
-    return new LayerWork() {
-      @Override
-      public int firstBlocks() {
-        return parts;
-      }
-
-      @Override
-      public void first(int part, int slot) {
-        // The u x u Gram matrix by one dgemm; only its upper triangle is read, for both (x, y) and (y, x), so
-        // G stays exactly symmetric (a GEMM's two triangles can differ in the last bit: a split GEMM computes
-        // them in different calls). Reading the lower half across rows of s replaces the mirror pass a dsyrk
-        // needed; the two forms measured the same time (MNIST, u about 480), this one with less code.
-        SplitBlas.dgemmPart(part, parts, "N", "T", nu, nu, b, 1.0, hu, 0, nu, hu, 0, nu, 0.0, s, 0, nu);
-      }
-
-      @Override
-      public int secondBlocks() {
-        return 1;
-      }
-
-      @Override
-      public void second(int block, int slot) {
-        sharedPass(g, d, cols, nu, s, keep, add);
-      }
-
-      @Override
-      public boolean longSecondBlocks() {
-        return true;
-      }
-    };
+    return LayerWork.gemmThenPass(parts, (part, slot) -> {
+      // The u x u Gram matrix by one dgemm; only its upper triangle is read, for both (x, y) and (y, x), so
+      // G stays exactly symmetric (a GEMM's two triangles can differ in the last bit: a split GEMM computes
+      // them in different calls). Reading the lower half across rows of s replaces the mirror pass a dsyrk
+      // needed; the two forms measured the same time (MNIST, u about 480), this one with less code.
+      SplitBlas.dgemmPart(part, parts, "N", "T", nu, nu, b, 1.0, hu, 0, nu, hu, 0, nu, 0.0, s, 0, nu);
+    }, () -> sharedPass(g, d, cols, nu, s, keep, add));
   }
 
   /**
@@ -204,49 +181,26 @@ final class MetricUpdates {
     int[] finite = VectorOps.finiteRows(hd, h.offset, b, n, scratch.layerInts(layer, b));
     double[] ht = augmented(h, scratch.layer(layer, 0, b * d));
     BLAS native_ = BLAS.getInstance();
-    return new LayerWork() {
-      @Override
-      public int firstBlocks() {
-        return 0;
-      }
-
-      @Override
-      public void first(int block, int slot) {
-        throw new IllegalStateException("a per-neuron metric update has no first phase");
-      }
-
-      @Override
-      public int secondBlocks() {
-        return m;
-      }
-
-      @Override
-      public void second(int i, int slot) {
-        double[] sa = scratch.slotA(slot, b * d);
-        int rows = 0;
-        for (int k = 0; k < b; k++) {
-          double w = weight(nd[nu.offset + k * m + i]);
-          if (w == 0 && finite[k] != 0) {
-            continue;
-          }
-          scaledRow(ht, k * d, Math.sqrt(w), sa, rows++ * d, d);
+    return LayerWork.blocks(m, (i, slot) -> {
+      double[] sa = scratch.slotA(slot, b * d);
+      int rows = 0;
+      for (int k = 0; k < b; k++) {
+        double w = weight(nd[nu.offset + k * m + i]);
+        if (w == 0 && finite[k] != 0) {
+          continue;
         }
-        int go = g.offset + i * dd;
-        if (rows == 0) {
-          for (int j = go; j < go + dd; j++) {
-            g.data[j] = keep * g.data[j];
-          }
-          return;
+        scaledRow(ht, k * d, Math.sqrt(w), sa, rows++ * d, d);
+      }
+      int go = g.offset + i * dd;
+      if (rows == 0) {
+        for (int j = go; j < go + dd; j++) {
+          g.data[j] = keep * g.data[j];
         }
-        // column-major S_i^T (D x rows, ld D) times its transpose: the D x D sum, symmetric
-        native_.dgemm("N", "T", d, d, rows, add, sa, 0, d, sa, 0, d, keep, g.data, go, d);
+        return;
       }
-
-      @Override
-      public boolean longSecondBlocks() {
-        return false;
-      }
-    };
+      // column-major S_i^T (D x rows, ld D) times its transpose: the D x D sum, symmetric
+      native_.dgemm("N", "T", d, d, rows, add, sa, 0, d, sa, 0, d, keep, g.data, go, d);
+    });
   }
 
   /** H~ = [h, 1] (B x D, row-major) into buf; returns buf. */

@@ -59,33 +59,10 @@ final class MetricUpdates32 {
     float kf = (float) (1 - lambda);
     float af = (float) (lambda / b);
     BLAS native_ = BLAS.getInstance();
-    return new LayerWork() {
-      @Override
-      public int firstBlocks() {
-        return parts;
-      }
-
-      @Override
-      public void first(int part, int slot) {
-        // the u x u Gram matrix (only its upper triangle is read; see MetricUpdates.sharedMetricOnSupport)
-        SplitBlas.sgemmPart(native_, part, parts, "N", "T", u, u, b, 1.0f, hu, 0, u, hu, 0, u, 0.0f, s, 0, u);
-      }
-
-      @Override
-      public int secondBlocks() {
-        return 1;
-      }
-
-      @Override
-      public void second(int block, int slot) {
-        sharedPass(G, d, cols, u, s, kf, af);
-      }
-
-      @Override
-      public boolean longSecondBlocks() {
-        return true;
-      }
-    };
+    return LayerWork.gemmThenPass(parts, (part, slot) -> {
+      // the u x u Gram matrix (only its upper triangle is read; see MetricUpdates.sharedMetricOnSupport)
+      SplitBlas.sgemmPart(native_, part, parts, "N", "T", u, u, b, 1.0f, hu, 0, u, hu, 0, u, 0.0f, s, 0, u);
+    }, () -> sharedPass(G, d, cols, u, s, kf, af));
   }
 
   /** The support columns of H~ = [h, 1] into cols (ascending, the constant column last); returns their count. */
@@ -200,49 +177,26 @@ final class MetricUpdates32 {
     int[] finite = VectorOps32.finiteRows(hd, H.offset, b, n, scratch.layerInts(layer, b));
     float[] ht = augmented(H, scratch.layer(layer, 0, b * d));
     BLAS native_ = BLAS.getInstance();
-    return new LayerWork() {
-      @Override
-      public int firstBlocks() {
-        return 0;
-      }
-
-      @Override
-      public void first(int block, int slot) {
-        throw new IllegalStateException("a per-neuron metric update has no first phase");
-      }
-
-      @Override
-      public int secondBlocks() {
-        return m;
-      }
-
-      @Override
-      public void second(int i, int slot) {
-        float[] sa = scratch.slotA(slot, b * d);
-        int rows = 0;
-        for (int k = 0; k < b; k++) {
-          float w = weight(nd0[N.offset + k * m + i]);
-          if (w == 0 && finite[k] != 0) {
-            continue;
-          }
-          float root = (float) Math.sqrt(w);  // correctly rounded
-          scaledRow(ht, k * d, root, sa, rows++ * d, d);
+    return LayerWork.blocks(m, (i, slot) -> {
+      float[] sa = scratch.slotA(slot, b * d);
+      int rows = 0;
+      for (int k = 0; k < b; k++) {
+        float w = weight(nd0[N.offset + k * m + i]);
+        if (w == 0 && finite[k] != 0) {
+          continue;
         }
-        int go = G.offset + i * dd;
-        if (rows == 0) {
-          for (int j = go; j < go + dd; j++) {
-            G.data[j] *= kf;
-          }
-          return;
+        float root = (float) Math.sqrt(w);  // correctly rounded
+        scaledRow(ht, k * d, root, sa, rows++ * d, d);
+      }
+      int go = G.offset + i * dd;
+      if (rows == 0) {
+        for (int j = go; j < go + dd; j++) {
+          G.data[j] *= kf;
         }
-        native_.sgemm("N", "T", d, d, rows, af, sa, 0, d, sa, 0, d, kf, G.data, go, d);
+        return;
       }
-
-      @Override
-      public boolean longSecondBlocks() {
-        return false;
-      }
-    };
+      native_.sgemm("N", "T", d, d, rows, af, sa, 0, d, sa, 0, d, kf, G.data, go, d);
+    });
   }
 
   /** H~ = [h, 1] (B x D, row-major) into buf; returns buf. */
