@@ -256,7 +256,8 @@ public interface Backend extends AutoCloseable {
    * The metric updates of several layers in one call, the same as running each in order
    * ({@link MetricUpdate#runOn}). A GPU backend builds every layer's Gram workspace in one launch and updates
    * metrics that are adjacent slices of one stack (layers of the same shape allocated together) with one batched
-   * GEMM.
+   * GEMM; the CPU engines run all layers as one parallel schedule over their threads (each layer's result bit for
+   * bit its single-layer operation's).
    */
   default void metricUpdates(List<MetricUpdate> updates, double lambda) {
     for (MetricUpdate u : updates) {
@@ -357,7 +358,8 @@ public interface Backend extends AutoCloseable {
    * {@link #refreshInverses} of several metrics at once, the same as calling it for each i in order with
    * {@code (gs[i], epsRels[i], epsAbs, ginvs[i], failures[i])}. A GPU backend inverts stacks that are adjacent slices
    * of one allocation (layers of one shape allocated together, with their damping vectors and one-element failure
-   * counters adjacent too) as one batch.
+   * counters adjacent too) as one batch; the CPU engines invert every layer's matrices in one parallel call, the
+   * largest first.
    */
   default void refreshInversesAll(List<DeviceArray> gs, List<DeviceArray> epsRels, double epsAbs,
       List<DeviceArray> ginvs, List<DeviceArray> failures) {
