@@ -222,12 +222,12 @@ public final class CpuBackend extends CpuEngine<CpuArray> {
 
   @Override
   LayerWork sharedMetricWork(CpuArray h, double lambda, CpuArray g, int layer) {
-    return nativeBlas ? metricUpdates.sharedWork(h, lambda, g, layer) : null;
+    return metricUpdates.sharedWork(h, lambda, g, layer);
   }
 
   @Override
   LayerWork perNeuronMetricWork(CpuArray h, CpuArray nu, double lambda, CpuArray g, int layer) {
-    return nativeBlas ? metricUpdates.perNeuronWork(h, nu, lambda, g, layer) : null;
+    return metricUpdates.perNeuronWork(h, nu, lambda, g, layer);
   }
 
   @Override
@@ -236,7 +236,8 @@ public final class CpuBackend extends CpuEngine<CpuArray> {
   }
 
   @Override
-  ParallelBlocks.BlockBody invertMatrixWork(CpuArray g, CpuArray ginv, int d, double[] epsRel, double epsAbs, int[] status) {
+  ParallelBlocks.BlockBody invertMatrixWork(CpuArray g, CpuArray ginv, int d, double[] epsRel, double epsAbs,
+      int[] status) {
     return inverse.nativeMatrixBody(g, ginv, d, epsRel, epsAbs, status);
   }
 

@@ -203,12 +203,12 @@ public final class CpuBackend32 extends CpuEngine<CpuArray32> {
 
   @Override
   LayerWork sharedMetricWork(CpuArray32 h, double lambda, CpuArray32 g, int layer) {
-    return gemmKernels.netlib() ? metricUpdates.sharedWork(h, lambda, g, layer) : null;
+    return metricUpdates.sharedWork(h, lambda, g, layer);
   }
 
   @Override
   LayerWork perNeuronMetricWork(CpuArray32 h, CpuArray32 nu, double lambda, CpuArray32 g, int layer) {
-    return gemmKernels.netlib() ? metricUpdates.perNeuronWork(h, nu, lambda, g, layer) : null;
+    return metricUpdates.perNeuronWork(h, nu, lambda, g, layer);
   }
 
   @Override
@@ -217,7 +217,8 @@ public final class CpuBackend32 extends CpuEngine<CpuArray32> {
   }
 
   @Override
-  ParallelBlocks.BlockBody invertMatrixWork(CpuArray32 g, CpuArray32 ginv, int d, double[] epsRel, double epsAbs, int[] status) {
+  ParallelBlocks.BlockBody invertMatrixWork(CpuArray32 g, CpuArray32 ginv, int d, double[] epsRel, double epsAbs,
+      int[] status) {
     return inverse.matrixBody(g, ginv, d, epsRel, epsAbs, status);
   }
 

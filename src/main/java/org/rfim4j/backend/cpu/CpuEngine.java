@@ -132,12 +132,12 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
   abstract void perNeuronMetricKernel(A h, A nu, double lambda, A g);
 
   /**
-   * The shared metric update as the {@code layer}-th layer of a cross-layer call ({@link #metricUpdates}), or
-   * null where the engine has no such form (its Java kernels): the call then runs layer by layer.
+   * The shared metric update as the {@code layer}-th layer of a cross-layer call ({@link #metricUpdates}), on the
+   * native BLAS; called only when the engine splits BLAS calls over its threads (which implies a native BLAS).
    */
   abstract LayerWork sharedMetricWork(A h, double lambda, A g, int layer);
 
-  /** The per-neuron metric update as the {@code layer}-th layer of a cross-layer call, or null (as above). */
+  /** The per-neuron metric update as the {@code layer}-th layer of a cross-layer call (as above). */
   abstract LayerWork perNeuronMetricWork(A h, A nu, double lambda, A g, int layer);
 
   abstract void addDiagonalKernel(A g, int m, double value);
@@ -690,13 +690,6 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
       }
       works[j] = u.isShared() ? sharedMetricWork(a[0], lambda, a[1], j)
           : perNeuronMetricWork(a[0], u.act() != null ? a[3] : a[2], lambda, a[1], j);
-      if (works[j] == null) {  // an engine without the cross-layer form: in order, from this update on
-        for (int i = j; i < n; i++) {
-          updates.get(i).runOn(this, lambda);
-        }
-        runLayerWorks(Arrays.copyOf(works, j));
-        return;
-      }
     }
     runLayerWorks(works);
   }
