@@ -246,4 +246,34 @@ class CpuCrossLayerTest {
       }
     }
   }
+
+  /**
+   * Two layers sharing one damping vector: the first layer's matrix fails and doubles the shared damping, which the
+   * second layer must then use, as when the layers are refreshed one after the other.
+   */
+  @Test
+  void refreshLayersThatShareAnArrayRunInOrder() {
+    for (Backend be : engines()) {
+      try (be) {
+        Random r = new Random(23);
+        double[] bad = spdStack(r, 1, 30);
+        bad[7] = Double.NaN;
+        double[] good = spdStack(r, 1, 30);
+        List<DeviceArray[]> sets = new ArrayList<>();
+        for (int copy = 0; copy < 2; copy++) {
+          sets.add(new DeviceArray[] {up(be, bad, 30, 30), up(be, good, 30, 30), be.allocate(30, 30),
+              be.allocate(30, 30), up(be, new double[] {0.05}, 1), be.allocate(1), be.allocate(1)});
+        }
+        DeviceArray[] t = sets.get(0);
+        be.refreshInversesAll(List.of(t[0], t[1]), List.of(t[4], t[4]), 0, List.of(t[2], t[3]),
+            List.of(t[5], t[6]));
+        DeviceArray[] a = sets.get(1);
+        be.refreshInverses(a[0], a[4], 0, a[2], a[5]);
+        be.refreshInverses(a[1], a[4], 0, a[3], a[6]);
+        assertArrayEquals(be.download(a[3]), be.download(t[3]), be.name() + ": the second layer's inverse");
+        assertArrayEquals(new double[] {0.1}, be.download(t[4]), 0.1 * 1e-6, be.name() + ": damping doubled once");
+        assertArrayEquals(new double[] {1}, be.download(t[5]), be.name() + ": the first layer failed");
+      }
+    }
+  }
 }
