@@ -677,7 +677,8 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
       }
       args[j] = metricArgs(u);
     }
-    if (anyOutputOverlaps(args)) {
+    // the arrays an update writes: its metric g (index 1) and its nu scratch (index 3)
+    if (overlapsAcross(args, 1, 2)) {
       Backend.super.metricUpdates(updates, lambda);
       return;
     }
@@ -724,21 +725,8 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
   }
 
   /**
-   * Whether an array some update writes (its metric g, index 1, or its nu scratch, index 3) overlaps any array
-   * of another update, or an input of its own: then the order of the updates matters.
-   */
-  private static boolean anyOutputOverlaps(CpuArrayBase[][] args) {
-    return overlapsAcross(args, 1, 2);
-  }
-
-  /** Whether any array of one layer overlaps any array of another, or another array of its own layer. */
-  private static boolean crossLayerOverlap(CpuArrayBase[][] args) {
-    return overlapsAcross(args, 0, 1);
-  }
-
-  /**
    * Whether array {@code args[j][w]}, for w = first, first + step, ... (the arrays layer j writes), overlaps any
-   * other array of the call.
+   * other array of the call, another layer's or its own: then the order of the layers matters.
    */
   private static boolean overlapsAcross(CpuArrayBase[][] args, int first, int step) {
     for (int j = 0; j < args.length; j++) {
@@ -763,38 +751,45 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
   }
 
   private void runPhase(LayerWork[] works, boolean first) {
-    int total = 0;
-    for (LayerWork w : works) {
-      total += first ? w.firstBlocks() : w.secondBlocks();
+    // long second-phase blocks first, so that they start at once
+    Integer[] order = new Integer[works.length];
+    int[] counts = new int[works.length];
+    for (int j = 0; j < works.length; j++) {
+      order[j] = j;
+      counts[j] = first ? works[j].firstBlocks() : works[j].secondBlocks();
     }
-    if (total == 0) {
-      return;
+    if (!first) {
+      Arrays.sort(order, (x, y) -> Boolean.compare(works[y].longSecondBlocks(), works[x].longSecondBlocks()));
     }
-    // block b -> (layer, block): long second-phase blocks first, so that they start at once
-    int[] layerOf = new int[total];
-    int[] blockOf = new int[total];
-    int t = 0;
-    for (int pass = 0; pass < 2; pass++) {
-      for (int j = 0; j < works.length; j++) {
-        boolean early = first || works[j].longSecondBlocks();
-        if ((pass == 0) != early) {
-          continue;
-        }
-        int nb = first ? works[j].firstBlocks() : works[j].secondBlocks();
-        for (int b = 0; b < nb; b++) {
-          layerOf[t] = j;
-          blockOf[t++] = b;
-        }
-      }
-    }
-    parallel.run(total, Long.MAX_VALUE, (b, slot) -> {
-      LayerWork w = works[layerOf[b]];
+    int[][] index = blockIndex(order, counts);
+    parallel.run(index[0].length, Long.MAX_VALUE, (b, slot) -> {
+      LayerWork w = works[index[0][b]];
       if (first) {
-        w.first(blockOf[b], slot);
+        w.first(index[1][b], slot);
       } else {
-        w.second(blockOf[b], slot);
+        w.second(index[1][b], slot);
       }
     });
+  }
+
+  /**
+   * The blocks of several layers as one numbering, the layers in {@code order}: {layer of block b, its number
+   * within the layer}.
+   */
+  private static int[][] blockIndex(Integer[] order, int[] counts) {
+    int total = 0;
+    for (int c : counts) {
+      total += c;
+    }
+    int[][] index = new int[2][total];
+    int t = 0;
+    for (int j : order) {
+      for (int i = 0; i < counts[j]; i++, t++) {
+        index[0][t] = j;
+        index[1][t] = i;
+      }
+    }
+    return index;
   }
 
   @Override
@@ -840,18 +835,38 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
   @Override
   public void refreshInverses(DeviceArray g, DeviceArray epsRel, double epsAbs, DeviceArray ginv,
       DeviceArray failures) {
+    A[] a = refreshArrays(g, ginv, epsRel, failures);
+    double[] eps = damping(a);
+    failureRule(a, eps, invertFlushed(a[0], a[1], eps.length, eps, epsAbs));
+  }
+
+  /** The checked arrays of one layer's refresh: {g, ginv, epsRel, failures}. */
+  @SuppressWarnings("unchecked")
+  private A[] refreshArrays(DeviceArray g, DeviceArray ginv, DeviceArray epsRel, DeviceArray failures) {
     String op = "refreshInverses";
     A mg = arr(g, op, "g");
     A gi = arr(ginv, op, "ginv");
     A e = arr(epsRel, op, "epsRel");
     A f = arr(failures, op, "failures");
-    int m = refreshArgs(op, mg, gi, e, f);
-    double[] eps = new double[m];
-    for (int i = 0; i < m; i++) {
+    refreshArgs(op, mg, gi, e, f);
+    return (A[]) new CpuArrayBase[] {mg, gi, e, f};
+  }
+
+  /** The damping factors of a refresh ({@link #refreshArrays}), one per matrix, widened to double. */
+  private static double[] damping(CpuArrayBase[] refresh) {
+    CpuArrayBase e = refresh[2];
+    double[] eps = new double[e.size];
+    for (int i = 0; i < eps.length; i++) {
       eps[i] = e.value(i);
     }
-    int[] status = invertFlushed(mg, gi, m, eps, epsAbs);
-    for (int i = 0; i < m; i++) {
+    return eps;
+  }
+
+  /** A11: each failed matrix doubles its damping (or starts it at 1e-8) and counts one failure. */
+  private static void failureRule(CpuArrayBase[] refresh, double[] eps, int[] status) {
+    CpuArrayBase e = refresh[2];
+    CpuArrayBase f = refresh[3];
+    for (int i = 0; i < status.length; i++) {
       if (status[i] != 0) {
         e.set(i, eps[i] > 0 ? 2 * eps[i] : 1e-8);
         f.set(0, f.value(0) + 1);
@@ -877,78 +892,48 @@ abstract class CpuEngine<A extends CpuArrayBase> implements Backend {
       Backend.super.refreshInversesAll(gs, epsRels, epsAbs, ginvs, failures);
       return;
     }
-    String op = "refreshInverses";
-    CpuArrayBase[][] args = new CpuArrayBase[n][];
-    int[] counts = new int[n];
+    @SuppressWarnings("unchecked")
+    A[][] args = (A[][]) new CpuArrayBase[n][];
     double[][] eps = new double[n][];
     for (int j = 0; j < n; j++) {
-      A mg = arr(gs.get(j), op, "g");
-      A gi = arr(ginvs.get(j), op, "ginv");
-      A e = arr(epsRels.get(j), op, "epsRel");
-      A f = arr(failures.get(j), op, "failures");
-      counts[j] = refreshArgs(op, mg, gi, e, f);
-      args[j] = new CpuArrayBase[] {mg, gi, e, f};
-      eps[j] = new double[counts[j]];
-      for (int i = 0; i < counts[j]; i++) {
-        eps[j][i] = e.value(i);
-      }
+      args[j] = refreshArrays(gs.get(j), ginvs.get(j), epsRels.get(j), failures.get(j));
+      eps[j] = damping(args[j]);
     }
-    if (crossLayerOverlap(args)) {
+    // every array of a refresh is written (the metric is flushed in place)
+    if (overlapsAcross(args, 0, 1)) {
       Backend.super.refreshInversesAll(gs, epsRels, epsAbs, ginvs, failures);
       return;
     }
     int[][] status = new int[n][];
     ParallelBlocks.BlockBody[] bodies = new ParallelBlocks.BlockBody[n];
     Integer[] order = new Integer[n];
-    int total = 0;
+    int[] counts = new int[n];
     for (int j = 0; j < n; j++) {
+      counts[j] = eps[j].length;
       status[j] = new int[counts[j]];
-      @SuppressWarnings("unchecked")
-      A mg = (A) args[j][0];
-      @SuppressWarnings("unchecked")
-      A gi = (A) args[j][1];
-      bodies[j] = invertMatrixWork(mg, gi, mg.cols(), eps[j], epsAbs, status[j]);
+      bodies[j] = invertMatrixWork(args[j][0], args[j][1], args[j][0].cols(), eps[j], epsAbs, status[j]);
       if (bodies[j] == null) {
         Backend.super.refreshInversesAll(gs, epsRels, epsAbs, ginvs, failures);
         return;
       }
       order[j] = j;
-      total += counts[j];
     }
     // blocks: every matrix of every layer, the layers of larger matrices first (stable for equal sizes)
     Arrays.sort(order, (x, y) -> Integer.compare(args[y][0].cols(), args[x][0].cols()));
-    int[] layerOf = new int[total];
-    int[] matrixOf = new int[total];
-    int t = 0;
-    for (int j : order) {
-      for (int i = 0; i < counts[j]; i++) {
-        layerOf[t] = j;
-        matrixOf[t++] = i;
-      }
-    }
-    parallel.run(total, Long.MAX_VALUE, (b, slot) -> {
-      int j = layerOf[b];
-      int i = matrixOf[b];
-      @SuppressWarnings("unchecked")
-      A mg = (A) args[j][0];
-      @SuppressWarnings("unchecked")
-      A gi = (A) args[j][1];
+    int[][] index = blockIndex(order, counts);
+    parallel.run(index[0].length, Long.MAX_VALUE, (b, slot) -> {
+      int j = index[0][b];
+      int i = index[1][b];
+      A mg = args[j][0];
       int dd = mg.cols() * mg.cols();
       ftzKernel(mg, i * dd, dd);  // as invertFlushed does for the whole stack
       bodies[j].run(i, slot);
       if (status[j][i] == 0) {
-        ftzKernel(gi, i * dd, dd);
+        ftzKernel(args[j][1], i * dd, dd);
       }
     });
     for (int j = 0; j < n; j++) {
-      CpuArrayBase e = args[j][2];
-      CpuArrayBase f = args[j][3];
-      for (int i = 0; i < counts[j]; i++) {
-        if (status[j][i] != 0) {
-          e.set(i, eps[j][i] > 0 ? 2 * eps[j][i] : 1e-8);
-          f.set(0, f.value(0) + 1);
-        }
-      }
+      failureRule(args[j], eps[j], status[j]);
     }
   }
 

@@ -125,16 +125,16 @@ final class MetricUpdates32 {
     int b = H.rows();
     int d = H.cols() + 1;
     int m = N.cols();
-    int n = d - 1;
     int dd = d * d;
-    float kf = (float) (1 - lambda);
-    float af = (float) (lambda / b);
-    float[] hd = H.data;
-    float[] nd0 = N.data;
     if (gemm.netlib()) {
       perNeuronWork(H, N, lambda, G, 0).runAlone(parallel, blas.splits(), (long) m * b * dd);
       return;
     }
+    int n = d - 1;
+    float kf = (float) (1 - lambda);
+    float af = (float) (lambda / b);
+    float[] hd = H.data;
+    float[] nd0 = N.data;
     float[] q = scratch.sharedA(b * dd);
     parallel.run(b, (long) b * dd * 4, (k, slot) -> {
       int row = H.offset + k * n;
